@@ -1,0 +1,309 @@
+"""The experiment harness: config → run → results JSON/NPZ → figure.
+
+Every numbered script ``experiments/NN_slug.py`` defines one :class:`Experiment`
+and ends with ``main(EXPERIMENT)``. The harness then gives it
+
+* ``--quick`` (minutes on a laptop CPU, the default) and ``--full`` (paper scale)
+  configs, ``--seed``, ``--device``, ``--out`` and ``--force``;
+* a cache keyed by a hash of the full config: a rerun with the same config loads
+  ``results/NN_slug.json`` (+ ``.npz``) and recomputes nothing;
+* per-point memoisation inside a run (:meth:`RunContext.point`), so an
+  interrupted sweep loses only the point in flight;
+* atomic writes (temp file + ``os.replace``; the JSON, written last, carries
+  ``"complete": true``), so a killed run never leaves a file that reads as done;
+* run metadata in every result: config, library versions, git revision, wall time;
+* the figure ``figures/NN_slug.png`` (+ ``.pdf``), drawn from the stored results
+  alone, so it can be restyled without recomputation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.util
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+
+Arrays = dict[str, np.ndarray]
+
+
+# --------------------------------------------------------------------------- io
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return _jsonable(obj.item())
+    return obj
+
+
+def atomic_write_json(path: Path, obj: dict[str, Any]) -> None:
+    """Atomically write ``obj`` as indented JSON (numpy scalars/arrays converted)."""
+    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n").encode())
+
+
+def atomic_write_npz(path: Path, arrays: Arrays) -> None:
+    """Atomically write a compressed ``.npz``."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_npz(path: Path) -> Arrays:
+    """Load every array of an ``.npz`` into memory."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable 16-hex-digit hash of a JSON-able config."""
+    blob = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- metadata
+def git_revision() -> str:
+    """``HEAD``'s hash (with ``-dirty`` if the tree has changes), or ``"unknown"``."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries a result depends on."""
+    out = {"python": platform.python_version()}
+    for mod in ("regimes", "torch", "numpy", "scipy", "matplotlib", "jax", "neural_tangents"):
+        if mod in ("jax", "neural_tangents") and mod not in sys.modules:
+            continue  # never import the heavy optional stack just to record it
+        try:
+            m = importlib.import_module(mod)
+            out[mod] = str(getattr(m, "__version__", "?"))
+        except ImportError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------- run context
+@dataclass
+class RunContext:
+    """What an experiment's ``compute`` receives: its config, seed, device,
+    a progress-bar factory and per-point memoisation."""
+
+    config: dict[str, Any]
+    seed: int
+    device: str
+    quiet: bool
+    points_dir: Path
+
+    def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
+        """A tqdm bar over ``iterable``, silent under ``--quiet`` or when not a TTY."""
+        from tqdm.auto import tqdm
+
+        disable = self.quiet or not sys.stderr.isatty()
+        return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False)
+
+    def point(self, key: dict[str, Any], fn: Callable[[], tuple[dict[str, Any], Arrays]]
+              ) -> tuple[dict[str, Any], Arrays]:
+        """Memoise one sweep point: ``fn() -> (json-able metrics, arrays)``.
+
+        The point is stored under a hash of ``key`` (plus the experiment config)
+        with its JSON written last, so a killed run resumes at the first
+        unfinished point and a half-written point is never read.
+        """
+        h = config_hash({"config": self.config, "key": key})
+        jpath, npath = self.points_dir / f"{h}.json", self.points_dir / f"{h}.npz"
+        if jpath.exists():
+            stored = json.loads(jpath.read_text())
+            if stored.get("complete") and npath.exists():
+                return stored["metrics"], load_npz(npath)
+        metrics, arrays = fn()
+        atomic_write_npz(npath, arrays)
+        atomic_write_json(jpath, {"key": key, "metrics": metrics, "complete": True})
+        return metrics, arrays
+
+
+# --------------------------------------------------------------------------- experiment
+Compute = Callable[[RunContext], tuple[dict[str, Any], Arrays]]
+Plot = Callable[[dict[str, Any], Arrays, Path], None]
+
+
+@dataclass
+class Experiment:
+    """One numbered experiment.
+
+    ``compute(ctx) -> (metrics, arrays)`` does the work; ``plot(result, arrays, path)``
+    draws ``path`` (a ``.png``; a ``.pdf`` beside it) from the stored result only.
+    ``quick``/``full`` are the two configs; ``seconds_quick``/``seconds_full`` are
+    measured runtime estimates shown by ``regimes list``.
+    """
+
+    number: str
+    slug: str
+    title: str
+    figure: str
+    quick: dict[str, Any]
+    full: dict[str, Any]
+    compute: Compute
+    plot: Plot
+    seconds_quick: float = float("nan")
+    seconds_full: float = float("nan")
+    checks: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return f"{self.number}_{self.slug}"
+
+
+@dataclass
+class RunOutcome:
+    """Where a run's result and figure went, and whether the cache served it."""
+
+    result_path: Path
+    figure_path: Path
+    cached: bool
+    result: dict[str, Any]
+
+
+def run(
+    exp: Experiment,
+    *,
+    mode: str = "quick",
+    seed: int = 0,
+    device: str = "cpu",
+    out: str | Path = REPO_ROOT,
+    force: bool = False,
+    quiet: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> RunOutcome:
+    """Run ``exp`` (or load it from the cache) and (re)draw its figure."""
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode={mode!r} is not allowed: choose 'quick' or 'full'")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} requested but CUDA is not available here: use --device cpu")
+    elif device != "cpu":
+        raise ValueError(f"device={device!r} is not allowed: choose 'cpu' or 'cuda'")
+    out = Path(out)
+    config = {**(exp.quick if mode == "quick" else exp.full), **(overrides or {})}
+    full_config = {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
+    h = config_hash(full_config)
+    results_dir, figures_dir = out / "results", out / "figures"
+    cache_json = results_dir / "cache" / exp.name / f"{h}.json"
+    cache_npz = cache_json.with_suffix(".npz")
+    result_path, npz_path = results_dir / f"{exp.name}.json", results_dir / f"{exp.name}.npz"
+    figure_path = figures_dir / f"{exp.name}.png"
+
+    cached = False
+    result: dict[str, Any] | None = None
+    if not force and cache_json.exists() and cache_npz.exists():
+        stored = json.loads(cache_json.read_text())
+        if stored.get("complete") and stored.get("config_hash") == h:
+            result, arrays, cached = stored, load_npz(cache_npz), True
+    if result is None:
+        ctx = RunContext(full_config, int(seed), device, quiet, results_dir / "cache" / exp.name / f"{h}-points")
+        t0 = time.perf_counter()
+        metrics, arrays = exp.compute(ctx)
+        wall = time.perf_counter() - t0
+        result = {
+            "experiment": exp.name, "title": exp.title, "figure": exp.figure,
+            "config": full_config, "config_hash": h, "metrics": metrics,
+            "versions": versions(), "git_revision": git_revision(),
+            "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "host": platform.node(), "complete": True,
+        }
+        atomic_write_npz(cache_npz, arrays)
+        atomic_write_json(cache_json, result)
+    atomic_write_npz(npz_path, arrays)
+    atomic_write_json(result_path, result)
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
+    exp.plot(result, arrays, figure_path)
+    return RunOutcome(result_path, figure_path, cached, result)
+
+
+def parser_for(exp: Experiment) -> argparse.ArgumentParser:
+    """The command-line interface every experiment script shares."""
+    ap = argparse.ArgumentParser(prog=f"experiments/{exp.name}.py", description=f"{exp.title} ({exp.figure})")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="mode", action="store_const", const="quick", help="minutes on a laptop CPU (default)")
+    g.add_argument("--full", dest="mode", action="store_const", const="full", help="paper scale")
+    ap.set_defaults(mode="quick")
+    ap.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--out", default=str(REPO_ROOT), help="folder holding results/ and figures/ (default: repo root)")
+    ap.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap
+
+
+def main(exp: Experiment, argv: list[str] | None = None) -> int:
+    """Entry point of an experiment script."""
+    args = parser_for(exp).parse_args(argv)
+    try:
+        outcome = run(exp, mode=args.mode, seed=args.seed, device=args.device, out=args.out,
+                      force=args.force, quiet=args.quiet)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    tag = "cached" if outcome.cached else f"{outcome.result['wall_time_s']:.1f} s"
+    print(f"{exp.name}: {outcome.figure_path} ({tag}); results in {outcome.result_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- discovery
+def discover(directory: Path = EXPERIMENTS_DIR) -> list[Experiment]:
+    """Every ``experiments/NN_slug.py`` module's ``EXPERIMENT``, in number order."""
+    exps = []
+    for path in sorted(directory.glob("[0-9][0-9]_*.py")):
+        spec = importlib.util.spec_from_file_location(f"regimes_experiment_{path.stem}", path)
+        assert spec and spec.loader
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        exps.append(mod.EXPERIMENT)
+    return exps
