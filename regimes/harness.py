@@ -271,7 +271,8 @@ def parser_for(exp: Experiment) -> argparse.ArgumentParser:
     """The command-line interface every experiment script shares."""
     ap = argparse.ArgumentParser(prog=f"experiments/{exp.name}.py", description=f"{exp.title} ({exp.figure})")
     g = ap.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="mode", action="store_const", const="quick", help="minutes on a laptop CPU (default)")
+    g.add_argument("--quick", dest="mode", action="store_const", const="quick",
+                   help="minutes on a laptop CPU (default)")
     g.add_argument("--full", dest="mode", action="store_const", const="full", help="paper scale")
     ap.set_defaults(mode="quick")
     ap.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
