@@ -171,6 +171,7 @@ def one_hot(x: torch.Tensor, p: int, dtype: torch.dtype = torch.float64) -> torc
     Only for generic autodiff and neural-tangents cross-checks: the library's
     own models gather columns instead.
     """
+    p = check_int("p", p, low=2)
     x = check_index_tensor("x", x, p, tuple(range(1, 16)))
     out = torch.zeros(x.shape[0], x.shape[1] * p, dtype=dtype, device=x.device)
     cols = x + p * torch.arange(x.shape[1], device=x.device)
