@@ -95,6 +95,20 @@ def load_npz(path: Path) -> Arrays:
         return {k: z[k] for k in z.files}
 
 
+def read_complete(jpath: Path, npath: Path) -> tuple[dict[str, Any], Arrays] | None:
+    """The JSON at ``jpath`` (if marked ``"complete": true``) and the arrays at ``npath``;
+    ``None`` if either is missing, half-written or corrupt, so such an entry is recomputed."""
+    import zipfile
+
+    try:
+        stored = json.loads(jpath.read_text())
+        if not isinstance(stored, dict) or stored.get("complete") is not True:
+            return None
+        return stored, load_npz(npath)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """A stable 16-hex-digit hash of a JSON-able config."""
     blob = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
@@ -139,6 +153,9 @@ class RunContext:
     device: str
     quiet: bool
     points_dir: Path
+    #: how :meth:`map` runs points: ``None`` in this process, else keyword arguments of
+    #: :func:`regimes.sweep.run_sweep` (``jobs``, ``executor``, ``client``), set by ``regimes run``.
+    executor: dict[str, Any] | None = None
 
     def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
         """A tqdm bar over ``iterable``, silent under ``--quiet`` or when not a TTY."""
@@ -157,14 +174,30 @@ class RunContext:
         """
         h = config_hash({"config": self.config, "key": key})
         jpath, npath = self.points_dir / f"{h}.json", self.points_dir / f"{h}.npz"
-        if jpath.exists():
-            stored = json.loads(jpath.read_text())
-            if stored.get("complete") and npath.exists():
-                return stored["metrics"], load_npz(npath)
+        hit = read_complete(jpath, npath)
+        if hit is not None and "metrics" in hit[0]:
+            return hit[0]["metrics"], hit[1]
         metrics, arrays = fn()
         atomic_write_npz(npath, arrays)
         atomic_write_json(jpath, {"key": key, "metrics": metrics, "complete": True})
         return metrics, arrays
+
+    def map(self, keys: list[dict[str, Any]], fn: Callable[[dict[str, Any]], tuple[dict[str, Any], Arrays]],
+            desc: str = "points") -> list[tuple[dict[str, Any], Arrays]]:
+        """Memoise a batch of sweep points, ``fn(key) -> (metrics, arrays)``, in ``keys`` order.
+
+        The same cache as :meth:`point` (a key done by either is done for both); the
+        points run in parallel when the run has an executor (``regimes run NN --jobs J``
+        or ``--executor dask``), so ``fn`` should be a module-level function of the
+        experiment script (it is shipped to the workers by value).
+        """
+        if self.executor is None:
+            return [self.point(k, lambda k=k: fn(k)) for k in self.progress(keys, desc, total=len(keys))]
+        from regimes.sweep import PointCache, run_sweep
+
+        res = run_sweep(fn, keys, PointCache(self.points_dir, salt=self.config), quiet=self.quiet,
+                        desc=desc, **self.executor)
+        return [(r.metrics, r.arrays) for r in res]
 
 
 # --------------------------------------------------------------------------- experiment
@@ -219,8 +252,14 @@ def run(
     force: bool = False,
     quiet: bool = False,
     overrides: dict[str, Any] | None = None,
+    executor: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Run ``exp`` (or load it from the cache) and (re)draw its figure."""
+    """Run ``exp`` (or load it from the cache) and (re)draw its figure.
+
+    ``executor`` (optional; keyword arguments of :func:`regimes.sweep.run_sweep`) lets
+    :meth:`RunContext.map` compute the experiment's points in parallel; it is not
+    part of the config, so it never changes the cache key or the result.
+    """
     if mode not in ("quick", "full"):
         raise ValueError(f"mode={mode!r} is not allowed: choose 'quick' or 'full'")
     if device.startswith("cuda"):
@@ -242,12 +281,12 @@ def run(
 
     cached = False
     result: dict[str, Any] | None = None
-    if not force and cache_json.exists() and cache_npz.exists():
-        stored = json.loads(cache_json.read_text())
-        if stored.get("complete") and stored.get("config_hash") == h:
-            result, arrays, cached = stored, load_npz(cache_npz), True
+    hit = None if force else read_complete(cache_json, cache_npz)
+    if hit is not None and hit[0].get("config_hash") == h:
+        (result, arrays), cached = hit, True
     if result is None:
-        ctx = RunContext(full_config, int(seed), device, quiet, results_dir / "cache" / exp.name / f"{h}-points")
+        ctx = RunContext(full_config, int(seed), device, quiet, results_dir / "cache" / exp.name / f"{h}-points",
+                         executor)
         t0 = time.perf_counter()
         metrics, arrays = exp.compute(ctx)
         wall = time.perf_counter() - t0

@@ -1,0 +1,561 @@
+"""The ``regimes`` command line: list, run, reproduce, check, report.
+
+``regimes list``        every experiment (paper figure, runtime estimates) and check
+``regimes run NN``      one experiment, or a sweep over seeds / config values
+``regimes reproduce``   every experiment in order, the checks, then the report
+``regimes check``       the verification table; exit status 1 if any check fails
+``regimes report``      the static page ``report/index.html``
+
+Experiments and checks are found at run time (:func:`regimes.harness.discover`,
+:func:`regimes.checks.all_checks`), so a new ``experiments/NN_slug.py`` or a
+new check module shows up here with no change to this file.
+
+Every bad input (unknown experiment, conflicting flags, ``--device cuda`` with
+no CUDA, an unreachable Dask scheduler) ends with one line ``error: … — fix``
+and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from regimes import harness
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CLIError(Exception):
+    """A user error: printed as one line ``error: …``, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that name the fix (``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} — see `{self.prog} --help`\n")
+
+
+class _FMT(argparse.RawDescriptionHelpFormatter):
+    """Wrap descriptions to the terminal; keep the examples epilog as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
+
+
+# --------------------------------------------------------------------------- helpers
+def _bars_off(quiet: bool) -> bool:
+    return quiet or not sys.stderr.isatty()
+
+
+def _fmt_seconds(s: float) -> str:
+    if s is None or (isinstance(s, float) and math.isnan(s)):
+        return "?"
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _experiments(directory: str | None) -> list[harness.Experiment]:
+    """Every experiment script's ``EXPERIMENT``; a broken script is named in the error."""
+    d = Path(directory) if directory else harness.EXPERIMENTS_DIR
+    if not d.is_dir():
+        raise CLIError(f"experiments folder {str(d)!r} does not exist — pass --experiments DIR "
+                       "pointing at the folder of NN_slug.py scripts")
+    try:
+        return harness.discover(d)
+    except Exception:
+        from regimes.sweep import load_experiment
+
+        for path in sorted(d.glob("[0-9][0-9]_*.py")):
+            try:
+                load_experiment(path)
+            except Exception as e:
+                raise CLIError(f"experiment script {path} fails to load ({type(e).__name__}: {e}) "
+                               "— fix it or move it out of the folder") from None
+        raise
+
+
+def _checks() -> list[Any]:
+    """Every registered check; a broken check module is named in the error."""
+    import importlib
+    import pkgutil
+
+    import regimes.checks as rc
+
+    try:
+        return rc.all_checks()
+    except Exception:
+        for mod in pkgutil.iter_modules(rc.__path__):
+            try:
+                importlib.import_module(f"regimes.checks.{mod.name}")
+            except Exception as e:
+                raise CLIError(f"check module regimes/checks/{mod.name}.py fails to import "
+                               f"({type(e).__name__}: {e}) — fix it") from None
+        raise
+
+
+def _find(exps: list[harness.Experiment], ident: str) -> harness.Experiment:
+    """The experiment named by number (``1``, ``01``), name (``01_slug``) or slug."""
+    s = ident.strip()
+    for exp in exps:
+        if s in (exp.number, exp.name, exp.slug) or (s.isdigit() and int(s) == int(exp.number)):
+            return exp
+    known = ", ".join(e.number for e in exps) or "none"
+    raise CLIError(f"no experiment {ident!r} — known numbers: {known} (see `regimes list`)")
+
+
+def _device(value: str) -> str:
+    if value == "cpu" or value == "cuda" or (value.startswith("cuda:") and value[5:].isdigit()):
+        return value
+    raise argparse.ArgumentTypeError(f"invalid device {value!r} (choose cpu, cuda or cuda:N)")
+
+
+def _check_device(device: str, remote: bool = False) -> None:
+    if not device.startswith("cuda") or remote:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CLIError(f"--device {device} but CUDA is not available here (torch {torch.__version__})"
+                       " — use --device cpu, or install a CUDA build of torch on a GPU machine")
+    idx = int(device.split(":")[1]) if ":" in device else 0
+    if idx >= torch.cuda.device_count():
+        raise CLIError(f"--device {device} but only {torch.cuda.device_count()} CUDA device(s) — "
+                       "pick an index below that")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _overrides(exp: harness.Experiment, sets: list[str]) -> dict[str, list[Any]]:
+    """``--set KEY=V1,V2`` → {KEY: [V1, V2]}, keys checked against the experiment's config."""
+    known = set(exp.quick) | set(exp.full)
+    axes: dict[str, list[Any]] = {}
+    for item in sets:
+        key, sep, vals = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not vals:
+            raise CLIError(f"--set {item!r} is not KEY=VALUE[,VALUE…] — e.g. --set p=11,17")
+        if key not in known:
+            raise CLIError(f"--set {key}: {exp.name} has no config key {key!r} — known keys: "
+                           f"{', '.join(sorted(known)) or 'none'}")
+        if key in axes:
+            raise CLIError(f"--set {key} given twice — give all values once: --set {key}=A,B")
+        # a JSON list value (e.g. [1,2]) is one value; otherwise split on commas
+        parsed = _parse_value(vals)
+        axes[key] = [parsed] if isinstance(parsed, list) else [_parse_value(v) for v in vals.split(",")]
+    return axes
+
+
+def _tag(point: dict[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in sorted(point["overrides"].items())] + [f"seed={point['seed']}"]
+    return "_".join(parts).replace("/", "-").replace(" ", "")
+
+
+# --------------------------------------------------------------------------- list
+def cmd_list(args: argparse.Namespace) -> int:
+    exps, checks = _experiments(args.experiments), _checks()
+    if args.json:
+        print(json.dumps({
+            "experiments": [{"number": e.number, "name": e.name, "title": e.title,
+                             "figure": e.figure, "seconds_quick": harness._jsonable(e.seconds_quick),
+                             "seconds_full": harness._jsonable(e.seconds_full),
+                             "checks": list(e.checks)} for e in exps],
+            "checks": [{"id": c.id, "theorem": c.theorem, "statement": c.statement, "test": c.test}
+                       for c in checks]}, indent=2))
+        return EXIT_OK
+    print(f"Experiments ({len(exps)})  — run one with `regimes run NN`\n")
+    print(_table(["NN", "title", "paper figure", "quick", "full", "checks"],
+                 [[e.number, e.title, e.figure, _fmt_seconds(e.seconds_quick),
+                   _fmt_seconds(e.seconds_full), ",".join(e.checks)] for e in exps]))
+    print(f"\nChecks ({len(checks)})  — run them with `regimes check`\n")
+    lines = _table(["id", "theorem", "test"], [[c.id, c.theorem, c.test] for c in checks])
+    head, rule, *rows = lines.splitlines()
+    print(head, rule, sep="\n")
+    indent = " " * (max((len(c.id) for c in checks), default=2) + 2)
+    for row, c in zip(rows, checks, strict=True):
+        print(row)
+        print(f"{indent}{c.statement}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- run
+def _resolve_executor(args: argparse.Namespace) -> tuple[str, int]:
+    executor = args.executor
+    if args.scheduler is not None:
+        if executor == "local":
+            raise CLIError("--scheduler needs --executor dask (a local run has no scheduler) — "
+                           "drop one of them")
+        executor = "dask"
+        if args.jobs is not None:
+            raise CLIError("--jobs sizes a local cluster; with --scheduler the cluster's workers "
+                           "decide — drop --jobs")
+        if "://" not in args.scheduler and ":" not in args.scheduler:
+            raise CLIError(f"--scheduler {args.scheduler!r} is not an address — "
+                           "use e.g. tcp://10.0.0.5:8786")
+    executor = executor or "local"
+    jobs = args.jobs if args.jobs is not None else (min(4, os.cpu_count() or 1)
+                                                     if executor == "dask" else 1)
+    if jobs < 1:
+        raise CLIError(f"--jobs {jobs} must be at least 1 — e.g. --jobs 2, or drop it for one process")
+    return executor, jobs
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from regimes import sweep
+
+    exps = _experiments(args.experiments)
+    exp = _find(exps, args.experiment)
+    executor, jobs = _resolve_executor(args)
+    seeds = list(dict.fromkeys(args.seed or [0]))
+    axes = _overrides(exp, args.set or [])
+    script = str(Path(args.experiments or harness.EXPERIMENTS_DIR) / f"{exp.name}.py")
+    out = Path(args.out)
+    combos = sweep.grid(**axes, seed=seeds) if axes else [{"seed": s} for s in seeds]
+    points = [sweep.ExperimentPoint(script, args.mode, int(c["seed"]), args.device,
+                                    tuple(sorted((k, v) for k, v in c.items() if k != "seed")))
+              .as_dict() for c in combos]
+    # a single run computes here; a sweep on an existing cluster computes on its workers
+    _check_device(args.device, remote=args.scheduler is not None and len(points) > 1)
+
+    est = exp.seconds_full if args.mode == "full" else exp.seconds_quick
+    if not args.quiet and isinstance(est, int | float) and est == est and est >= 300:
+        print(f"{exp.name}: about {_fmt_seconds(est)} per run ({args.mode} estimate, cached runs are "
+              "instant)", file=sys.stderr)
+    client = cluster = None
+    if executor == "dask":  # connect first: an unreachable scheduler must fail before any write
+        client, cluster = sweep.connect_dask(args.scheduler, jobs)
+    try:
+        if len(points) == 1:  # one run; its ctx.map points use the executor
+            inner = None if executor == "local" and jobs == 1 else {
+                "jobs": jobs, "executor": executor, "client": client}
+            outcome = harness.run(exp, mode=args.mode, seed=seeds[0], device=args.device, out=out,
+                                  force=args.force, quiet=args.quiet,
+                                  overrides=points[0]["overrides"] or None, executor=inner)
+            tag = "cached" if outcome.cached else f"{outcome.result['wall_time_s']:.1f} s"
+            print(f"{exp.name}: figure {outcome.figure_path} ({tag}); results {outcome.result_path}")
+            return EXIT_OK
+        t0 = time.perf_counter()
+        fn = functools.partial(sweep.experiment_point, out=str(out.resolve()), quiet=True)
+        res = sweep.run_sweep(fn, points, sweep.ExperimentCache(out, force=args.force), jobs=jobs,
+                              executor=executor, client=client, quiet=args.quiet,
+                              desc=f"{exp.name} sweep")
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    computed = sum(not r.cached for r in res)
+    index = []
+    for r in res:
+        tag = _tag(r.point)
+        rpath = out / "results" / exp.name / f"{tag}.json"
+        fpath = out / "figures" / exp.name / f"{tag}.png"
+        harness.atomic_write_npz(rpath.with_suffix(".npz"), r.arrays)
+        harness.atomic_write_json(rpath, r.metrics)
+        fpath.parent.mkdir(parents=True, exist_ok=True)
+        exp.plot(r.metrics, r.arrays, fpath)
+        index.append({"point": {"seed": r.point["seed"], **r.point["overrides"]},
+                      "config_hash": r.hash, "cached": r.cached, "result": str(rpath),
+                      "figure": str(fpath)})
+        print(f"{exp.name} [{tag}]: figure {fpath} ({'cached' if r.cached else 'computed'})")
+    ipath = out / "results" / f"{exp.name}.sweep.json"
+    harness.atomic_write_json(ipath, {"experiment": exp.name, "mode": args.mode,
+                                      "executor": executor, "jobs": jobs, "points": index,
+                                      "complete": True})
+    print(f"{len(res)} points ({computed} computed, {len(res) - computed} cached) in "
+          f"{time.perf_counter() - t0:.1f} s; index {ipath}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- check
+def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: bool,
+                          as_json: bool = False) -> list[dict[str, Any]]:
+    from tqdm.auto import tqdm
+
+    from regimes import report
+
+    bar = tqdm(total=len(checks), desc="checks", disable=_bars_off(quiet), leave=False)
+
+    def tick(entry: dict[str, Any]) -> None:
+        bar.set_postfix_str(f"{entry['id']} {entry['verdict']}")
+        bar.update(1)
+        if bar.disable and not quiet:  # no bar (a log, not a terminal): one line per check
+            print(f"  {entry['id']}: {entry['verdict']} ({entry['wall_s']:.1f} s)", file=sys.stderr,
+                  flush=True)
+
+    try:
+        entries = report.run_checks(checks, quick=quick, on_result=tick)
+    finally:
+        bar.close()
+    report.save_checks(out, entries)
+    if as_json:
+        print(json.dumps(entries, indent=2))
+        return entries
+    label = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "observation": "observation"}
+    rows = []
+    for e in entries:
+        r = e["result"] or {}
+        bound = (f"{r.get('relation', '')} {report.fmt_num(r.get('bound'))}".strip()
+                 if e["result"] else "—")
+        rows.append([e["id"], e["theorem"], report.fmt_num(r.get("measured")) if r else "—",
+                     bound, label[e["verdict"]]])
+    print(_table(["id", "theorem", "measured", "bound", "verdict"], rows))
+    for e in entries:
+        if e["verdict"] == "error":
+            print(f"{e['id']} raised {e['error']}", file=sys.stderr)
+    return entries
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    checks = _checks()
+    if args.only:
+        known = {c.id: c for c in checks}
+        unknown = [i for i in args.only if i not in known]
+        if unknown:
+            raise CLIError(f"unknown check id(s) {', '.join(unknown)} — known: "
+                           f"{', '.join(known) or 'none'} (see `regimes list`)")
+        checks = [known[i] for i in dict.fromkeys(args.only)]
+    if not checks:
+        raise CLIError("no checks are registered — add modules under regimes/checks/")
+    entries = _run_and_print_checks(checks, quick=args.mode == "quick", out=Path(args.out),
+                                    quiet=args.quiet, as_json=args.json)
+    bad = [e["id"] for e in entries if e["verdict"] in ("fail", "error")]
+    if not args.json:
+        n_obs = sum(e["verdict"] == "observation" for e in entries)
+        print(f"\n{len(entries) - len(bad) - n_obs} passed, {len(bad)} failed"
+              + (f", {n_obs} observations" if n_obs else "")
+              + (f" ({', '.join(bad)})" if bad else ""))
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+# --------------------------------------------------------------------------- report
+def _build_report(out: Path, exps: list[harness.Experiment], checks: list[Any], *, run_missing: bool,
+                  quiet: bool) -> Path:
+    from regimes import report
+
+    stored = report.load_checks(out)
+    missing = [c for c in checks if c.id not in stored]
+    if missing and run_missing:
+        print(f"running {len(missing)} check(s) with no stored verdict (quick): "
+              f"{', '.join(c.id for c in missing)}", file=sys.stderr)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(missing), desc="checks", disable=_bars_off(quiet), leave=False)
+        try:
+            report.save_checks(out, report.run_checks(missing, quick=True,
+                                                      on_result=lambda _e: bar.update(1)))
+        finally:
+            bar.close()
+    return report.build(out, exps, checks)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    exps, checks = _experiments(args.experiments), _checks()
+    path = _build_report(Path(args.out), exps, checks, run_missing=not args.no_run_checks,
+                         quiet=args.quiet)
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- reproduce
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    exps = _experiments(args.experiments)
+    checks = [] if args.skip_checks else _checks()
+    _check_device(args.device)
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    failed: list[str] = []
+    bar = tqdm(exps, desc="experiments", unit="exp", disable=_bars_off(args.quiet))
+    for exp in bar:
+        bar.set_postfix_str(exp.name)
+        try:
+            oc = harness.run(exp, mode=args.mode, seed=args.seed, device=args.device, out=out,
+                             force=args.force, quiet=args.quiet)
+        except Exception as e:
+            failed.append(exp.name)
+            tqdm.write(f"{exp.name}: FAILED ({type(e).__name__}: {e})", file=sys.stdout)
+            continue
+        tag = "cached" if oc.cached else f"{oc.result['wall_time_s']:.1f} s"
+        tqdm.write(f"{exp.name}: figure {oc.figure_path} ({tag})", file=sys.stdout)
+    bar.close()
+    entries: list[dict[str, Any]] = []
+    if checks:
+        print()
+        entries = _run_and_print_checks(checks, quick=args.mode == "quick", out=out,
+                                        quiet=args.quiet)
+    path = _build_report(out, exps, checks, run_missing=False, quiet=args.quiet)
+    bad = [e["id"] for e in entries if e["verdict"] in ("fail", "error")]
+    print(f"\nreport: {path}")
+    print(f"{len(exps) - len(failed)}/{len(exps)} experiments, "
+          f"{len(entries) - len(bad)}/{len(entries)} checks without failure, "
+          f"{time.perf_counter() - t0:.0f} s"
+          + (f"; failed: {', '.join(failed + bad)}" if failed or bad else ""))
+    return EXIT_FAIL if failed or bad else EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+def _common(p: argparse.ArgumentParser, *, mode: bool = True, quiet: bool = True,
+            experiments: bool = True) -> None:
+    if mode:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--quick", dest="mode", action="store_const", const="quick",
+                       help="small configs, minutes on a laptop CPU (the default)")
+        g.add_argument("--full", dest="mode", action="store_const", const="full",
+                       help="paper-scale configs (a GPU helps)")
+        p.set_defaults(mode="quick")
+    p.add_argument("--out", default=str(harness.REPO_ROOT), metavar="DIR",
+                   help="folder holding results/, figures/ and report/ (default: the repo root)")
+    if experiments:
+        p.add_argument("--experiments", default=None, metavar="DIR",
+                       help="folder of NN_slug.py experiment scripts (default: the repo's experiments/)")
+    if quiet:
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress bars (they are also off when stderr is not a terminal)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``regimes`` argument parser (one sub-parser per command)."""
+    ap = _Parser(prog="regimes", formatter_class=_FMT,
+                 description="Verify the kernel-vs-rich regime theory of grokking on modular "
+                             "arithmetic: run the experiments, check the theorems, write a report.",
+                 epilog="examples:\n  regimes list\n  regimes run 01\n  regimes reproduce --quick\n"
+                        "  regimes check --quick\n  regimes report\n\n"
+                        "`regimes COMMAND --help` shows each command's options.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="experiments and checks", formatter_class=_FMT,
+                       description="List every experiment (number, title, the paper figure it "
+                                   "regenerates, runtime estimates) and every registered check.",
+                       epilog="examples:\n  regimes list\n  regimes list --json > inventory.json")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--experiments", default=None, metavar="DIR",
+                   help="folder of NN_slug.py experiment scripts (default: the repo's experiments/)")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run one experiment or a sweep", formatter_class=_FMT,
+                       description="Run experiment NN through the harness: results/NN_slug.json "
+                                   "(+ .npz) and figures/NN_slug.png. A cached result with the same "
+                                   "config is reused. Several --seed values or --set lists make a "
+                                   "sweep: each point is cached by its config hash, runs on local "
+                                   "processes (--jobs) or Dask (--executor dask), survives Ctrl-C, "
+                                   "and lands in results/NN_slug/ and figures/NN_slug/.",
+                       epilog="examples:\n"
+                              "  regimes run 01                       # quick config, seed 0\n"
+                              "  regimes run 3 --full --device cuda   # paper scale on a GPU\n"
+                              "  regimes run 05 --seed 0 1 2 --jobs 3 # three seeds, 3 processes\n"
+                              "  regimes run 05 --set p=11,17,23 --seed 0 1 --executor dask --jobs 4\n"
+                              "  regimes run 05 --seed 0 1 2 3 --scheduler tcp://head:8786")
+    p.add_argument("experiment", metavar="NN", help="experiment number (1, 01), name or slug")
+    p.add_argument("--seed", type=int, nargs="+", metavar="S",
+                   help="seed(s); several run as a sweep (default 0)")
+    p.add_argument("--set", action="append", metavar="KEY=V[,V…]",
+                   help="override a config value; a comma list sweeps over it (repeatable)")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--jobs", type=int, default=None, metavar="J",
+                   help="sweep points in parallel: J local processes, or J Dask workers")
+    p.add_argument("--executor", choices=("local", "dask"), default=None,
+                   help="local processes (default) or Dask (a LocalCluster unless --scheduler)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="an existing Dask scheduler, e.g. tcp://head:8786 (implies --executor dask)")
+    p.add_argument("--force", action="store_true", help="recompute even if cached")
+    _common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("reproduce", help="all experiments, the checks, then the report",
+                       formatter_class=_FMT,
+                       description="Run every experiment in number order through the harness "
+                                   "(cached ones are reused), print where each figure went, run "
+                                   "the checks, and write report/index.html. Exit status 1 if an "
+                                   "experiment or a check failed (everything else still runs).",
+                       epilog="examples:\n  regimes reproduce --quick\n"
+                              "  regimes reproduce --full --device cuda\n"
+                              "  regimes reproduce --quick --skip-checks --quiet")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--force", action="store_true", help="recompute even if cached")
+    p.add_argument("--skip-checks", action="store_true", help="figures and report only")
+    _common(p)
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("check", help="the verification table", formatter_class=_FMT,
+                       description="Run the registered checks and print id | theorem | measured | "
+                                   "bound | verdict. Results are saved to results/checks.json for "
+                                   "the report. Exit status 1 if any check fails or errors; "
+                                   "'observation' rows (no claim in the paper) never fail.",
+                       epilog="examples:\n  regimes check --quick\n  regimes check --only C1 C8\n"
+                              "  regimes check --full --json > checks.json")
+    p.add_argument("--only", nargs="+", metavar="ID", help="run only these check ids")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p, experiments=False)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="write report/index.html", formatter_class=_FMT,
+                       description="Write the static report: each check's claim, numbers and "
+                                   "verdict, its figures with their config and run metadata, and "
+                                   "the errata. Uses results/checks.json; checks with no stored "
+                                   "verdict are run (quick) first unless --no-run-checks.",
+                       epilog="examples:\n  regimes report\n  regimes report --no-run-checks\n"
+                              "  xdg-open report/index.html")
+    p.add_argument("--no-run-checks", action="store_true",
+                   help="show checks without a stored verdict as 'not run'")
+    _common(p, mode=False)
+    p.set_defaults(func=cmd_report)
+    return ap
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``regimes`` console script."""
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "command", None):
+        ap.print_help()
+        return EXIT_USAGE
+    from regimes.sweep import SweepError
+
+    try:
+        return args.func(args)
+    except (CLIError, SweepError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as e:  # the library's validators name the argument, value and allowed range
+        print(f"error: {_one_line(e)} — fix the value (see `regimes {args.command} --help`)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted — finished points and results are kept; rerun the same command to "
+              "resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,456 @@
+"""The verification report: one static page, ``report/index.html``.
+
+It shows, for every registered check (C1…), the claim it tests, the measured
+value against the bound and the verdict, the figures of the experiments that
+illustrate it, and the config and run metadata behind each figure (read from
+``results/NN_slug.json``); then every experiment's figure; then the errata of
+the paper that the suite implements in corrected form.
+
+The page is self-contained: figures are copied next to it (``report/figures/``)
+and referenced relatively, styles are inline, there is no script, so it opens
+from disk in any browser without a server. It is built in a temporary folder
+and swapped into place, so a failed build never leaves a half-written report.
+
+Check verdicts come from ``results/checks.json``, written by
+:func:`run_checks` (``regimes check``, ``regimes reproduce``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from regimes import harness
+from regimes.checks import Check, CheckResult
+
+CHECKS_FILE = Path("results") / "checks.json"
+
+#: The paper's typos and slips that the suite implements in corrected form
+#: (after the theory digest's errata list), each as (where, what we do).
+ERRATA: list[tuple[str, str]] = [
+    ("Theorem 3.4",
+     "The constant printed in front of the trivial loss, w/2, is a slip for 1/2: the text itself "
+     "evaluates the bound to p/2, half the loss of the zero predictor."),
+    ("Margin loss, eq. (4.3)",
+     "The inequality is the wrong way round. A point is a margin error when its margin is at most "
+     "γ (not above it), so that L_0 is the 0-1 error."),
+    ("Eq. (F.10)",
+     "One intermediate line reads cos·cos − sin·sin; with the second layer as printed (positive "
+     "sine entries) the sum is cos·cos + sin·sin = cos(ω(n + m − q)). The final identity is right."),
+    ("Proposition 3.8 / App. F",
+     "The Fourier construction works for even p too; only the smaller (4p − 3)-neuron variant of "
+     "Remark F.1 uses oddness. Indices run over 0…p − 1 (not 0…p). W is laid out block by block, "
+     "while V and the hidden index use runs of eight consecutive neurons."),
+    ("Lemma E.1, eq. (E.4)",
+     "The third block must be Q_3 = (−W/2; −V) for the identity to hold, and the norm relation is "
+     "an inequality carrying a (2/9)^{1/3} factor, not an equality (check C12)."),
+    ("Width requirement",
+     "The paper asks for h > 4p in Section 3's introduction, h ≥ 8p in Theorem 3.6 and "
+     "Proposition 3.8, and uses h = 4p in Figure 3 (which Remark F.1 allows for odd p)."),
+    ("Corollary D.8",
+     "The proof divides by p^m − 1 where the statement has p^m, and the coefficients are called "
+     "both α and λ_t. The suite checks the statement's form."),
+    ("Lemma D.11",
+     "It is proved only for vectors whose line sums vanish. The lower bound downstream still holds, "
+     "because Σ has no component of degree 1 … m − 1."),
+    ("Definition of X_d",
+     "It is defined by the number of coinciding indices but used as the number of differing ones; "
+     "the latter reading is the one the proofs need."),
+    ("Lemma G.13", "A stray σ appears inside the max, and δ_4 is used without being defined."),
+    ("Appendix A.2",
+     "The sentence on 2·p^{5/3} training points says 'regression task' inside the classification "
+     "subsection; it is the classification setting."),
+    ("Proposition B.3",
+     "The Gaussian case should read κ_W = 3 (the first layer's kurtosis), not κ_V."),
+    ("Theorem 2.4",
+     "Stated as an equivalence, but only the 'invariant kernel ⇒ equivariant regression' direction "
+     "is proved; the suite checks that direction and shows a non-invariant kernel failing."),
+    ("Initialisation",
+     "Cited as He et al. (2015) and also described as PyTorch's default, which is "
+     "U(±1/√fan_in); the suite uses the PyTorch default, scaled by α."),
+    ("Kernel regression with a prior mean",
+     "eNTK regression keeps the network's output at initialisation f_0 (App. B.1), which "
+     "Definition 2.3 leaves out; it adds one dimension to the span, so the lower bounds use n + 1."),
+    ("Definition C.3 (parameter action)",
+     "As printed, the first-layer permutation is the inverse of the one used for V and in the proof "
+     "of Lemma C.5; the suite permutes W's columns by σ^{-1} so that forward and gradient "
+     "equivariance hold exactly (checks C1, C2)."),
+]
+
+
+# --------------------------------------------------------------------------- checks
+def verdict_of(holds: bool | None) -> str:
+    """``"pass"``, ``"fail"`` or ``"observation"`` (``holds=None``: no claim in the paper)."""
+    return "observation" if holds is None else ("pass" if holds else "fail")
+
+
+def run_checks(checks: Iterable[Check], *, quick: bool = True,
+               on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run each check and return one JSON-able record per check.
+
+    A check that raises gets verdict ``"error"`` with the exception text, so one
+    broken check never hides the others' verdicts.
+    """
+    entries = []
+    rev = harness.git_revision()
+    for chk in checks:
+        t0 = time.perf_counter()
+        entry: dict[str, Any] = {"id": chk.id, "theorem": chk.theorem, "statement": chk.statement,
+                                 "test": chk.test, "mode": "quick" if quick else "full"}
+        try:
+            res = chk.fn(quick=quick)
+            if not isinstance(res, CheckResult):
+                raise TypeError(f"check {chk.id} returned {type(res).__name__}, not CheckResult")
+            entry.update(result=harness._jsonable(res.to_dict()), verdict=verdict_of(res.holds),
+                         error=None)
+        except Exception as e:
+            entry.update(result=None, verdict="error", error=f"{type(e).__name__}: {e}",
+                         traceback=traceback.format_exc(limit=6))
+        entry.update(wall_s=time.perf_counter() - t0,
+                     finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_revision=rev)
+        entries.append(entry)
+        if on_result:
+            on_result(entry)
+    return entries
+
+
+def load_checks(out: str | Path) -> dict[str, dict[str, Any]]:
+    """Stored check records by id (empty if none or unreadable)."""
+    path = Path(out) / CHECKS_FILE
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {e["id"]: e for e in stored.get("checks", []) if isinstance(e, dict) and "id" in e}
+
+
+def save_checks(out: str | Path, entries: list[dict[str, Any]]) -> Path:
+    """Merge ``entries`` into ``results/checks.json`` (atomically) and return its path."""
+    merged = load_checks(out)
+    merged.update({e["id"]: e for e in entries})
+    path = Path(out) / CHECKS_FILE
+    harness.atomic_write_json(path, {"checks": list(merged.values()),
+                                     "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    return path
+
+
+def fmt_num(x: Any) -> str:
+    """A compact number: 4 significant digits, scientific when tiny or huge."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if x != x:
+            return "nan"
+        return f"{x:.4g}"
+    if isinstance(x, str) and x in ("inf", "-inf"):
+        return "∞" if x == "inf" else "−∞"
+    return str(x)
+
+
+# --------------------------------------------------------------------------- html
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;
+padding:1.5em;color:#1a1a1a;line-height:1.45}
+h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;width:100%;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{font-family:ui-monospace,monospace;white-space:nowrap}
+.v{font-weight:600;padding:.1em .5em;border-radius:.3em;white-space:nowrap}
+.pass{background:#d8f3dc;color:#1b5e20}.fail{background:#ffd6d6;color:#a00}
+.error{background:#ffe0b2;color:#8a4b00}.observation{background:#e3f2fd;color:#0d47a1}
+.notrun{background:#eee;color:#555}
+.card{border:1px solid #ddd;border-radius:.5em;padding:1em;margin:1em 0}
+figure{margin:.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}
+pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em;max-height:20em;margin:0;
+white-space:pre-wrap;overflow-wrap:anywhere}
+table.details{table-layout:fixed}table.details>tbody>tr>th{width:22%}
+.meta{font-size:.85em;color:#444}.thumbs{display:flex;flex-wrap:wrap;gap:1em}
+.thumbs figure{flex:1 1 45%}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _pre_json(obj: Any, limit: int = 40) -> str:
+    """Pretty JSON with long lists shortened for reading."""
+
+    def shorten(o: Any) -> Any:
+        if isinstance(o, dict):
+            return {k: shorten(v) for k, v in o.items()}
+        if isinstance(o, list):
+            if len(o) > limit:
+                return [shorten(v) for v in o[: limit // 2]] + [f"… {len(o) - limit} more …"] + [
+                    shorten(v) for v in o[-limit // 2:]]
+            return [shorten(v) for v in o]
+        return o
+
+    return f"<pre>{_e(_compact_json(shorten(obj)))}</pre>"
+
+
+def _compact_json(obj: Any, indent: int = 0) -> str:
+    """JSON with nesting indented but every list of scalars (or of short scalar lists) on one line."""
+    pad, inner = " " * indent, " " * (indent + 2)
+
+    def flat(x: Any) -> bool:
+        return _scalar(x) or (isinstance(x, list) and len(x) <= 8 and all(_scalar(y) for y in x))
+
+    def num(x: Any) -> Any:
+        return float(fmt_num(x)) if isinstance(x, float) and x == x and abs(x) != float("inf") else x
+
+    if isinstance(obj, list) and all(flat(x) for x in obj):
+        return json.dumps([[num(y) for y in x] if isinstance(x, list) else num(x) for x in obj],
+                          default=str)
+    if isinstance(obj, list):
+        return "[\n" + ",\n".join(inner + _compact_json(x, indent + 2) for x in obj) + f"\n{pad}]"
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = (f"{inner}{json.dumps(str(k))}: {_compact_json(v, indent + 2)}" for k, v in obj.items())
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    return json.dumps(num(obj), default=str)
+
+
+def _verdict_badge(verdict: str) -> str:
+    label = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "observation": "observation",
+             "notrun": "not run"}.get(verdict, verdict)
+    return f'<span class="v {_e(verdict)}">{_e(label)}</span>'
+
+
+def _load_result(out: Path, exp: harness.Experiment) -> dict[str, Any] | None:
+    path = out / "results" / f"{exp.name}.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return stored if stored.get("complete") else None
+
+
+def _scalar(x: Any) -> bool:
+    return x is None or isinstance(x, bool | int | float | str)
+
+
+def _records_table(v: Any) -> str | None:
+    """A dict of flat dicts, or a list of flat dicts, as a table (``None`` if not that shape)."""
+    if isinstance(v, dict) and v and all(isinstance(r, dict) for r in v.values()):
+        names, recs = [str(k) for k in v], list(v.values())
+    elif isinstance(v, list) and v and len(v) <= 200 and all(isinstance(r, dict) for r in v):
+        names, recs = None, v
+    else:
+        return None
+    cols: list[str] = []
+    for r in recs:
+        if not all(_scalar(x) for x in r.values()):
+            return None
+        cols += [c for c in r if c not in cols]
+    if len(cols) > 12:
+        return None
+    head = ("<th></th>" if names else "") + "".join(f"<th>{_e(c)}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + (f"<th>{_e(names[i])}</th>" if names else "")
+        + "".join(f'<td class="num">{_e(fmt_num(r.get(c)))}</td>' for c in cols) + "</tr>"
+        for i, r in enumerate(recs))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _details_table(details: dict[str, Any]) -> str:
+    if not details:
+        return ""
+    rows = []
+    flat = {k: v for k, v in details.items()
+            if isinstance(v, dict) and v and all(_scalar(x) for x in v.values())}
+    if len(flat) >= 2 and (table := _records_table(flat)) is not None:
+        rows.append(f'<tr><td colspan="2">{table}</td></tr>')
+        details = {k: v for k, v in details.items() if k not in flat}
+    for k, v in details.items():
+        if isinstance(v, dict) and v and all(_scalar(x) for x in v.values()) and len(v) <= 12:
+            cell = " · ".join(f'{_e(a)} <span class="num">{_e(fmt_num(b))}</span>'
+                              for a, b in v.items())
+            rows.append(f"<tr><th>{_e(k)}</th><td>{cell}</td></tr>")
+            continue
+        if isinstance(v, dict | list):
+            cell = _records_table(v) or _pre_json(v, limit=20)
+        else:
+            cell = f'<span class="num">{_e(fmt_num(v))}</span>'
+        rows.append(f"<tr><th>{_e(k)}</th><td>{cell}</td></tr>")
+    return f'<table class="details">{"".join(rows)}</table>'
+
+
+def _figure_block(exp: harness.Experiment, result: dict[str, Any] | None, img: str | None,
+                  *, full: bool) -> str:
+    anchor = f"exp-{exp.name}"
+    head = f"{_e(exp.number)} · {_e(exp.title)} <small>({_e(exp.figure)})</small>"
+    if img is None:
+        cmd = f"regimes run {exp.number}"
+        body = f'<p class="meta">Not run yet: <code>{_e(cmd)}</code> draws it.</p>'
+        if full:  # in the experiment's own section, under its heading
+            return body
+        return f'<figure><figcaption><a href="#{anchor}">{head}</a></figcaption>{body}</figure>'
+    caption = "" if full else f"<figcaption>{head}</figcaption>"
+    fig = (f'<figure><a href="#{anchor}"><img src="{_e(img)}" alt="{_e(exp.title)}" '
+           f'loading="eager"></a>{caption}</figure>')
+    if not full or result is None:
+        return fig
+    cfg = result.get("config", {})
+    meta = {k: result.get(k) for k in ("config_hash", "git_revision", "wall_time_s", "finished_at",
+                                       "host", "versions")}
+    return (fig + f'<p class="meta">mode <b>{_e(cfg.get("mode", "?"))}</b> · seed '
+            f'<b>{_e(cfg.get("seed", "?"))}</b> · device {_e(cfg.get("device", "?"))} · '
+            f'{_e(fmt_num(result.get("wall_time_s")))} s · git {_e(result.get("git_revision", "?"))}'
+            f"</p><details><summary>config</summary>{_pre_json(cfg)}</details>"
+            f"<details><summary>run metadata</summary>{_pre_json(meta)}</details>"
+            f"<details><summary>metrics</summary>{_pre_json(result.get('metrics', {}))}</details>")
+
+
+def render(checks: list[Check], entries: dict[str, dict[str, Any]],
+           experiments: list[harness.Experiment], results: dict[str, dict[str, Any] | None],
+           images: dict[str, str], *, title: str = "regimes — verification report") -> str:
+    """The report's HTML (pure: no file access). ``images`` maps experiment name → src."""
+    by_check: dict[str, list[harness.Experiment]] = {}
+    for exp in experiments:
+        for cid in exp.checks:
+            by_check.setdefault(cid, []).append(exp)
+    verdicts = [entries.get(c.id, {}).get("verdict", "notrun") for c in checks]
+    counts = {v: verdicts.count(v) for v in ("pass", "fail", "error", "observation", "notrun")}
+    summary = " · ".join(f"{_verdict_badge(v)} {n}" for v, n in counts.items() if n)
+
+    rows = []
+    for chk, verdict in zip(checks, verdicts, strict=True):
+        res = (entries.get(chk.id) or {}).get("result") or {}
+        figs = " ".join(f'<a href="#exp-{_e(x.name)}">{_e(x.number)}</a>'
+                        for x in by_check.get(chk.id, []))
+        rows.append(
+            f'<tr class="check-row" data-check="{_e(chk.id)}"><td><a href="#check-{_e(chk.id)}">'
+            f"{_e(chk.id)}</a></td><td>{_e(chk.theorem)}</td><td>{_e(chk.statement)}</td>"
+            f'<td class="num">{_e(fmt_num(res.get("measured")))}</td>'
+            f'<td class="num">{_e(res.get("relation", ""))}</td>'
+            f'<td class="num">{_e(fmt_num(res.get("bound")))}</td>'
+            f"<td>{_verdict_badge(verdict)}</td><td><code>{_e(chk.test)}</code></td>"
+            f"<td>{figs or '—'}</td></tr>")
+    table = ('<table id="checks"><thead><tr><th>id</th><th>theorem</th><th>claim</th>'
+             "<th>measured</th><th></th><th>bound</th><th>verdict</th><th>test</th>"
+             f'<th>figures</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+    sections = []
+    for chk, verdict in zip(checks, verdicts, strict=True):
+        entry = entries.get(chk.id) or {}
+        res = entry.get("result") or {}
+        if entry:
+            nums = (f'<p>measured <span class="num">{_e(fmt_num(res.get("measured")))}</span> '
+                    f'{_e(res.get("relation", ""))} bound <span class="num">'
+                    f'{_e(fmt_num(res.get("bound")))}</span> — {_verdict_badge(verdict)} '
+                    f'<span class="meta">({_e(entry.get("mode", "?"))} mode, '
+                    f'{_e(fmt_num(entry.get("wall_s")))} s, {_e(entry.get("finished_at", ""))})'
+                    "</span></p>")
+            if entry.get("error"):
+                nums += f"<pre>{_e(entry['error'])}</pre>"
+            nums += _details_table(res.get("details") or {})
+        else:
+            nums = (f"<p>{_verdict_badge('notrun')} <code>regimes check --only {_e(chk.id)}"
+                    "</code> runs it.</p>")
+        figs = "".join(_figure_block(x, results.get(x.name), images.get(x.name), full=False)
+                       for x in by_check.get(chk.id, []))
+        sections.append(
+            f'<section class="card" id="check-{_e(chk.id)}"><h3>{_e(chk.id)} — {_e(chk.theorem)}'
+            f"</h3><p>{_e(chk.statement)}</p>{nums}<p class=\"meta\">Test: <code>{_e(chk.test)}"
+            f"</code></p>{f'<div class=thumbs>{figs}</div>' if figs else ''}</section>")
+
+    exp_sections = []
+    for exp in experiments:
+        exp_sections.append(
+            f'<section class="card" id="exp-{_e(exp.name)}"><h3>{_e(exp.number)} · {_e(exp.title)}'
+            f'</h3><p class="meta">Paper: {_e(exp.figure)} · checks: '
+            f'{_e(", ".join(exp.checks) or "—")} · script <code>experiments/{_e(exp.name)}.py</code>'
+            f"</p>{_figure_block(exp, results.get(exp.name), images.get(exp.name), full=True)}"
+            "</section>")
+
+    errata = "".join(f"<li><b>{_e(w)}.</b> {_e(t)}</li>" for w, t in ERRATA)
+    gen = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    vers = harness.versions()
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{_e(title)}</title><style>{_CSS}</style></head><body>
+<h1>{_e(title)}</h1>
+<p class="meta">Kernel (lazy) vs rich (feature-learning) regime on modular arithmetic — checks of
+the theorems of Mohamadi, Li, Wu &amp; Sutherland, <i>Why Do You Grok?</i> (ICML 2024).
+Generated {_e(gen)} · git {_e(harness.git_revision())} ·
+{_e(", ".join(f"{k} {v}" for k, v in vers.items()))}</p>
+<p>{summary}</p>
+<h2 id="verification">Verification table</h2>
+<p class="meta">One row per registered check. <i>observation</i> marks a quantity on which the paper
+makes no claim (reported, not judged).</p>
+{table}
+<h2 id="theorems">Claims, numbers and figures</h2>
+{"".join(sections)}
+<h2 id="experiments">Experiments</h2>
+{"".join(exp_sections) or "<p>No experiments found.</p>"}
+<h2 id="errata">Errata implemented in corrected form</h2>
+<ol>{errata}</ol>
+</body></html>
+"""
+
+
+def build(out: str | Path, experiments: list[harness.Experiment], checks: list[Check],
+          entries: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Write ``out/report/index.html`` (+ ``figures/``) and return the page's path.
+
+    Figures are copied from ``out/figures/NN_slug.png``; results are read from
+    ``out/results/NN_slug.json``; check records from ``out/results/checks.json``
+    unless ``entries`` is given. The folder is built aside and swapped in whole.
+    """
+    out = Path(out)
+    entries = load_checks(out) if entries is None else entries
+    final = out / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".report-"))
+    try:
+        (tmp / "figures").mkdir()
+        results, images = {}, {}
+        for exp in experiments:
+            results[exp.name] = _load_result(out, exp)
+            png = out / "figures" / f"{exp.name}.png"
+            if png.exists():
+                shutil.copyfile(png, tmp / "figures" / png.name)
+                images[exp.name] = f"figures/{png.name}"
+        page = render(checks, entries, experiments, results, images)
+        (tmp / "index.html").write_text(page, encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        old = None
+        if final.exists():
+            old = out / f".report-old-{os.getpid()}-{time.time_ns()}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final / "index.html"
+
+
+def _main() -> int:  # pragma: no cover - convenience
+    from regimes.checks import all_checks
+
+    print(build(harness.REPO_ROOT, harness.discover(), all_checks()))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(_main())

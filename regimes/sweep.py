@@ -1,0 +1,481 @@
+"""Sweeps: a grid of configs, each point cached by a hash of its config, run in
+parallel on local processes or on a Dask cluster, resumable after any kill.
+
+The model
+---------
+A *sweep* is a list of *points* (JSON-able dicts, usually a :func:`grid`) and a
+*point function* ``fn(point) -> (metrics, arrays)``. Every point has a cache
+entry named by :func:`regimes.harness.config_hash` of the point; :func:`run_sweep`
+
+1. loads every point whose entry is complete (it never recomputes one),
+2. sends the rest to an executor — in-process (``jobs=1``), a pool of local
+   processes (``jobs>1``), or Dask (``executor="dask"``: a ``LocalCluster``
+   with ``jobs`` workers, or an existing cluster at ``scheduler``),
+3. writes each result into the cache *in the calling process*, as soon as it
+   comes back. Workers never write to the cache, so the cache is the same
+   whichever executor computed a point, and a remote Dask worker needs no
+   shared file system.
+
+Survival
+--------
+Every file is written atomically (temp file + ``os.replace``, see
+:func:`regimes.harness.atomic_write_bytes`); the arrays go first and the JSON,
+which carries ``"complete": true`` and the point's hash, goes last. An entry
+counts as finished only if its JSON parses, is marked complete, names the
+right hash, and its ``.npz`` loads. So a sweep killed by Ctrl-C or ``kill -9``
+loses at most the points in flight, a rerun recomputes nothing finished, and a
+partial file is never read as a result.
+
+Two caches share this machinery: :class:`PointCache` (``{hash}.json`` holding
+``key`` and ``metrics``, the same layout as
+:meth:`regimes.harness.RunContext.point`) and :class:`ExperimentCache` (the
+harness's own ``results/cache/NN_slug/{hash}.json`` layout, so a run computed
+on a Dask worker is a cache hit for ``harness.run`` and the experiment script).
+
+``python -m regimes.sweep demo --cache DIR ...`` runs a registered synthetic
+sweep (used by the kill-and-resume tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from regimes import harness
+from regimes._validate import check_choice, check_int
+
+Arrays = dict[str, np.ndarray]
+PointFn = Callable[[dict[str, Any]], tuple[dict[str, Any], Arrays]]
+
+#: Seconds to wait for an existing Dask scheduler before giving up
+#: (``REGIMES_SCHEDULER_TIMEOUT`` overrides it).
+SCHEDULER_TIMEOUT_S = 10.0
+
+
+class SweepError(RuntimeError):
+    """A sweep cannot start or go on; the message says how to fix it."""
+
+
+# --------------------------------------------------------------------------- grid
+def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
+    """The Cartesian product of ``axes`` as a list of dicts, first axis slowest.
+
+    ``grid(p=[11, 17], seed=[0, 1])`` →
+    ``[{"p": 11, "seed": 0}, {"p": 11, "seed": 1}, {"p": 17, "seed": 0}, {"p": 17, "seed": 1}]``.
+    """
+    names = list(axes)
+    values = [list(v) for v in axes.values()]
+    for name, vals in zip(names, values, strict=True):
+        if not vals:
+            raise ValueError(f"grid axis {name}={vals!r} is empty: give at least one value")
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+# --------------------------------------------------------------------------- caches
+class Cache(Protocol):
+    """Where a sweep's finished points live."""
+
+    def key(self, point: dict[str, Any]) -> str: ...
+
+    def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None: ...
+
+    def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path: ...
+
+
+class PointCache:
+    """``directory/{hash}.json`` (+ ``.npz``) per point.
+
+    ``salt`` (optional) is mixed into the hash as ``{"config": salt, "key": point}``,
+    which is exactly how :meth:`regimes.harness.RunContext.point` names its points,
+    so a sweep can fill the point cache of an experiment run.
+    """
+
+    def __init__(self, directory: str | Path, salt: dict[str, Any] | None = None) -> None:
+        self.directory = Path(directory)
+        self.salt = salt
+
+    def key(self, point: dict[str, Any]) -> str:
+        """The point's cache name: a hash of its config (Theorem-free bookkeeping)."""
+        if self.salt is None:
+            return harness.config_hash(point)
+        return harness.config_hash({"config": self.salt, "key": point})
+
+    def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
+        h = self.key(point)
+        return self.directory / f"{h}.json", self.directory / f"{h}.npz"
+
+    def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None:
+        """The finished point, or ``None`` if absent, partial or corrupt."""
+        hit = harness.read_complete(*self.paths(point))
+        if hit is None or "metrics" not in hit[0] or hit[0].get("hash", self.key(point)) != self.key(point):
+            return None
+        return hit[0]["metrics"], hit[1]
+
+    def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path:
+        """Write arrays, then the JSON marked complete (both atomic)."""
+        jpath, npath = self.paths(point)
+        harness.atomic_write_npz(npath, arrays)
+        harness.atomic_write_json(jpath, {"key": point, "hash": self.key(point), "metrics": metrics,
+                                          "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                          "complete": True})
+        return jpath
+
+
+# --------------------------------------------------------------------------- experiments as points
+@dataclass(frozen=True)
+class ExperimentPoint:
+    """One run of a numbered experiment: which script, which config."""
+
+    script: str
+    mode: str = "quick"
+    seed: int = 0
+    device: str = "cpu"
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"script": self.script, "mode": self.mode, "seed": self.seed, "device": self.device,
+                "overrides": dict(self.overrides)}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> ExperimentPoint:
+        return ExperimentPoint(d["script"], d["mode"], int(d["seed"]), d["device"],
+                               tuple(sorted(d.get("overrides", {}).items())))
+
+
+def load_experiment(script: str | Path) -> harness.Experiment:
+    """The ``EXPERIMENT`` defined by an ``experiments/NN_slug.py`` script."""
+    path = Path(script)
+    if not path.exists():  # a worker on another machine: same name in its own checkout
+        path = harness.EXPERIMENTS_DIR / path.name
+    spec = importlib.util.spec_from_file_location(f"regimes_experiment_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SweepError(f"cannot load experiment script {script}: is it a .py file?")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.EXPERIMENT
+
+
+def full_config(exp: harness.Experiment, pt: ExperimentPoint) -> dict[str, Any]:
+    """The config the harness hashes for this run (mirrors :func:`regimes.harness.run`)."""
+    config = {**(exp.quick if pt.mode == "quick" else exp.full), **dict(pt.overrides)}
+    return {"experiment": exp.name, "mode": pt.mode, "seed": int(pt.seed), "device": pt.device,
+            **config}
+
+
+class ExperimentCache:
+    """The harness's own cache: ``out/results/cache/NN_slug/{hash}.json`` (+ ``.npz``).
+
+    A point's "metrics" here are the harness's whole result record (config,
+    metrics, versions, git revision, wall time), so an entry written by a sweep
+    is a cache hit for :func:`regimes.harness.run` and vice versa.
+    """
+
+    def __init__(self, out: str | Path, force: bool = False) -> None:
+        self.out = Path(out)
+        self.force = force
+        self._exps: dict[str, harness.Experiment] = {}
+
+    def _exp(self, script: str) -> harness.Experiment:
+        if script not in self._exps:
+            self._exps[script] = load_experiment(script)
+        return self._exps[script]
+
+    def key(self, point: dict[str, Any]) -> str:
+        pt = ExperimentPoint.from_dict(point)
+        return harness.config_hash(full_config(self._exp(pt.script), pt))
+
+    def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
+        exp = self._exp(point["script"])
+        jpath = self.out / "results" / "cache" / exp.name / f"{self.key(point)}.json"
+        return jpath, jpath.with_suffix(".npz")
+
+    def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None:
+        if self.force:
+            return None
+        hit = harness.read_complete(*self.paths(point))
+        return hit if hit is not None and hit[0].get("config_hash") == self.key(point) else None
+
+    def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path:
+        jpath, npath = self.paths(point)
+        harness.atomic_write_npz(npath, arrays)
+        harness.atomic_write_json(jpath, metrics)
+        return jpath
+
+
+def experiment_point(point: dict[str, Any], *, out: str, quiet: bool = True
+                     ) -> tuple[dict[str, Any], Arrays]:
+    """Compute one experiment run on a worker; returns the harness's result record.
+
+    Runs ``compute`` exactly as :func:`regimes.harness.run` does (same config,
+    same per-point memo folder under ``out``), but writes nothing but that memo:
+    the caller stores the result, so results flow back into one cache.
+    """
+    pt = ExperimentPoint.from_dict(point)
+    exp = load_experiment(pt.script)
+    if pt.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SweepError(f"device={pt.device!r} but CUDA is not available on worker "
+                             f"{platform.node()}: use --device cpu or GPU workers")
+    cfg = full_config(exp, pt)
+    h = harness.config_hash(cfg)
+    points_dir = Path(out) / "results" / "cache" / exp.name / f"{h}-points"
+    ctx = harness.RunContext(cfg, int(pt.seed), pt.device, quiet, points_dir)
+    t0 = time.perf_counter()
+    metrics, arrays = exp.compute(ctx)
+    wall = time.perf_counter() - t0
+    result = {
+        "experiment": exp.name, "title": exp.title, "figure": exp.figure,
+        "config": cfg, "config_hash": h, "metrics": metrics,
+        "versions": harness.versions(), "git_revision": harness.git_revision(),
+        "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": platform.node(), "complete": True,
+    }
+    return harness._jsonable(result), {k: np.asarray(v) for k, v in arrays.items()}
+
+
+# --------------------------------------------------------------------------- executors
+def connect_dask(scheduler: str | None, jobs: int) -> tuple[Any, Any]:
+    """A Dask ``Client`` (and the ``LocalCluster`` it owns, or ``None``).
+
+    ``scheduler=None`` starts a ``LocalCluster`` of ``jobs`` single-threaded
+    worker processes; otherwise connects to the scheduler at that address and
+    raises :class:`SweepError` (with the fix) if it cannot be reached.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as e:  # pragma: no cover - dask is a dependency
+        raise SweepError("--executor dask needs Dask — install the extra: pip install -e '.[sweep]'") from e
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        return Client(cluster), cluster
+    timeout = float(os.environ.get("REGIMES_SCHEDULER_TIMEOUT", SCHEDULER_TIMEOUT_S))
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise SweepError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({type(e).__name__}) — start one with "
+            f"`dask scheduler` plus `dask worker {scheduler}`, fix the address, or drop --scheduler "
+            "to use a local cluster") from None
+    return client, None
+
+
+@dataclass
+class PointResult:
+    """One finished point: its config, hash, outputs, and whether the cache served it."""
+
+    point: dict[str, Any]
+    hash: str
+    metrics: dict[str, Any]
+    arrays: Arrays
+    cached: bool
+
+
+def _progress(total: int, desc: str, quiet: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet or not sys.stderr.isatty(), leave=False)
+
+
+def _call(fn: Any, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays]:
+    if isinstance(fn, bytes):
+        import cloudpickle
+
+        fn = cloudpickle.loads(fn)
+    return fn(point)
+
+
+def _shippable(fn: PointFn) -> tuple[Callable[..., Any], Any]:
+    """``(_call, fn)`` for a spawned worker: ``fn`` itself if it pickles by reference,
+    else cloudpickled by value (functions of an experiment script loaded from a file)."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(fn))
+        return _call, fn
+    except Exception:
+        try:
+            import cloudpickle
+        except ImportError:  # pragma: no cover - cloudpickle comes with Dask
+            raise SweepError(f"{fn!r} cannot be sent to worker processes: make it a module-level "
+                             "function, or install 'dask[distributed]' (brings cloudpickle)") from None
+        return _call, cloudpickle.dumps(fn)
+
+
+def _kill_pool(pool: Any) -> None:
+    """Stop a ``ProcessPoolExecutor`` now: cancel queued points, end the workers."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+def run_sweep(
+    fn: PointFn,
+    points: Sequence[dict[str, Any]],
+    cache: Cache,
+    *,
+    jobs: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
+    client: Any = None,
+    quiet: bool = False,
+    desc: str = "sweep",
+    on_point: Callable[[PointResult], None] | None = None,
+) -> list[PointResult]:
+    """Run ``fn`` on every point not already finished in ``cache``; return all, in order.
+
+    ``executor="local"`` runs in this process for ``jobs=1`` and in a pool of
+    ``jobs`` spawned processes otherwise (``fn`` must then be picklable: a
+    module-level function or a ``functools.partial`` of one). ``executor="dask"``
+    uses ``client`` if given, else connects to ``scheduler``, else starts a
+    ``LocalCluster`` of ``jobs`` workers. Each result is stored in ``cache``
+    by this process the moment it arrives; ``on_point`` (optional) is called
+    with every finished point, cached ones first.
+    """
+    jobs = check_int("jobs", jobs, low=1)
+    check_choice("executor", executor, ("local", "dask"))
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"scheduler={scheduler!r} needs executor='dask', got {executor!r}")
+    points = [dict(p) for p in points]
+    hashes = [cache.key(p) for p in points]
+    if len(set(hashes)) != len(hashes):
+        raise ValueError("points contains duplicates (equal configs hash alike): give each once")
+
+    results: dict[int, PointResult] = {}
+    todo: list[int] = []
+    for i, p in enumerate(points):
+        hit = cache.load(p)
+        if hit is None:
+            todo.append(i)
+        else:
+            results[i] = PointResult(p, hashes[i], hit[0], hit[1], cached=True)
+            if on_point:
+                on_point(results[i])
+
+    def finish(i: int, out: tuple[dict[str, Any], Arrays]) -> None:
+        metrics, arrays = out
+        cache.store(points[i], metrics, arrays)
+        results[i] = PointResult(points[i], hashes[i], metrics, arrays, cached=False)
+        if on_point:
+            on_point(results[i])
+
+    bar = _progress(len(points), desc, quiet)
+    bar.update(len(results))
+    try:
+        if not todo:
+            pass
+        elif executor == "local" and jobs == 1:
+            for i in todo:
+                finish(i, fn(points[i]))
+                bar.update(1)
+        elif executor == "local":
+            import multiprocessing as mp
+            from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
+                                       mp_context=mp.get_context("spawn"))
+            try:
+                call, arg = _shippable(fn)
+                pending = {pool.submit(call, arg, points[i]): i for i in todo}
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        finish(pending.pop(fut), fut.result())
+                        bar.update(1)
+            except BaseException:
+                _kill_pool(pool)
+                raise
+            pool.shutdown(wait=True)
+        else:
+            own = client is None
+            cluster = None
+            if own:
+                client, cluster = connect_dask(scheduler, jobs)
+            try:
+                from dask.distributed import as_completed
+
+                futures = {client.submit(fn, points[i], pure=False, key=f"point-{hashes[i]}"): i
+                           for i in todo}
+                for fut in as_completed(list(futures)):
+                    finish(futures[fut], fut.result())
+                    bar.update(1)
+            finally:
+                if own:
+                    with contextlib.suppress(Exception):
+                        client.close()
+                    if cluster is not None:
+                        with contextlib.suppress(Exception):
+                            cluster.close()
+    finally:
+        bar.close()
+    return [results[i] for i in range(len(points))]
+
+
+# --------------------------------------------------------------------------- a registered synthetic sweep
+def demo_point(point: dict[str, Any], sleep: float = 0.0) -> tuple[dict[str, Any], Arrays]:
+    """A synthetic point function for tests: deterministic in ``point`` alone.
+
+    Draws from a generator seeded by the point's hash (so any executor gets the
+    same numbers), optionally sleeping ``sleep`` seconds to stand in for work.
+    """
+    if sleep:
+        time.sleep(sleep)
+    rng = np.random.default_rng(int(harness.config_hash(point), 16) % 2**63)
+    draws = rng.standard_normal(16)
+    x = float(point.get("x", 0))
+    return ({"x2": x * x, "mean": float(draws.mean()), "pid": os.getpid()},
+            {"draws": draws, "cumsum": np.cumsum(draws)})
+
+
+#: Named point functions runnable by ``python -m regimes.sweep NAME``.
+SWEEPS: dict[str, Callable[..., tuple[dict[str, Any], Arrays]]] = {"demo": demo_point}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m regimes.sweep demo --cache DIR --points 20 [--sleep S] [--jobs J]``."""
+    ap = argparse.ArgumentParser(prog="python -m regimes.sweep",
+                                 description="Run a registered synthetic sweep (for tests and demos).")
+    ap.add_argument("name", choices=sorted(SWEEPS))
+    ap.add_argument("--cache", required=True, help="cache folder")
+    ap.add_argument("--points", type=int, default=10, help="grid x = 0..N-1")
+    ap.add_argument("--sleep", type=float, default=0.0, help="seconds per point (not in the key)")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--executor", choices=("local", "dask"), default="local")
+    ap.add_argument("--scheduler", default=None)
+    ap.add_argument("--summary", default=None, help="write {computed, cached} JSON here")
+    args = ap.parse_args(argv)
+    fn = functools.partial(SWEEPS[args.name], sleep=args.sleep)
+    try:
+        res = run_sweep(fn, grid(x=range(args.points)), PointCache(args.cache), jobs=args.jobs,
+                        executor=args.executor, scheduler=args.scheduler, quiet=True)
+    except KeyboardInterrupt:
+        print("interrupted: finished points are kept; rerun to resume", file=sys.stderr)
+        return 130
+    computed = sum(not r.cached for r in res)
+    summary = {"computed": computed, "cached": len(res) - computed}
+    if args.summary:
+        harness.atomic_write_json(Path(args.summary), summary)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
