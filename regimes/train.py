@@ -1,0 +1,698 @@
+"""The one full-batch training loop for the quadratic net (paper §2, eq. 2.2; App. A).
+
+The objective is eq. 2.2 with an optional ℓ2 term,
+
+    L(θ) = (1/n) Σ_i ℓ(Ψ(θ; x_i), y_i) + λ‖θ‖_∞ + (wd/2)‖θ‖_2²,
+
+where ``ℓ`` is the square loss (one-hot targets, optionally scaled, for
+classification; the p-scaled target ``p·1(a+b≡c)`` for regression) or the
+cross-entropy (classification only), and ``‖θ‖_∞`` is the largest absolute
+entry over W and V jointly.
+
+Gradients are written out by hand on the raw tensors (no autograd, no
+``torch.optim``): the first layer is a gather of two columns of W, so its
+gradient is a scatter-add of the hidden-layer gradient into those columns.
+The optimizers are the textbook ones and match ``torch.optim`` update for
+update (``tests/test_train.py`` cross-checks Adam, AdamW and SGD with momentum):
+
+* ``"gd"``: θ ← θ − η ∇L.
+* ``"normalized_gd"``: θ ← θ − η ∇L / ‖∇L‖₂ (App. A, eq. A.1). The norm is that of
+  the full gradient, penalties included (the paper leaves this open; with
+  λ = 1e-20 the choice is immaterial). A zero gradient leaves θ unchanged.
+* ``"sgd"``: heavy-ball momentum as in ``torch.optim.SGD`` (dampening 0):
+  b ← μ b + ∇L (b = ∇L at the first step), θ ← θ − η b. Full batch, so not stochastic.
+* ``"adam"``: ``torch.optim.Adam`` with the ℓ2 term coupled into the gradient.
+* ``"adamw"``: ``torch.optim.AdamW``: decoupled decay θ ← θ(1 − η·wd) before the
+  Adam step; ``wd`` is then not part of the reported objective.
+
+The ℓ∞ penalty uses the minimum-norm subgradient of ``‖θ‖_∞``: when ``k``
+entries tie for the largest absolute value, each receives ``sign(θ_i)/k`` (the
+average of the tied signed unit vectors; ties are exact floating-point
+equality), and at θ = 0 the subgradient is 0. Unlike "pick the first
+maximiser", this rule commutes with every permutation of the coordinates, so
+λ‖θ‖_∞-regularized training stays permutation-equivariant (Thm 3.3, Cor C.7).
+
+Nothing in a run is random: the same net, data and config give the same
+trajectory bit for bit on a given device (the CUDA path replaces scatter-adds
+by one-hot matrix products, which are deterministic there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from regimes._validate import check_choice, check_int, check_positive
+from regimes.models.quadratic import QuadraticNet
+from regimes.tasks import Dataset, Task
+
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "NonFiniteError",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "linf_subgradient",
+    "objective_and_grad",
+    "train",
+]
+
+OPTIMIZERS = ("gd", "normalized_gd", "sgd", "adam", "adamw")
+LOSSES = ("mse", "cross_entropy")
+
+Params = dict[str, torch.Tensor]
+Callback = Callable[[int, Params, dict], None]
+
+
+class NonFiniteError(FloatingPointError):
+    """Raised when the loss or the parameters become NaN/∞; carries the step and
+    the last finite metrics record (``.step``, ``.last_record``)."""
+
+    def __init__(self, step: int, what: str, last_record: dict[str, Any] | None) -> None:
+        self.step = step
+        self.last_record = last_record
+        last = "none recorded" if last_record is None else ", ".join(
+            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in last_record.items())
+        super().__init__(f"non-finite {what} at step {step}; last finite metrics: {last}")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one full-batch run (see the module docstring for the updates).
+
+    Parameters
+    ----------
+    steps : number of parameter updates.
+    lr : learning rate η (> 0).
+    optimizer : ``"gd" | "normalized_gd" | "sgd" | "adam" | "adamw"``.
+    loss : ``"mse"`` or ``"cross_entropy"`` (classification only).
+    lam_inf : λ of eq. 2.2, the ℓ∞ penalty strength (>= 0).
+    weight_decay : ℓ2 strength ``wd`` (coupled penalty (wd/2)‖θ‖², or AdamW's decoupled decay).
+    momentum : heavy-ball μ for ``"sgd"`` (must be 0 for the other optimizers).
+    betas, eps : Adam/AdamW moment decay rates and denominator ε.
+    eval_every : metrics cadence k: metrics at step 0, every k steps and at the last step.
+    eval_steps : an explicit list of steps to evaluate at instead (0 and the last step are
+        always added).
+    target_scale : classification MSE target ``target_scale · e_y`` (1 = one-hot;
+        ``p`` matches the scale of the kernel lower bounds).
+    checkpoint_every : with ``checkpoint=...``, write a checkpoint every this many steps
+        (and at the end).
+    check_finite_every : test the loss for NaN/∞ every this many steps (1 = every step).
+    """
+
+    steps: int
+    lr: float
+    optimizer: str = "gd"
+    loss: str = "mse"
+    lam_inf: float = 0.0
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    eval_every: int = 1
+    eval_steps: Sequence[int] | None = None
+    target_scale: float = 1.0
+    checkpoint_every: int = 1000
+    check_finite_every: int = 1
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` on any out-of-range field; return ``self``."""
+        check_int("steps", self.steps, low=0)
+        check_positive("lr", self.lr)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("loss", self.loss, LOSSES)
+        check_positive("lam_inf", self.lam_inf, allow_zero=True)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("momentum", self.momentum, allow_zero=True)
+        if self.momentum >= 1:
+            raise ValueError(f"momentum={self.momentum!r} is out of range: allowed [0, 1)")
+        if self.momentum and self.optimizer != "sgd":
+            raise ValueError(f"momentum={self.momentum!r} needs optimizer='sgd' (got {self.optimizer!r})")
+        if len(tuple(self.betas)) != 2:
+            raise ValueError(f"betas={self.betas!r} must be a pair (beta1, beta2)")
+        for i, b in enumerate(self.betas):
+            b = float(b)
+            if not (0 <= b < 1):
+                raise ValueError(f"betas[{i}]={b!r} is out of range: allowed [0, 1)")
+        check_positive("eps", self.eps)
+        check_int("eval_every", self.eval_every, low=1)
+        if self.eval_steps is not None:
+            for s in self.eval_steps:
+                check_int("eval_steps entry", s, low=0, high=self.steps)
+        check_positive("target_scale", self.target_scale)
+        check_int("checkpoint_every", self.checkpoint_every, low=1)
+        check_int("check_finite_every", self.check_finite_every, low=1)
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able values."""
+        d = dataclasses.asdict(self)
+        d["betas"] = [float(b) for b in self.betas]
+        d["eval_steps"] = None if self.eval_steps is None else [int(s) for s in self.eval_steps]
+        return d
+
+    def schedule(self) -> list[int]:
+        """The sorted evaluation steps (always including 0 and ``steps``)."""
+        if self.eval_steps is not None:
+            s = {int(t) for t in self.eval_steps}
+        else:
+            s = set(range(0, self.steps + 1, self.eval_every))
+        return sorted(s | {0, self.steps})
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    ``net``: the trained net; ``history``: metric name → list aligned with
+    ``history["step"]`` (NaN where a metric was not recorded at a step);
+    ``final``: the last metrics record; ``config``: the config used;
+    ``wall_time_s``: seconds spent in this call; ``resumed_from``: the step a
+    checkpoint resumed from (``None`` for a fresh run).
+    """
+
+    net: QuadraticNet
+    history: dict[str, list]
+    final: dict[str, Any]
+    config: TrainConfig
+    wall_time_s: float
+    steps_per_s: float
+    resumed_from: int | None = None
+    optimizer_state: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+# =========================================================================== losses / grads
+def linf_subgradient(W: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """‖θ‖_∞ over (W, V) jointly and its minimum-norm subgradient (eq. 2.2).
+
+    Returns ``(norm, gW, gV)``: every entry tied (exactly) for the largest absolute
+    value gets ``sign(θ_i)/k`` with ``k`` the number of tied entries; all others 0;
+    at θ = 0 the subgradient is 0.
+    """
+    aW, aV = W.abs(), V.abs()
+    m = torch.maximum(aW.max(), aV.max())
+    tW, tV = aW == m, aV == m
+    k = tW.sum() + tV.sum()
+    scale = torch.where(m > 0, 1.0 / k.to(W.dtype), torch.zeros((), dtype=W.dtype, device=W.device))
+    gW = torch.sign(W) * tW * scale
+    gV = torch.sign(V) * tV * scale
+    return m, gW, gV
+
+
+@dataclass
+class _Batch:
+    """Training data prepared for the hot loop (indices on device, targets in dtype)."""
+
+    regression: bool
+    x: torch.Tensor
+    y: torch.Tensor            # class labels (long) or regression targets (float)
+    cols_a: torch.Tensor
+    cols_b: torch.Tensor
+    cols_ab: torch.Tensor            # (n, 2): both gathered rows per point
+    onehot_ab: torch.Tensor | None   # (n, 2p) incidence matrix (CUDA path only)
+    onehot_c: torch.Tensor | None    # (n, p) for regression's dV (CUDA path only)
+    arange: torch.Tensor             # 0..n-1 on the device
+    ws: dict[str, torch.Tensor] = field(default_factory=dict)   # reused workspace buffers
+
+
+def _prepare(data: Dataset, dtype: torch.dtype, device: torch.device, deterministic_mm: bool) -> _Batch:
+    p = data.task.p
+    regression = data.task.setting == "regression"
+    x = data.x.to(device=device, dtype=torch.long)
+    y = data.y.to(device=device, dtype=dtype if regression else torch.long)
+    cols_a, cols_b = x[:, 0].contiguous(), (p + x[:, 1]).contiguous()
+    cols_ab = torch.stack([cols_a, cols_b], dim=1)
+    oh_ab = oh_c = None
+    if deterministic_mm:
+        n = x.shape[0]
+        oh_ab = torch.zeros(n, 2 * p, dtype=dtype, device=device)
+        ar = torch.arange(n, device=device)
+        oh_ab[ar, cols_a] += 1
+        oh_ab[ar, cols_b] += 1
+        if regression:
+            oh_c = torch.zeros(n, p, dtype=dtype, device=device)
+            oh_c[ar, x[:, 2]] = 1
+    return _Batch(regression, x, y, cols_a, cols_b, cols_ab, oh_ab, oh_c, torch.arange(x.shape[0], device=device))
+
+
+def _buf(b: _Batch, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """A workspace tensor reused across steps (fresh multi-MB allocations page-fault on
+    every step and cost more than the arithmetic on a CPU)."""
+    t = b.ws.get(name)
+    if t is None or tuple(t.shape) != shape or t.dtype != like.dtype or t.device != like.device:
+        t = b.ws[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+    return t
+
+
+def _data_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, b: _Batch, loss: str, scale: float,
+                        target_scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean data loss and its gradients (dWᵀ, dV), written out by hand.
+
+    ``Wt`` is the first layer stored transposed, (2p, h) and contiguous, so the
+    gather of columns a and p+b is a contiguous row gather and the gradient a
+    row scatter-add. The (n, h) temporaries live in a workspace reused across
+    steps; the returned gradients are workspace buffers too (valid until the
+    next call with the same batch).
+    """
+    n = b.x.shape[0]
+    h = Wt.shape[1]
+    # (n, h) pre-activations Wᵀ[a] + Wᵀ[p+b] in one fused gather-and-sum pass
+    z = torch.nn.functional.embedding_bag(b.cols_ab, Wt, mode="sum")
+    s = torch.mul(z, z, out=_buf(b, "s", (n, h), Wt))   # z⊙z
+    dz = _buf(b, "dz", (n, h), Wt)
+    if b.regression:
+        Vc = torch.index_select(V, 0, b.x[:, 2], out=dz)  # (n, h) rows V[c_i]
+        g = (s * Vc).sum(dim=1)
+        if scale != 1.0:
+            g = g * scale
+        r = g - b.y
+        L = (r * r).mean()
+        rr = (r * (2.0 * scale / n))[:, None]            # dL/dg_i · s
+        dz.mul_(rr).mul_(z)                              # rr_i V[c_i] ⊙ z_i (×2 below)
+        s.mul_(rr)                                       # rr_i (z_i ⊙ z_i)
+        if b.onehot_c is not None:
+            gV = b.onehot_c.t() @ s
+        else:
+            gV = torch.zeros_like(V).index_add_(0, b.x[:, 2], s)
+    else:
+        p = V.shape[0]
+        out = torch.mm(s, V.t(), out=_buf(b, "out", (n, p), Wt))   # (n, p) logits / scale
+        if scale != 1.0:
+            out.mul_(scale)
+        ar = b.arange
+        G = _buf(b, "G", (n, p), Wt)
+        if loss == "cross_entropy":
+            lse = torch.logsumexp(out, dim=1)
+            L = (lse - out[ar, b.y]).mean()
+            torch.sub(out, lse[:, None], out=G).exp_()   # softmax
+            G[ar, b.y] -= 1.0
+            G.mul_(scale / n)
+        else:
+            G.copy_(out)
+            G[ar, b.y] -= target_scale
+            L = (G * G).sum() / n
+            G.mul_(2.0 * scale / n)
+        gV = G.t() @ s
+        torch.mm(G, V, out=dz).mul_(z)                   # (G V) ⊙ z (×2 below)
+    # dz/dW: the factor 2 of d(z²)/dz is applied here, in the scatter
+    if b.onehot_ab is not None:  # deterministic matmul path (CUDA)
+        gWt = torch.mm(b.onehot_ab.t(), dz).mul_(2.0)
+    else:
+        gWt = _buf(b, "gWt", tuple(Wt.shape), Wt).zero_()
+        gWt.index_add_(0, b.cols_a, dz, alpha=2.0)
+        gWt.index_add_(0, b.cols_b, dz, alpha=2.0)
+    return L, gWt, gV
+
+
+def objective_and_grad(params: Params, data: Dataset, config: TrainConfig, *,
+                       output_scale: float = 1.0) -> tuple[torch.Tensor, Params]:
+    """The eq. 2.2 objective (data loss + λ‖θ‖_∞ + (wd/2)‖θ‖², the latter except for AdamW)
+    and the gradient the optimizer uses, as ``(objective, {"W": dW, "V": dV})``.
+
+    Public for cross-checks against ``torch.autograd``; the loop calls the same code.
+    """
+    W, V = params["W"], params["V"]
+    b = _prepare(data, W.dtype, W.device, False)
+    L, gWt, gV = _data_loss_and_grad(W.t().contiguous(), V, b, config.loss, output_scale, config.target_scale)
+    gW = gWt.t()
+    obj = L
+    if config.lam_inf:
+        m, sW, sV = linf_subgradient(W, V)
+        obj = obj + config.lam_inf * m
+        gW, gV = gW + config.lam_inf * sW, gV + config.lam_inf * sV
+    if config.weight_decay and config.optimizer != "adamw":
+        obj = obj + 0.5 * config.weight_decay * ((W * W).sum() + (V * V).sum())
+        gW, gV = gW + config.weight_decay * W, gV + config.weight_decay * V
+    return obj, {"W": gW, "V": gV}
+
+
+# =========================================================================== metrics
+def _pair_task(task: Task) -> Task:
+    return Task(task.p, "classification", task.op, task.summands)
+
+
+def _margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """q(θ; x, y) = f_y − max_{y'≠y} f_{y'} per row (Sec. 4.2)."""
+    fy = logits.gather(1, y[:, None]).squeeze(1)
+    other = logits.scatter(1, y[:, None], float("-inf"))
+    return fy - other.max(dim=1).values
+
+
+@dataclass
+class _EvalSet:
+    """Pre-computed index sets for the metrics of one dataset."""
+
+    data: Dataset
+    pairs: torch.Tensor          # distinct (a, b) pairs (regression) or the inputs (classification)
+    pair_labels: torch.Tensor
+
+
+def _eval_set(data: Dataset, device: torch.device) -> _EvalSet:
+    data = data.to(device)
+    if data.task.setting == "regression":
+        pairs = torch.unique(data.x[:, :2], dim=0) if len(data) else data.x[:, :2]
+        labels = _pair_task(data.task).label(pairs.cpu()).to(device)
+        return _EvalSet(data, pairs, labels)
+    return _EvalSet(data, data.x, data.y)
+
+
+@torch.no_grad()
+def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float, prefix: str,
+                with_margin: bool) -> dict[str, float]:
+    """Loss, accuracy (and margin) of the net on one dataset."""
+    out: dict[str, float] = {}
+    data = es.data
+    if len(data) == 0:
+        return {f"{prefix}_loss": float("nan"), f"{prefix}_acc": float("nan")}
+    if data.task.setting == "regression":
+        g = QuadraticNet.apply_regression(params, data.x, scale)
+        out[f"{prefix}_loss"] = float(((g - data.y.to(g.dtype)) ** 2).mean())
+    logits = QuadraticNet.apply(params, es.pairs, scale)
+    if data.task.setting == "classification":
+        if config.loss == "cross_entropy":
+            lse = torch.logsumexp(logits, dim=1)
+            out[f"{prefix}_loss"] = float((lse - logits.gather(1, es.pair_labels[:, None]).squeeze(1)).mean())
+        else:
+            t = torch.zeros_like(logits)
+            t[torch.arange(len(t), device=t.device), es.pair_labels] = config.target_scale
+            out[f"{prefix}_loss"] = float(((logits - t) ** 2).sum(dim=1).mean())
+    out[f"{prefix}_acc"] = float((logits.argmax(dim=1) == es.pair_labels).to(torch.float64).mean())
+    if with_margin:
+        out["q_min"] = float(_margins(logits, es.pair_labels).min())
+    return out
+
+
+@torch.no_grad()
+def evaluate(net: QuadraticNet | Params, train: Dataset, config: TrainConfig, *,
+             test: Dataset | None = None, output_scale: float | None = None) -> dict[str, float]:
+    """One metrics record (what :func:`train` records at each evaluation step).
+
+    Keys: ``train_loss`` (mean data loss, no penalty), ``objective`` (eq. 2.2 value),
+    ``train_acc``, ``test_loss``, ``test_acc`` (with ``test``), ``theta_inf`` (‖θ‖_∞),
+    ``theta_l2`` (‖θ‖₂ over all entries), ``W_inf``, ``V_inf``, ``W_l2``, ``V_l2``
+    (Frobenius), ``q_min`` (min train margin f_y − max_{y'≠y} f_{y'}, Sec. 4.2) and
+    ``norm_margin`` = q_min / ‖θ‖_∞³ (the normalized ℓ∞ margin, 3-homogeneity).
+
+    Regression: the loss is the mean square loss of g on the triples; the accuracy
+    and margin are those of the classifier argmax_c g(a, b, c) = argmax_c f_c(a, b)
+    (Prop E.7) over the distinct (a, b) pairs that appear in the dataset.
+    """
+    if isinstance(net, QuadraticNet):
+        params, scale = net.params(), net.output_scale
+    else:
+        params, scale = net, 1.0 if output_scale is None else output_scale
+    device = params["W"].device
+    return _record(params, _eval_set(train, device), None if test is None else _eval_set(test, device),
+                   config, scale)
+
+
+def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConfig,
+            scale: float) -> dict[str, float]:
+    W, V = params["W"], params["V"]
+    rec: dict[str, float] = {}
+    rec.update(_metrics_on(params, tr, config, scale, "train", True))
+    W_inf, V_inf = float(W.abs().max()), float(V.abs().max())
+    W_l2, V_l2 = float(torch.linalg.vector_norm(W)), float(torch.linalg.vector_norm(V))
+    t_inf = max(W_inf, V_inf)
+    obj = rec["train_loss"] + config.lam_inf * t_inf
+    if config.weight_decay and config.optimizer != "adamw":
+        obj += 0.5 * config.weight_decay * (W_l2**2 + V_l2**2)
+    rec["objective"] = obj
+    if te is not None:
+        rec.update(_metrics_on(params, te, config, scale, "test", False))
+    rec.update(theta_inf=t_inf, theta_l2=math.hypot(W_l2, V_l2), W_inf=W_inf, V_inf=V_inf,
+               W_l2=W_l2, V_l2=V_l2)
+    try:
+        rec["norm_margin"] = rec["q_min"] / t_inf**3 if t_inf > 0 else float("nan")
+    except OverflowError:
+        rec["norm_margin"] = float("nan")
+    return rec
+
+
+# =========================================================================== validation
+def _check_inputs(net: QuadraticNet, train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    config.validate()
+    if not isinstance(net, QuadraticNet):
+        raise ValueError(f"net must be a QuadraticNet, got {type(net).__name__}")
+    if net.W.dtype != net.V.dtype:
+        raise ValueError(f"net.W and net.V differ in dtype: {net.W.dtype} vs {net.V.dtype}")
+    if net.W.device != net.V.device:
+        raise ValueError(f"net.W and net.V are on different devices: {net.W.device} vs {net.V.device}")
+    if net.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"net dtype {net.dtype} is not allowed: use torch.float32 or torch.float64")
+    if not isinstance(train, Dataset):
+        raise ValueError(f"train must be a Dataset, got {type(train).__name__}")
+    task = train.task
+    if task.summands != 2:
+        raise ValueError(f"train.task.summands={task.summands}: the quadratic net needs summands=2")
+    if task.p != net.p:
+        raise ValueError(f"net has p={net.p} but train.task has p={task.p}")
+    if len(train) == 0:
+        raise ValueError("train is empty: need at least one training point")
+    if task.setting == "regression" and config.loss != "mse":
+        raise ValueError(f"loss={config.loss!r} is not allowed for regression: use 'mse'")
+    if train.x.device != train.y.device:
+        raise ValueError(f"train.x and train.y are on different devices: {train.x.device} vs {train.y.device}")
+    if test is not None:
+        if not isinstance(test, Dataset):
+            raise ValueError(f"test must be a Dataset or None, got {type(test).__name__}")
+        if test.task != task:
+            raise ValueError(f"test.task={test.task} differs from train.task={task}")
+
+
+# =========================================================================== checkpoints
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    from regimes.harness import atomic_write_bytes
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(path: Path, config: TrainConfig, net: QuadraticNet) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    old = dict(state["config"])
+    new = config.as_dict()
+    ignore = {"steps", "eval_every", "eval_steps", "checkpoint_every", "check_finite_every"}
+    diff = sorted(k for k in new if k not in ignore and old.get(k) != new[k])
+    if diff:
+        raise ValueError(f"checkpoint {path} was written with a different config: fields {diff} differ "
+                         f"({', '.join(f'{k}: {old.get(k)!r} vs {new[k]!r}' for k in diff)})")
+    if tuple(state["W"].shape) != tuple(net.W.shape) or state["output_scale"] != net.output_scale:
+        raise ValueError(f"checkpoint {path} holds a net of shape W{tuple(state['W'].shape)}, "
+                         f"not W{tuple(net.W.shape)}")
+    if state["dtype"] != str(net.dtype):
+        raise ValueError(f"checkpoint {path} was trained in {state['dtype']}, the net is {net.dtype}")
+    return state
+
+
+# =========================================================================== the loop
+def _layout(key: str, v: torch.Tensor) -> torch.Tensor:
+    """Swap a W-shaped optimizer state between the (h, 2p) and internal (2p, h) layouts."""
+    return v.t() if key.endswith("_W") else v
+
+
+def train(
+    net: QuadraticNet,
+    train: Dataset,
+    config: TrainConfig,
+    *,
+    test: Dataset | None = None,
+    callbacks: Sequence[Callback] = (),
+    checkpoint: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Full-batch training of the quadratic net on ``train`` (eq. 2.2; App. A).
+
+    Parameters
+    ----------
+    net : the initial net (not modified; a copy is trained). Its dtype (float32 or
+        float64) is the training dtype.
+    train : the training set; ``train.task.setting`` picks classification (logits
+        ``f``, :meth:`QuadraticNet.apply`) or regression (``g``,
+        :meth:`QuadraticNet.apply_regression`, square loss on the p-scaled target).
+    config : a :class:`TrainConfig`.
+    test : optional held-out set for test metrics (same task).
+    callbacks : each called as ``cb(step, params, record)`` at step 0 (before any
+        update) and at every evaluation step, with ``params = {"W", "V"}``
+        (detached copies of θ_step) and ``record`` the metrics dict of that step
+        (see :func:`evaluate`); a callback may add keys to ``record`` and they
+        enter the history.
+    checkpoint : path of a checkpoint file: if it exists and was written by a run
+        with the same config (up to ``steps`` and the evaluation cadence) and net
+        shape, training resumes from it, reproducing the uninterrupted run exactly;
+        it is (re)written atomically every ``config.checkpoint_every`` steps and at the end.
+    device : train on this device (the net and data are moved there); default: the
+        net's device. The returned net lives there.
+    progress : show a tqdm progress bar.
+
+    Raises
+    ------
+    ValueError : bad config or inputs (negative λ or lr, unknown optimizer/loss,
+        mismatched p/task/dtype/device, cross-entropy with regression, ...).
+    NonFiniteError : the loss or θ became NaN/∞; the message names the step and the
+        last finite metrics.
+    """
+    _check_inputs(net, train, test, config)
+    cbs = tuple(callbacks)
+    for cb in cbs:
+        if not callable(cb):
+            raise ValueError(f"callbacks must be callables, got {type(cb).__name__}")
+    dev = net.device if device is None else torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available")
+    dtype = net.dtype
+    scale = net.output_scale
+    # W is held transposed, (2p, h) contiguous: the first layer is a row gather (see
+    # _data_loss_and_grad); every optimizer update is elementwise, so layout-agnostic.
+    W = net.W.detach().to(dev).t().contiguous()
+    V = net.V.detach().to(dev).clone()
+    batch = _prepare(train, dtype, dev, deterministic_mm=dev.type == "cuda")
+    ev_tr = _eval_set(train, dev)
+    ev_te = None if test is None else _eval_set(test, dev)
+
+    opt = config.optimizer
+    lr, lam, wd = float(config.lr), float(config.lam_inf), float(config.weight_decay)
+    b1, b2 = (float(b) for b in config.betas)
+    state: dict[str, Any] = {}
+    if opt in ("adam", "adamw"):
+        state = {"m_W": torch.zeros_like(W), "m_V": torch.zeros_like(V),
+                 "v_W": torch.zeros_like(W), "v_V": torch.zeros_like(V)}
+    elif opt == "sgd" and config.momentum:
+        state = {"b_W": None, "b_V": None}
+
+    history: dict[str, list] = {"step": []}
+    start = 0
+    resumed_from = None
+    ckpt_path = None if checkpoint is None else Path(checkpoint)
+    if ckpt_path is not None:
+        saved = _load_checkpoint(ckpt_path, config, net)
+        if saved is not None:
+            start = resumed_from = int(saved["step"])
+            W = saved["W"].to(dev).t().contiguous()
+            V = saved["V"].to(dev)
+            state = {k: (None if v is None else _layout(k, v.to(dev))) for k, v in saved["opt_state"].items()}
+            history = {k: list(v) for k, v in saved["history"].items()}
+            if start > config.steps:
+                raise ValueError(f"checkpoint {ckpt_path} is at step {start}, beyond steps={config.steps}")
+
+    def append(rec: dict[str, Any]) -> None:
+        n_prev = len(history["step"])
+        for k, v in rec.items():
+            if k not in history:
+                history[k] = [float("nan")] * n_prev
+            history[k].append(v)
+        for col in history.values():
+            if len(col) == n_prev:
+                col.append(float("nan"))
+
+    last_record: dict[str, Any] | None = None
+
+    def do_eval(step: int) -> None:
+        nonlocal last_record
+        params = {"W": W.detach().t().contiguous(), "V": V.detach().clone()}
+        if not (bool(torch.isfinite(W).all()) and bool(torch.isfinite(V).all())):
+            raise NonFiniteError(step, "parameters", last_record)
+        rec: dict[str, Any] = {"step": step}
+        rec.update(_record(params, ev_tr, ev_te, config, scale))
+        for k in ("train_loss", "theta_inf"):
+            if not math.isfinite(rec[k]):
+                raise NonFiniteError(step, k, last_record)
+        for cb in cbs:
+            cb(step, params, rec)
+        append(rec)
+        last_record = {k: v for k, v in rec.items()}
+
+    def save(step: int) -> None:
+        if ckpt_path is None:
+            return
+        _save_checkpoint(ckpt_path, {
+            "step": step, "W": W.detach().t().cpu().contiguous(), "V": V.detach().cpu(),
+            "opt_state": {k: (None if v is None else _layout(k, v.detach()).cpu().contiguous())
+                          for k, v in state.items()},
+            "history": history, "config": config.as_dict(), "output_scale": scale,
+            "dtype": str(dtype),
+        })
+
+    schedule = config.schedule()
+    sched_set = set(schedule)
+    if resumed_from is None:
+        do_eval(0)
+    elif history["step"]:
+        last_record = {k: v[-1] for k, v in history.items()}
+
+    t0 = time.perf_counter()
+    it = range(start + 1, config.steps + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=f"train {opt}", total=config.steps - start, leave=False)
+    cf_every = config.check_finite_every
+    for t in it:
+        L, gW, gV = _data_loss_and_grad(W, V, batch, config.loss, scale, config.target_scale)
+        if t % cf_every == 0 and not bool(torch.isfinite(L)):
+            raise NonFiniteError(t - 1, "training loss", last_record)
+        if lam:
+            _, sW, sV = linf_subgradient(W, V)
+            gW.add_(sW, alpha=lam)
+            gV.add_(sV, alpha=lam)
+        if wd and opt != "adamw":
+            gW.add_(W, alpha=wd)
+            gV.add_(V, alpha=wd)
+        if opt == "gd":
+            W.add_(gW, alpha=-lr)
+            V.add_(gV, alpha=-lr)
+        elif opt == "normalized_gd":
+            gn = torch.sqrt((gW * gW).sum() + (gV * gV).sum())
+            f = torch.where(gn > 0, -lr / gn, torch.zeros_like(gn))
+            W.add_(gW * f)
+            V.add_(gV * f)
+        elif opt == "sgd":
+            if config.momentum:
+                if state["b_W"] is None:
+                    state["b_W"], state["b_V"] = gW.clone(), gV.clone()
+                else:
+                    state["b_W"].mul_(config.momentum).add_(gW)
+                    state["b_V"].mul_(config.momentum).add_(gV)
+                gW, gV = state["b_W"], state["b_V"]
+            W.add_(gW, alpha=-lr)
+            V.add_(gV, alpha=-lr)
+        else:  # adam / adamw, as torch.optim (single-tensor path)
+            if opt == "adamw" and wd:
+                W.mul_(1 - lr * wd)
+                V.mul_(1 - lr * wd)
+            bc1 = 1 - b1**t
+            bc2_sqrt = math.sqrt(1 - b2**t)
+            step_size = lr / bc1
+            for P, g, m, v in ((W, gW, state["m_W"], state["v_W"]), (V, gV, state["m_V"], state["v_V"])):
+                m.lerp_(g, 1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                denom = (v.sqrt() / bc2_sqrt).add_(config.eps)
+                P.addcdiv_(m, denom, value=-step_size)
+        if t in sched_set:
+            do_eval(t)
+        if ckpt_path is not None and (t % config.checkpoint_every == 0 or t == config.steps):
+            save(t)
+    wall = time.perf_counter() - t0
+    if ckpt_path is not None and start == config.steps:
+        save(start)
+    n_steps = config.steps - start
+    out_net = QuadraticNet(W.t().contiguous(), V, output_scale=scale)
+    state = {k: (None if v is None else _layout(k, v).contiguous()) for k, v in state.items()}
+    final = {k: v[-1] for k, v in history.items()} if history["step"] else {}
+    return TrainResult(out_net, history, final, config, wall, n_steps / wall if wall > 0 else float("nan"),
+                       resumed_from, state)
