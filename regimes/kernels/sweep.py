@@ -1,0 +1,177 @@
+"""Training-size sweeps of kernel predictors for experiments 03–04 and the benchmark.
+
+One sweep = one (p, kernel, trial): draw one i.i.d. sequence of ``n_max``
+training points (the theory's sampling, Thm 3.4 / 4.3), build the kernel
+**once** over the population (the union of every training set and the
+evaluation points), factor the Gram of the sequence **once**
+(:class:`~regimes.kernels.NestedKernelRegression`: the Cholesky factor of the
+largest Gram contains those of all its prefixes), and evaluate every ``n`` on
+the grid as a prefix of that sequence. ``nested=False`` re-solves each n from
+scratch (kernel slice + eigendecomposition) — the baseline of
+``benchmarks/bench_kernels.py``; both give the same predictions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from regimes._validate import check_choice, check_int
+from regimes.kernels.builders import full_ntk_apply, kernel_gram
+from regimes.kernels.metrics import (
+    classification_l2_ratio,
+    classification_labels,
+    regression_l2_ratio,
+    regression_targets,
+    regression_zero_one_error,
+    zero_one_error,
+)
+from regimes.kernels.regression import NestedKernelRegression, kernel_regression, matrix_kernel_regression
+from regimes.models.quadratic import QuadraticNet
+from regimes.ntk import full_ntk
+from regimes.spectral import population_points
+
+F64 = torch.float64
+
+REGRESSION_KERNELS = ("entk", "expected_ntk", "relu_ntk", "quad_ntk", "rbf")
+CLASSIFICATION_KERNELS = ("entk_shared", "entk_full", "expected_ntk", "relu_ntk", "relu_nngp", "quad_ntk",
+                          "quad_nngp", "rbf")
+
+__all__ = ["CLASSIFICATION_KERNELS", "REGRESSION_KERNELS", "SweepResult", "classification_sweep",
+           "grid_sizes", "regression_sweep"]
+
+
+@dataclass
+class SweepResult:
+    """Per-n metrics of one sweep (lists aligned with ``n``) and timings in seconds."""
+
+    n: list[int]
+    l2_ratio: list[float]
+    acc_population: list[float]
+    acc_heldout: list[float]
+    build_s: float
+    solve_s: float
+    stats: dict[str, int]
+
+
+def grid_sizes(N: int, fractions: list[float]) -> list[int]:
+    """Training sizes ``round(f·N)`` (at least 1), sorted and deduplicated."""
+    N = check_int("N", N, low=1)
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"fractions={fractions!r}: need a non-empty list of values in (0, 1]")
+    return sorted({max(1, round(f * N)) for f in fractions})
+
+
+def _draw(N: int, n_max: int, seed: int) -> torch.Tensor:
+    return torch.randint(N, (n_max,), generator=torch.Generator().manual_seed(int(seed)))
+
+
+def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int = 0, width: int = 256,
+                     prior_mean: bool = True, nested: bool = True) -> SweepResult:
+    """Ridgeless regression on n i.i.d. triples for every n = f·p³ on the grid (Thm 3.4 setting).
+
+    ``kernel`` ∈ :data:`REGRESSION_KERNELS`; ``entk`` uses a fresh
+    ``QuadraticNet.init(p, width, seed=seed)`` and (``prior_mean``) its output
+    f₀ as the prior mean. Metrics: population loss / p, accuracy of
+    ``argmax_c`` over all pairs, and over held-out pairs (those whose correct
+    triple (a, b, a+b) is not in the training set).
+    """
+    p = check_int("p", p, low=4)
+    check_choice("kernel", kernel, REGRESSION_KERNELS)
+    N = p**3
+    sizes = grid_sizes(N, fractions)
+    pts = population_points(p, 3)
+    y = regression_targets(p)
+    idx = _draw(N, sizes[-1], seed)
+    t0 = time.perf_counter()
+    net = QuadraticNet.init(p, width, seed=seed) if kernel == "entk" else None
+    K_pop = kernel_gram(kernel, pts, p=p, net=net, width=width)
+    f0 = net.regression(pts).to(F64) if (net is not None and prior_mean) else None
+    build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    correct = (pts[:, 2] == (pts[:, 0] + pts[:, 1]) % p)  # the p² triples carrying the label
+    out = SweepResult([], [], [], [], build, 0.0, {})
+    if nested:
+        solver = NestedKernelRegression(K_pop[idx][:, idx], y[idx], K_eval=K_pop[:, idx], keys=idx,
+                                        prior_union=None if f0 is None else f0[idx], prior_eval=f0)
+    for n in sizes:
+        s = idx[:n]
+        if nested:
+            pred = solver.predict(n)
+        else:
+            pred = kernel_regression(K_pop[s][:, s], y[s], K_pop[:, s],
+                                     prior_train=None if f0 is None else f0[s], prior_test=f0)
+        seen = torch.zeros(N, dtype=torch.bool)
+        seen[s] = True
+        held = ~seen[correct.nonzero()[:, 0]]  # pairs whose labelled triple is unseen
+        out.n.append(n)
+        out.l2_ratio.append(regression_l2_ratio(pred, p))
+        out.acc_population.append(1 - regression_zero_one_error(pred, p))
+        out.acc_heldout.append(1 - regression_zero_one_error(pred, p, held) if held.any() else float("nan"))
+    out.solve_s = time.perf_counter() - t0
+    out.stats = dict(solver.stats) if nested else {"eigh": len(sizes)}
+    return out
+
+
+def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: int = 0, width: int = 256,
+                         prior_mean: bool = True, nested: bool = True) -> SweepResult:
+    """Ridgeless regression on one-hot labels of n i.i.d. pairs, every n = f·p² on the grid.
+
+    ``kernel`` ∈ :data:`CLASSIFICATION_KERNELS`: ``entk_shared`` is the first-logit
+    eNTK used as Θ̂ ⊗ I_p (Mohamadi et al. 2023), ``entk_full`` the matrix-valued
+    eNTK (Def 4.1; its (np)² Gram limits p), the others scalar kernels ⊗ I_p.
+    Metrics: ℓ2 loss ratio to the zero predictor (Thm 4.3), accuracy on the
+    population and on held-out pairs (not in the training set).
+    """
+    p = check_int("p", p, low=4)
+    check_choice("kernel", kernel, CLASSIFICATION_KERNELS)
+    N = p * p
+    sizes = grid_sizes(N, fractions)
+    pts = population_points(p, 2)
+    labels = classification_labels(p)
+    Y = torch.nn.functional.one_hot(labels, p).to(F64)
+    idx = _draw(N, sizes[-1], seed)
+    t0 = time.perf_counter()
+    net = QuadraticNet.init(p, width, seed=seed) if kernel.startswith("entk") else None
+    f0 = net(pts).to(F64) if (net is not None and prior_mean) else None
+    out = SweepResult([], [], [], [], 0.0, 0.0, {})
+    if kernel == "entk_full":
+        K_u = full_ntk(net.W, net.V, pts[idx])  # (n_max, n_max, p, p) over the sequence
+        G = K_u.permute(0, 2, 1, 3).reshape(idx.numel() * p, idx.numel() * p)
+        out.build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        resid_prior = None if f0 is None else f0[idx].reshape(-1)
+        if nested:
+            solver = NestedKernelRegression(
+                G, Y[idx].reshape(-1), block=p, keys=idx, prior_union=resid_prior,
+                prior_eval=f0, evaluate=lambda used, c: full_ntk_apply(net, pts, pts[idx[used]], c))
+    else:
+        K_pop = kernel_gram("entk" if kernel == "entk_shared" else kernel, pts, p=p, net=net, width=width)
+        out.build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if nested:
+            solver = NestedKernelRegression(K_pop[idx][:, idx], Y[idx], K_eval=K_pop[:, idx], keys=idx,
+                                            prior_union=None if f0 is None else f0[idx], prior_eval=f0)
+    for n in sizes:
+        s = idx[:n]
+        if nested:
+            pred = solver.predict(n)
+        elif kernel == "entk_full":
+            Ks = K_u[:n, :n]
+            pred = matrix_kernel_regression(Ks, Y[s], full_ntk(net.W, net.V, pts, pts[s]),
+                                            prior_train=None if f0 is None else f0[s], prior_test=f0)
+        else:
+            pred = kernel_regression(K_pop[s][:, s], Y[s], K_pop[:, s],
+                                     prior_train=None if f0 is None else f0[s], prior_test=f0)
+        pred = pred.reshape(N, p)
+        test = torch.ones(N, dtype=torch.bool)
+        test[s] = False
+        out.n.append(n)
+        out.l2_ratio.append(classification_l2_ratio(pred, p))
+        out.acc_population.append(1 - zero_one_error(pred, labels))
+        out.acc_heldout.append(1 - zero_one_error(pred[test], labels[test]) if test.any() else float("nan"))
+    out.solve_s = time.perf_counter() - t0
+    out.stats = dict(solver.stats) if nested else {"eigh": len(sizes)}
+    return out
