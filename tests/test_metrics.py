@@ -1,0 +1,473 @@
+"""Tests of regimes.metrics: known answers on synthetic curves/kernels/weights, edge cases,
+cross-checks against independent computations, and bad input (issue 5)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from regimes.constructions import gromov_solution
+from regimes.metrics import (
+    KernelTracker,
+    circle_score,
+    cka,
+    detect_transition,
+    embedding_pca,
+    embedding_spectrum,
+    eval_subset,
+    fit_sigmoid,
+    frequency_power,
+    grokking_gap,
+    grokking_measures,
+    ipr,
+    ipr_per_neuron,
+    kernel_change,
+    kernel_distance,
+    kernel_target_alignment,
+    layer_spectrum,
+    log_steps,
+    relative_kernel_change,
+    rise_time,
+    sigmoid,
+    t_exit,
+    t_grok,
+    t_mem,
+)
+from regimes.models import QuadraticNet
+from regimes.ntk import entk
+from regimes.tasks import Task, sample_split
+
+
+def _psd(n: int, rank: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(n, rank, generator=g, dtype=torch.float64)
+    return A @ A.t()
+
+
+# ============================================================================ kernel distances
+def test_kernel_distance_identity_scale_and_bounds() -> None:
+    K1, K2 = _psd(30, 5, 0), _psd(30, 5, 1)
+    assert abs(kernel_distance(K1, K1)) < 1e-12                       # S(t, t) = 0
+    assert abs(kernel_distance(K1, 3.7 * K1)) < 1e-12                 # scale of one side
+    s = kernel_distance(K1, K2)
+    assert abs(kernel_distance(0.01 * K1, 250.0 * K2) - s) < 1e-12     # scale invariance
+    assert abs(kernel_distance(K2, K1) - s) < 1e-15                   # symmetry
+    assert 0.0 <= s <= 1.0                                            # p.s.d. pair → [0, 1]
+    # independent computation via flattened cosine
+    a, b = K1.flatten().numpy(), K2.flatten().numpy()
+    assert abs(s - (1 - a @ b / np.linalg.norm(a) / np.linalg.norm(b))) < 1e-12
+    # orthogonal p.s.d. kernels (disjoint supports) are at distance 1
+    E1 = torch.zeros(4, 4, dtype=torch.float64)
+    E1[0, 0] = 1
+    E2 = torch.zeros(4, 4, dtype=torch.float64)
+    E2[1, 1] = 1
+    assert kernel_distance(E1, E2) == 1.0
+
+
+def test_centered_distance_is_one_minus_cka_and_ignores_constants() -> None:
+    K1, K2 = _psd(25, 4, 2), _psd(25, 4, 3)
+    c = cka(K1, K2)
+    assert 0.0 <= c <= 1.0 + 1e-12
+    assert abs(kernel_distance(K1, K2, center=True) - (1 - c)) < 1e-12
+    # adding a constant matrix (a shared bias feature) leaves the centred distance unchanged
+    ones = torch.ones(25, 25, dtype=torch.float64)
+    assert abs(kernel_distance(K1 + 50 * ones, K2 + 7 * ones, center=True) - (1 - c)) < 1e-9
+    assert abs(cka(K1, K1) - 1) < 1e-12
+
+
+def test_kernel_change_and_relative_change() -> None:
+    K0 = _psd(10, 3, 4)
+    D = _psd(10, 2, 5)
+    assert abs(kernel_change(K0 + D, K0) - float(torch.linalg.norm(D))) < 1e-10
+    assert abs(relative_kernel_change(2 * K0, K0) - 1.0) < 1e-12
+    assert kernel_change(K0, K0) == 0.0
+
+
+def test_kernel_target_alignment_bounds_and_known_values() -> None:
+    y = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
+    assert abs(kernel_target_alignment(torch.outer(y, y), y) - 1.0) < 1e-12   # perfect kernel
+    g = torch.Generator().manual_seed(0)
+    for seed in range(5):
+        K = _psd(12, 3, 10 + seed)
+        Y = torch.nn.functional.one_hot(torch.randint(4, (12,), generator=g), 4).double()
+        a = kernel_target_alignment(K, Y)
+        assert 0.0 <= a <= 1.0 + 1e-12
+        assert 0.0 <= kernel_target_alignment(K, Y, center=True) <= 1.0 + 1e-12
+    # y orthogonal to the kernel's range: alignment 0
+    K = torch.diag(torch.tensor([1.0, 0.0], dtype=torch.float64))
+    assert kernel_target_alignment(K, torch.tensor([0.0, 1.0], dtype=torch.float64)) == 0.0
+    # vector and (n, 1) targets agree (k = 1 reduces to yᵀKy / (‖K‖ ‖y‖²))
+    K = _psd(6, 6, 20)
+    y = torch.arange(6, dtype=torch.float64)
+    assert abs(kernel_target_alignment(K, y) - float(y @ K @ y) / float(torch.linalg.norm(K)) / float(y @ y)) \
+        < 1e-12
+
+
+def test_kernel_metrics_bad_input() -> None:
+    K = _psd(5, 2, 0)
+    with pytest.raises(ValueError, match="same points"):
+        kernel_distance(K, _psd(6, 2, 0))
+    with pytest.raises(ValueError, match="zero"):
+        kernel_distance(K, torch.zeros(5, 5))
+    with pytest.raises(ValueError, match="NaN"):
+        kernel_change(K, torch.full((5, 5), float("nan")))
+    with pytest.raises(ValueError, match="2-D"):
+        kernel_change(torch.ones(5), torch.ones(5))
+    with pytest.raises(ValueError, match="expected"):
+        kernel_target_alignment(K, torch.ones(4))
+    with pytest.raises(ValueError, match="zero matrix"):
+        relative_kernel_change(K, torch.zeros(5, 5))
+
+
+# ============================================================================ grokking measures
+STEPS = np.arange(0, 10001, 50)
+
+
+def _sig(t0: float, k: float, low: float = 0.01, high: float = 1.0) -> np.ndarray:
+    return low + (high - low) / (1 + np.exp(-k * (STEPS - t0)))
+
+
+def test_t_mem_t_grok_gap_on_step_functions() -> None:
+    train = (STEPS >= 1200).astype(float)
+    test = np.where(STEPS >= 7000, 0.97, 0.02)
+    assert t_mem(STEPS, train) == 1200
+    assert t_grok(STEPS, test) == 7000
+    assert t_grok(STEPS, test, threshold=0.98) is None
+    assert grokking_gap(1200, 7000) == 5800
+    m = grokking_measures(STEPS, train, test)
+    assert (m.t_mem, m.t_grok, m.gap) == (1200, 7000, 5800)
+    assert abs(m.gap_ratio - 5800 / 7000) < 1e-12
+    assert m.rise_time == 50 and abs(m.rise_ratio - 50 / 7000) < 1e-12   # one logging interval
+    assert abs(m.slope_at_grok - 0.95 / 50) < 1e-12
+    assert abs(m.detected_step - 7000) <= 3 * 50          # within the smoothing window (5 samples)
+
+
+def test_accuracy_ratio_rounding_counts_as_full() -> None:
+    acc = [0.5, 611 / 612, (612 * (1 / 612))]  # the last is 1.0 up to rounding
+    assert t_mem([0, 1, 2], acc) == 2
+
+
+def test_edge_cases_never_memorizes_never_groks() -> None:
+    train = np.minimum(STEPS / 20000, 0.99)        # never reaches 100 %
+    test = np.full(STEPS.shape, 0.03)              # flat at chance
+    m = grokking_measures(STEPS, train, test)
+    assert m.t_mem is None and m.t_grok is None and m.gap is None and m.gap_ratio is None
+    assert m.rise_time is None and m.slope_at_grok is None
+    assert grokking_gap(None, 5) is None and grokking_gap(5, None) is None
+    # generalisation before memorisation: negative gap
+    assert grokking_gap(800, 300) == -500
+    assert rise_time(STEPS, test) is None
+
+
+def test_sigmoid_fit_recovers_t0_and_steepness() -> None:
+    for t0, k in ((3000.0, 0.004), (6500.0, 0.02), (1500.0, 0.001)):
+        fit = fit_sigmoid(STEPS, _sig(t0, k))
+        assert fit.converged
+        assert abs(fit.t0 - t0) < 1.0 and abs(fit.k - k) / k < 1e-3
+        assert abs(fit.low - 0.01) < 1e-3 and abs(fit.high - 1.0) < 1e-3 and fit.rmse < 1e-6
+
+
+def test_sigmoid_fit_and_detector_on_noisy_curve() -> None:
+    rng = np.random.default_rng(0)
+    t0, k = 5000.0, 0.003
+    noisy = np.clip(_sig(t0, k) + rng.normal(0, 0.03, STEPS.size), 0, 1)
+    fit = fit_sigmoid(STEPS, noisy)
+    # 201 points with noise 0.03: t0 within a few logging intervals, k within 25 %
+    assert abs(fit.t0 - t0) < 150 and abs(fit.k - k) / k < 0.25
+    assert 0.02 < fit.rmse < 0.04                     # residual ≈ the noise level
+    tr = detect_transition(STEPS, noisy, window=9)
+    assert abs(tr.step - t0) < 500 and tr.jump > 0.3
+    # the detector on the clean curve finds the inflection exactly (on the grid)
+    assert detect_transition(STEPS, _sig(t0, k), window=1).step == 5000
+
+
+def test_sigmoid_fit_log_time() -> None:
+    steps = np.unique(np.round(np.geomspace(1, 1e5, 120)))
+    u0, ku = 3.5, 6.0                                  # centre at 10^3.5 steps, per-decade slope
+    vals = sigmoid(np.log10(steps + 1), u0, ku, 0.0, 1.0)
+    fit = fit_sigmoid(steps, vals, log_time=True)
+    assert abs(math.log10(fit.t0 + 1) - u0) < 1e-4 and abs(fit.k - ku) / ku < 1e-3
+
+
+def test_t_exit() -> None:
+    d = np.concatenate([np.full(50, 1e-4), np.linspace(1e-3, 0.5, STEPS.size - 50)])
+    te = t_exit(STEPS, d, threshold=0.1)
+    i = int(np.argmax(d >= 0.1))
+    assert te == STEPS[i] and d[i - 1] < 0.1
+    assert t_exit(STEPS, d, threshold=0.9) is None
+
+
+def test_grokking_bad_input() -> None:
+    with pytest.raises(ValueError, match="equal lengths"):
+        t_mem([0, 1, 2], [0.1, 1.0])
+    with pytest.raises(ValueError, match="equal lengths"):
+        grokking_measures([0, 1, 2], [0, 1, 1], [0, 0.5])
+    for bad in (0.0, -0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="threshold"):
+            t_grok([0, 1], [0.0, 1.0], threshold=bad)
+        with pytest.raises(ValueError, match="threshold"):
+            t_exit([0, 1], [0.0, 1.0], threshold=bad)
+    with pytest.raises(ValueError, match="increasing"):
+        t_mem([0, 2, 1], [0, 1, 1])
+    with pytest.raises(ValueError, match="window"):
+        detect_transition([0, 1, 2], [0, 1, 1], window=0)
+    with pytest.raises(ValueError, match="below"):
+        rise_time([0, 1], [0, 1], low=0.9, high=0.5)
+
+
+# ============================================================================ Fourier / IPR / PCA
+P = 13
+
+
+def _wave(k: int, phase: float, p: int = P) -> torch.Tensor:
+    n = torch.arange(p, dtype=torch.float64)
+    return torch.cos(2 * math.pi * k * n / p + phase)
+
+
+def test_frequency_power_parseval_and_pure_mode() -> None:
+    g = torch.Generator().manual_seed(0)
+    for p in (12, 13):
+        X = torch.randn(7, p, generator=g, dtype=torch.float64)
+        assert torch.allclose(frequency_power(X).sum(1), (X * X).sum(1))
+    P_ = frequency_power(_wave(4, 0.7)[None])[0]
+    assert abs(P_[4] / P_.sum() - 1) < 1e-12        # all power at k = 4 whatever the phase
+
+
+def test_ipr_pure_mode_flat_and_delta() -> None:
+    zeros = torch.zeros(P, dtype=torch.float64)
+    pure = torch.stack([torch.cat([_wave(3, 0.4), zeros]), torch.cat([zeros, _wave(5, 1.1)]),
+                        torch.cat([_wave(2, 0.0), 2 * _wave(2, 2.0)])])
+    assert torch.allclose(ipr_per_neuron(pure), torch.ones(3, dtype=torch.float64))
+    assert abs(ipr(pure, r=2) - 1) < 1e-12 and abs(ipr(pure, r=3) - 1) < 1e-12
+    # the same neurons in the coefficient basis: the wave's power sits on ±k
+    assert abs(ipr_per_neuron(pure[:1], basis="coefficient")[0] - 0.5) < 1e-12
+    # IPR_1 ≡ 1
+    g = torch.Generator().manual_seed(1)
+    Wr = torch.randn(20, 2 * P, generator=g, dtype=torch.float64)
+    assert abs(ipr(Wr, r=1) - 1) < 1e-12
+    # a delta row e_n has a flat DFT: coefficient basis → p^{1−r}; frequency basis (odd p) →
+    # (1/p)^r + (p−1)/2 · (2/p)^r
+    delta = torch.zeros(1, 2 * P, dtype=torch.float64)
+    delta[0, 5] = 1.0
+    for r in (2.0, 3.0):
+        assert abs(ipr(delta, r, basis="coefficient") - P ** (1 - r)) < 1e-12
+        assert abs(ipr(delta, r) - ((1 / P) ** r + (P - 1) / 2 * (2 / P) ** r)) < 1e-12
+    # random weights are delocalised: far below a localised neuron
+    assert ipr(Wr) < 0.5
+
+
+def test_ipr_of_gromov_solution() -> None:
+    sol = gromov_solution(P, 3 * P, seed=0)
+    W = sol.net.W
+    per = ipr_per_neuron(W)
+    nonconst = sol.freqs != 0                        # frequency-0 neurons are constant rows
+    assert torch.allclose(per[nonconst], torch.ones(int(nonconst.sum()), dtype=torch.float64))
+    per_c = ipr_per_neuron(W, basis="coefficient")
+    assert torch.allclose(per_c[nonconst], torch.full((int(nonconst.sum()),), 0.25, dtype=torch.float64))
+
+
+def test_spectra_sum_to_one_and_locate_frequency() -> None:
+    zeros = torch.zeros(P, dtype=torch.float64)
+    W = torch.stack([torch.cat([_wave(3, 0.1), _wave(3, 0.9)]), torch.cat([_wave(3, 2.0), zeros])])
+    s = layer_spectrum(W)
+    assert abs(float(s.sum()) - 1) < 1e-12 and int(s.argmax()) == 3 and abs(float(s[3]) - 1) < 1e-12
+    e = embedding_spectrum(W[:, :P].t())
+    assert abs(float(e.sum()) - 1) < 1e-12 and int(e.argmax()) == 3
+
+
+def test_pca_circle() -> None:
+    a = torch.arange(P, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    # embeddings in R^6 lying on a circle of frequency 4 inside a random 2-plane
+    Q, _ = torch.linalg.qr(torch.randn(6, 2, generator=g, dtype=torch.float64))
+    circ = torch.stack([torch.cos(2 * math.pi * 4 * a / P), torch.sin(2 * math.pi * 4 * a / P)], 1)
+    E = 3.0 * circ @ Q.t() + 1.5
+    coords, explained = embedding_pca(E, 2)
+    assert abs(float(explained.sum()) - 1) < 1e-12
+    score, j = circle_score(coords)
+    assert abs(score - 1) < 1e-12 and j == 4
+    # a segment traversed back and forth scores 1/2
+    seg = torch.stack([_wave(2, 0.0), 2 * _wave(2, 0.0)], 1)
+    assert abs(circle_score(seg)[0] - 0.5) < 1e-12
+    # random points: no single frequency dominates
+    rnd = torch.randn(P, 2, generator=g, dtype=torch.float64)
+    assert circle_score(rnd)[0] < 0.6
+
+
+def test_fourier_bad_input() -> None:
+    with pytest.raises(ValueError, match="2p"):
+        ipr(torch.ones(3, 7, dtype=torch.float64))
+    with pytest.raises(ValueError, match="basis"):
+        ipr(torch.ones(3, 8, dtype=torch.float64), basis="nope")
+    with pytest.raises(ValueError, match="r="):
+        ipr(torch.ones(3, 8, dtype=torch.float64), r=0)
+    with pytest.raises(ValueError, match="zero"):
+        ipr(torch.zeros(3, 8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="k="):
+        embedding_pca(torch.ones(5, 3, dtype=torch.float64), k=4)
+    with pytest.raises(ValueError, match="finite"):
+        frequency_power(torch.full((2, 5), float("inf")))
+
+
+# ============================================================================ cadence & subsets
+def test_log_steps_and_eval_subset() -> None:
+    s = log_steps(5000, 30)
+    assert s[0] == 0 and s[-1] == 5000 and s == sorted(set(s)) and 20 <= len(s) <= 31
+    assert log_steps(0) == [0]
+    task = Task(7)
+    x = eval_subset(task, 20, seed=3)
+    assert x.shape == (20, 2) and torch.equal(x, eval_subset(task, 20, seed=3))
+    assert len({tuple(r) for r in x.tolist()}) == 20                # distinct points
+    assert not torch.equal(x, eval_subset(task, 20, seed=4))
+    assert eval_subset(task, 49).shape == (49, 2)                     # the whole population
+
+
+def test_cadence_and_subset_bad_input() -> None:
+    task = Task(5)
+    with pytest.raises(ValueError, match="size"):
+        eval_subset(task, 26)                                        # > p² = 25
+    with pytest.raises(ValueError, match="num"):
+        log_steps(100, 0)
+    split = sample_split(task, n=10, seed=0)
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="every"):
+            KernelTracker(task, split.train.x, split.train.y, every=bad)
+    with pytest.raises(ValueError, match="steps entry"):
+        KernelTracker(task, split.train.x, split.train.y, steps=[0, -1])
+    with pytest.raises(ValueError, match="at most one"):
+        KernelTracker(task, split.train.x, split.train.y, steps=[1], every=2)
+    with pytest.raises(ValueError, match="x_eval"):
+        KernelTracker(task, split.train.x, split.train.y, x_eval=torch.zeros(5, 3, dtype=torch.long))
+
+
+# ============================================================================ tracker
+def test_tracker_matches_direct_computation_and_velocity() -> None:
+    p = 7
+    task = Task(p)
+    split = sample_split(task, n=30, seed=0)
+    x_ev = eval_subset(task, 25, seed=1)
+    tr = KernelTracker(task, split.train.x, split.train.y, steps=[0, 2, 5], x_eval=x_ev,
+                       after_pairs=split.test.x)
+    nets = [QuadraticNet.init(p, 10, seed=s) for s in (0, 1, 2)]
+    recs = []
+    for step, net in zip([0, 1, 2, 5], [nets[0], nets[1], nets[1], nets[2]], strict=True):
+        rec: dict = {}
+        tr(step, net.params(), rec)
+        recs.append(rec)
+    assert recs[1] == {}                                           # step 1 is not tracked
+    assert recs[0]["ntk_change_train"] == 0.0 and abs(recs[0]["ntk_dist_eval"]) < 1e-12
+    K0 = entk(nets[0], split.train.x)
+    K1 = entk(nets[1], split.train.x)
+    K2 = entk(nets[2], split.train.x)
+    assert abs(recs[2]["ntk_change_train"] - float(torch.linalg.norm(K1 - K0))) < 1e-9
+    assert abs(recs[2]["ntk_dist_train"] - kernel_distance(K1, K0)) < 1e-12
+    assert abs(recs[3]["ntk_step_dist_train"] - kernel_distance(K2, K1)) < 1e-12
+    assert abs(recs[3]["ntk_velocity_train"] - kernel_distance(K2, K1) / 3) < 1e-12
+    E0, E2 = entk(nets[0], x_ev), entk(nets[2], x_ev)
+    assert abs(recs[3]["ntk_rel_change_eval"] - relative_kernel_change(E2, E0)) < 1e-12
+    Y = torch.nn.functional.one_hot(split.train.y, p).double()
+    assert abs(recs[3]["ntk_align_train"] - kernel_target_alignment(K2, Y)) < 1e-12
+    assert 0.0 <= recs[3]["after_kernel_acc"] <= 1.0
+    assert tr.history["step"] == [0, 2, 5]
+    assert math.isnan(tr.history["ntk_step_dist_train"][0])
+
+
+def test_after_kernel_on_a_perfect_kernel() -> None:
+    """A kernel that already encodes the task (K = YYᵀ over all pairs, the label-
+    indicator kernel) gives after-kernel accuracy 1; the tracker must report it."""
+    p = 5
+    task = Task(p)
+    split = sample_split(task, n=15, seed=2)
+
+    def label_kernel(params, x, x2=None):
+        x2 = x if x2 is None else x2
+        return (((x[:, 0] + x[:, 1]) % p)[:, None] == ((x2[:, 0] + x2[:, 1]) % p)[None, :]).double()
+
+    tr = KernelTracker(task, split.train.x, split.train.y, kernel_fn=label_kernel, after_pairs=split.test.x)
+    rec: dict = {}
+    tr(0, {"W": torch.zeros(1)}, rec)
+    labels_seen = set(split.train.y.tolist())
+    test_labels = task.label(split.test.x)
+    seen = torch.tensor([int(t) in labels_seen for t in test_labels])
+    # every test pair whose class occurs in training is predicted right, the others cannot be
+    assert abs(rec["after_kernel_acc"] - float(seen.double().mean())) < 1e-12
+    assert abs(rec["ntk_align_train"] - 1.0) < 1e-12
+
+
+def test_tracker_inside_training_loop() -> None:
+    from regimes.train import TrainConfig, train
+
+    p = 7
+    task = Task(p)
+    split = sample_split(task, n=30, seed=0)
+    steps = log_steps(40, 8)
+    tr = KernelTracker(task, split.train.x, split.train.y, steps=steps)
+    res = train(QuadraticNet.init(p, 14, seed=0), split.train, TrainConfig(steps=40, lr=0.05, eval_steps=steps),
+                test=split.test, callbacks=[tr])
+    assert res.history["step"] == steps
+    d = res.history["ntk_dist_train"]
+    assert d[0] < 1e-12 and all(math.isfinite(v) for v in d)
+    K_end = entk(res.net, split.train.x)
+    K_0 = entk(QuadraticNet.init(p, 14, seed=0), split.train.x)
+    assert abs(res.history["ntk_change_train"][-1] - kernel_change(K_end, K_0)) < 1e-8 * kernel_change(K_end, K_0)
+
+
+def test_tracker_regression_setting() -> None:
+    p = 5
+    task = Task(p, "regression")
+    split = sample_split(task, n=40, seed=0)
+    pairs = torch.tensor([[0, 1], [2, 3], [4, 4]])
+    tr = KernelTracker(task, split.train.x, split.train.y, after_pairs=pairs, x_eval=eval_subset(task, 30))
+    rec: dict = {}
+    net = QuadraticNet.init(p, 12, seed=0)
+    tr(0, net.params(), rec)
+    assert rec["ntk_change_eval"] == 0.0 and 0 <= rec["after_kernel_acc"] <= 1
+    K = entk(net, split.train.x, kind="regression")
+    assert abs(rec["ntk_align_train"] - kernel_target_alignment(K, split.train.y)) < 1e-12
+
+
+def test_tracker_autodiff_kernel_matches_closed_form() -> None:
+    """The torch.func path of the tracker (used for the transformer) gives the same
+    numbers as the closed-form path on the quadratic net."""
+    from regimes.metrics import autodiff_kernel_fn
+
+    p = 5
+    task = Task(p)
+    split = sample_split(task, n=12, seed=1)
+    t_cf = KernelTracker(task, split.train.x, split.train.y)
+    t_ad = KernelTracker(task, split.train.x, split.train.y,
+                         kernel_fn=autodiff_kernel_fn(QuadraticNet.apply, logit=0))
+    for s in (0, 1):
+        net = QuadraticNet.init(p, 6, seed=s)
+        r1: dict = {}
+        r2: dict = {}
+        t_cf(s, net.params(), r1)
+        t_ad(s, net.params(), r2)
+        for k in ("ntk_change_train", "ntk_dist_train", "ntk_cdist_train", "ntk_align_train"):
+            assert abs(r1[k] - r2[k]) <= 1e-9 * max(1.0, abs(r1[k])), k
+
+
+def test_dense_tracking_kernel_matches_closed_form() -> None:
+    """The tracker's dense masked formula (two matmuls + cached m(x, x')) against the
+    group-by-group closed form of regimes.ntk, both settings, cross-kernels, mean field."""
+    from regimes.metrics import quadratic_kernel_fn
+    from regimes.ntk.closed_form import first_logit_ntk, regression_ntk
+
+    p = 7
+    net = QuadraticNet.init(p, 9, seed=3, mean_field=True)
+    x = Task(p).population().x[::3]
+    x2 = Task(p).population().x[5:30]
+    for logit in (0, 4):
+        kf = quadratic_kernel_fn("classification", logit=logit, output_scale=net.output_scale)
+        ref = first_logit_ntk(net.W, net.V, x, x2, logit=logit, output_scale=net.output_scale)
+        assert torch.allclose(kf(net.params(), x, x2), ref, rtol=1e-12, atol=1e-14)
+        assert torch.allclose(kf(net.params(), x, x2), ref, rtol=1e-12, atol=1e-14)   # cached mask
+    t = Task(p, "regression").population().x[::11]
+    kr = quadratic_kernel_fn("regression", output_scale=net.output_scale)
+    ref = regression_ntk(net.W, net.V, t, output_scale=net.output_scale)
+    assert torch.allclose(kr(net.params(), t), ref, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="setting"):
+        quadratic_kernel_fn("other")
