@@ -55,7 +55,8 @@ def compute(ctx):
             # Worst violation of the bound by the trial-averaged loss (negative = bound holds).
             metrics[f"{key}_min_gap_to_bound"] = float((arrays[f"{key}_ratio"] - arrays[f"{key}_bound"]).min())
     metrics["total_sweep_seconds"] = sum(metrics["sweep_seconds"].values())
-    print(f"03: kernel sweeps took {metrics['total_sweep_seconds']:.1f} s in total")
+    if not ctx.quiet:
+        print(f"03: kernel sweeps took {metrics['total_sweep_seconds']:.1f} s in total")
     return metrics, arrays
 
 

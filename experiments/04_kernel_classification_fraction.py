@@ -48,8 +48,6 @@ def compute(ctx):
                 rows.append(a)
                 secs = m["build_s"] + m["solve_s"]
                 metrics["sweep_seconds"][f"p={p},{kernel},trial={trial}"] = secs
-                print(f"04: p={p} {kernel} trial {trial}: {len(a['n'])} training sizes in {secs:.2f} s "
-                      f"(build {m['build_s']:.2f} s, factor+solves {m['solve_s']:.2f} s; {m['stats']})")
             key = f"p{p}_{kernel}"
             arrays[f"{key}_n"] = rows[0]["n"]
             for field in ("ratio", "acc", "acc_heldout"):
@@ -63,7 +61,8 @@ def compute(ctx):
             metrics[f"{key}_min_gap_to_bound"] = float((arrays[f"{key}_ratio"] - arrays[f"{key}_bound"]).min())
             metrics[f"{key}_max_heldout_acc"] = float(np.nanmax(arrays[f"{key}_acc_heldout"]))
     metrics["total_sweep_seconds"] = sum(metrics["sweep_seconds"].values())
-    print(f"04: kernel sweeps took {metrics['total_sweep_seconds']:.1f} s in total")
+    if not ctx.quiet:
+        print(f"04: kernel sweeps took {metrics['total_sweep_seconds']:.1f} s in total")
     return metrics, arrays
 
 

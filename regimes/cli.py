@@ -429,6 +429,8 @@ def _common(p: argparse.ArgumentParser, *, mode: bool = True, quiet: bool = True
         g.add_argument("--full", dest="mode", action="store_const", const="full",
                        help="paper-scale configs (a GPU helps)")
         p.set_defaults(mode="quick")
+        p.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="torch threads (default: 1 for --quick, torch's default for --full)")
     p.add_argument("--out", default=str(harness.REPO_ROOT), metavar="DIR",
                    help="folder holding results/, figures/ and report/ (default: the repo root)")
     if experiments:
@@ -543,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     from regimes.sweep import SweepError
 
     try:
+        if hasattr(args, "threads"):
+            harness.configure_threads(args.threads, args.mode)
         return args.func(args)
     except (CLIError, SweepError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)

@@ -306,6 +306,23 @@ def run(
     return RunOutcome(result_path, figure_path, cached, result)
 
 
+def configure_threads(threads: int | None, mode: str) -> None:
+    """Set torch's intra-op thread count for a run.
+
+    ``None`` means 1 thread for quick configs (tiny tensors: thread start-up
+    dominates, and on a shared 2-core machine 2 threads were measured 10-100×
+    slower than 1) and torch's default for full configs.
+    """
+    import torch
+
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads={threads} is out of range: need threads >= 1")
+        torch.set_num_threads(threads)
+    elif mode == "quick":
+        torch.set_num_threads(1)
+
+
 def parser_for(exp: Experiment) -> argparse.ArgumentParser:
     """The command-line interface every experiment script shares."""
     ap = argparse.ArgumentParser(prog=f"experiments/{exp.name}.py", description=f"{exp.title} ({exp.figure})")
@@ -319,6 +336,8 @@ def parser_for(exp: Experiment) -> argparse.ArgumentParser:
     ap.add_argument("--out", default=str(REPO_ROOT), help="folder holding results/ and figures/ (default: repo root)")
     ap.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: 1 for --quick, torch's default for --full)")
     return ap
 
 
@@ -326,6 +345,7 @@ def main(exp: Experiment, argv: list[str] | None = None) -> int:
     """Entry point of an experiment script."""
     args = parser_for(exp).parse_args(argv)
     try:
+        configure_threads(args.threads, args.mode)
         outcome = run(exp, mode=args.mode, seed=args.seed, device=args.device, out=args.out,
                       force=args.force, quiet=args.quiet)
     except ValueError as e:
