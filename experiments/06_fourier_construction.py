@@ -32,63 +32,58 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     from regimes.train import TrainConfig, train
 
     c = ctx.config
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)    # small problems: extra intra-op threads only add contention
-    try:
-        # ---- construction
-        ps = list(range(c["p_min"], c["p_max"] + 1))
-        err, qmin, qmin_c, tinf = [], [], [], []
-        for p in ps:
-            pop = Task(p).population()
-            net = fourier_interpolator(p)
-            f = net(pop.x)
-            err.append(float((f - 4.0 * p * torch.nn.functional.one_hot(pop.y, p)).abs().max()))
-            qmin.append(float(margins(f, pop.y).min()))
-            tinf.append(net.theta_inf())
-            if p % 2:
-                s = fourier_interpolator(p, variant="4p-3")
-                qmin_c.append(float(margins(s(pop.x), pop.y).min()) / s.theta_inf() ** 3)
-            else:
-                qmin_c.append(np.nan)
+    # ---- construction
+    ps = list(range(c["p_min"], c["p_max"] + 1))
+    err, qmin, qmin_c, tinf = [], [], [], []
+    for p in ps:
+        pop = Task(p).population()
+        net = fourier_interpolator(p)
+        f = net(pop.x)
+        err.append(float((f - 4.0 * p * torch.nn.functional.one_hot(pop.y, p)).abs().max()))
+        qmin.append(float(margins(f, pop.y).min()))
+        tinf.append(net.theta_inf())
+        if p % 2:
+            s = fourier_interpolator(p, variant="4p-3")
+            qmin_c.append(float(margins(s(pop.x), pop.y).min()) / s.theta_inf() ** 3)
+        else:
+            qmin_c.append(np.nan)
 
-        # ---- Gromov accuracy vs width, per activation
-        pg, widths, acts, seeds = c["gromov_p"], c["widths"], c["activations"], c["seeds"]
+    # ---- Gromov accuracy vs width, per activation
+    pg, widths, acts, seeds = c["gromov_p"], c["widths"], c["activations"], c["seeds"]
 
-        def gromov_point() -> tuple[dict, dict]:
-            acc = np.zeros((len(acts), len(widths), seeds))
-            for j, N in enumerate(widths):
-                for s in range(seeds):
-                    net = gromov_solution(pg, N, seed=1000 * ctx.seed + s).net
-                    for i, a in enumerate(acts):
-                        acc[i, j, s] = analytic_accuracy(net, activation=a)
-            return {}, {"acc": acc}
+    def gromov_point() -> tuple[dict, dict]:
+        acc = np.zeros((len(acts), len(widths), seeds))
+        for j, N in enumerate(widths):
+            for s in range(seeds):
+                net = gromov_solution(pg, N, seed=1000 * ctx.seed + s).net
+                for i, a in enumerate(acts):
+                    acc[i, j, s] = analytic_accuracy(net, activation=a)
+        return {}, {"acc": acc}
 
-        _, ga = ctx.point({"part": "gromov", "p": pg, "widths": widths, "acts": acts, "seeds": seeds},
-                          gromov_point)
+    _, ga = ctx.point({"part": "gromov", "p": pg, "widths": widths, "acts": acts, "seeds": seeds},
+                      gromov_point)
 
-        # ---- phase alignment: trained net vs analytic solution
-        pt = c["train_p"]
+    # ---- phase alignment: trained net vs analytic solution
+    pt = c["train_p"]
 
-        def trained_point() -> tuple[dict, dict]:
-            split = sample_split(Task(pt), fraction=c["train_fraction"], seed=ctx.seed)
-            net = QuadraticNet.init(pt, 8 * pt, seed=ctx.seed)
-            res = train(net, split.train, TrainConfig(
-                steps=c["train_steps"], lr=10.0, optimizer="normalized_gd", loss="cross_entropy",
-                lam_inf=1e-20, eval_every=max(1, c["train_steps"] // 20)), test=split.test)
-            pa = phase_alignment(res.net.W, res.net.V, min_power=c["min_power"])
-            return ({"test_acc": res.final["test_acc"], "train_acc": res.final["train_acc"]},
-                    {"delta": pa["delta"].numpy(), "keep": pa["keep"].numpy(),
-                     "power": pa["power"].numpy(), "step": np.array(res.history["step"]),
-                     "test_acc_curve": np.array(res.history["test_acc"])})
+    def trained_point() -> tuple[dict, dict]:
+        split = sample_split(Task(pt), fraction=c["train_fraction"], seed=ctx.seed)
+        net = QuadraticNet.init(pt, 8 * pt, seed=ctx.seed)
+        res = train(net, split.train, TrainConfig(
+            steps=c["train_steps"], lr=10.0, optimizer="normalized_gd", loss="cross_entropy",
+            lam_inf=1e-20, eval_every=max(1, c["train_steps"] // 20)), test=split.test)
+        pa = phase_alignment(res.net.W, res.net.V, min_power=c["min_power"])
+        return ({"test_acc": res.final["test_acc"], "train_acc": res.final["train_acc"]},
+                {"delta": pa["delta"].numpy(), "keep": pa["keep"].numpy(),
+                 "power": pa["power"].numpy(), "step": np.array(res.history["step"]),
+                 "test_acc_curve": np.array(res.history["test_acc"])})
 
-        tm, ta = ctx.point({"part": "trained", "p": pt, "fraction": c["train_fraction"],
-                            "steps": c["train_steps"]}, trained_point)
-        g = gromov_solution(pt, 8 * pt, seed=ctx.seed).net
-        pg_a = phase_alignment(g.W, g.V, min_power=c["min_power"])
-        rnd = QuadraticNet.init(pt, 8 * pt, seed=ctx.seed)
-        pr = phase_alignment(rnd.W, rnd.V, min_power=0.0)
-    finally:
-        torch.set_num_threads(threads)
+    tm, ta = ctx.point({"part": "trained", "p": pt, "fraction": c["train_fraction"],
+                        "steps": c["train_steps"]}, trained_point)
+    g = gromov_solution(pt, 8 * pt, seed=ctx.seed).net
+    pg_a = phase_alignment(g.W, g.V, min_power=c["min_power"])
+    rnd = QuadraticNet.init(pt, 8 * pt, seed=ctx.seed)
+    pr = phase_alignment(rnd.W, rnd.V, min_power=0.0)
 
     keep = ta["keep"].astype(bool)
     d_tr = ta["delta"][keep]

@@ -45,23 +45,15 @@ def _run(p: int, beta: float, c: dict, seed: int, device: str) -> tuple[dict, di
 
 
 def compute(ctx: RunContext) -> tuple[dict, dict]:
-    import torch
-
     from regimes.constructions import fourier_interpolator
 
     c = ctx.config
-    threads = torch.get_num_threads()
-    if ctx.device == "cpu":
-        torch.set_num_threads(1)
-    try:
-        runs = {}
-        points = [(p, c["beta"]) for p in c["ps"]] + [(c["sweep_p"], b) for b in c["betas"]
-                                                       if b != c["beta"] or c["sweep_p"] not in c["ps"]]
-        for p, beta in ctx.progress(points, "runs"):
-            runs[(p, beta)] = ctx.point({"p": p, "beta": beta},
-                                        lambda p=p, beta=beta: _run(p, beta, c, ctx.seed, ctx.device))
-    finally:
-        torch.set_num_threads(threads)
+    runs = {}
+    points = [(p, c["beta"]) for p in c["ps"]] + [(c["sweep_p"], b) for b in c["betas"]
+                                                   if b != c["beta"] or c["sweep_p"] not in c["ps"]]
+    for p, beta in ctx.progress(points, "runs"):
+        runs[(p, beta)] = ctx.point({"p": p, "beta": beta},
+                                    lambda p=p, beta=beta: _run(p, beta, c, ctx.seed, ctx.device))
     arrays: dict[str, np.ndarray] = {}
     per_run = []
     for (p, beta), (m, a) in runs.items():

@@ -69,17 +69,9 @@ def _run(p: int, c: dict, seed: int, device: str) -> tuple[dict, dict]:
 
 
 def compute(ctx: RunContext) -> tuple[dict, dict]:
-    import torch
-
     c = ctx.config
-    threads = torch.get_num_threads()
-    if ctx.device == "cpu":
-        torch.set_num_threads(1)
-    try:
-        runs = {p: ctx.point({"p": p}, lambda p=p: _run(p, c, ctx.seed, ctx.device))
-                for p in ctx.progress(c["ps"], "p")}
-    finally:
-        torch.set_num_threads(threads)
+    runs = {p: ctx.point({"p": p}, lambda p=p: _run(p, c, ctx.seed, ctx.device))
+            for p in ctx.progress(c["ps"], "p")}
     arrays = {f"p{p}_{k}": v for p, (_, a) in runs.items() for k, v in a.items()}
     rows = [m for m, _ in runs.values()]
     ps = np.array([m["p"] for m in rows], dtype=float)

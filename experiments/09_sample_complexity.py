@@ -103,44 +103,36 @@ def _fit(ps: np.ndarray, ns: np.ndarray, seed: int, boot: int) -> dict:
 
 
 def compute(ctx: RunContext) -> tuple[dict, dict]:
-    import torch
-
     c = ctx.config
-    threads = torch.get_num_threads()
-    if ctx.device == "cpu":
-        torch.set_num_threads(1)
     rows_k, rows_n = [], []
-    try:
-        for p in ctx.progress(c["ps"], "p"):
-            lo, hi = max(2, int(p ** c["lo_exp"])), p * p - 1
-            for s in range(c["kernel_seeds"]):
-                seed = 1000 * ctx.seed + s
+    for p in ctx.progress(c["ps"], "p"):
+        lo, hi = max(2, int(p ** c["lo_exp"])), p * p - 1
+        for s in range(c["kernel_seeds"]):
+            seed = 1000 * ctx.seed + s
 
-                def kpoint(p=p, seed=seed, lo=lo, hi=hi) -> tuple[dict, dict]:
-                    def ok(n, trace):
-                        r = _kernel_ratio(p, n, seed, c["width_mult"])
-                        trace.append((n, r))
-                        return r <= c["l2_ratio_threshold"]
-                    n_star, trace = _bisect(ok, lo, hi, c["iters"])
-                    return {"p": p, "seed": seed, "n_star": n_star}, {"trace": np.array(trace, dtype=float)}
+            def kpoint(p=p, seed=seed, lo=lo, hi=hi) -> tuple[dict, dict]:
+                def ok(n, trace):
+                    r = _kernel_ratio(p, n, seed, c["width_mult"])
+                    trace.append((n, r))
+                    return r <= c["l2_ratio_threshold"]
+                n_star, trace = _bisect(ok, lo, hi, c["iters"])
+                return {"p": p, "seed": seed, "n_star": n_star}, {"trace": np.array(trace, dtype=float)}
 
-                m, _ = ctx.point({"method": "kernel", "p": p, "seed": seed}, kpoint)
-                rows_k.append(m)
-            for s in range(c["net_seeds"]):
-                seed = 1000 * ctx.seed + s
+            m, _ = ctx.point({"method": "kernel", "p": p, "seed": seed}, kpoint)
+            rows_k.append(m)
+        for s in range(c["net_seeds"]):
+            seed = 1000 * ctx.seed + s
 
-                def npoint(p=p, seed=seed, lo=lo, hi=hi) -> tuple[dict, dict]:
-                    def ok(n, trace):
-                        a = _net_acc(p, n, seed, c, ctx.device)
-                        trace.append((n, a))
-                        return a >= c["acc_threshold"]
-                    n_star, trace = _bisect(ok, lo, hi, c["iters"])
-                    return {"p": p, "seed": seed, "n_star": n_star}, {"trace": np.array(trace, dtype=float)}
+            def npoint(p=p, seed=seed, lo=lo, hi=hi) -> tuple[dict, dict]:
+                def ok(n, trace):
+                    a = _net_acc(p, n, seed, c, ctx.device)
+                    trace.append((n, a))
+                    return a >= c["acc_threshold"]
+                n_star, trace = _bisect(ok, lo, hi, c["iters"])
+                return {"p": p, "seed": seed, "n_star": n_star}, {"trace": np.array(trace, dtype=float)}
 
-                m, _ = ctx.point({"method": "net", "p": p, "seed": seed, "steps": c["steps"]}, npoint)
-                rows_n.append(m)
-    finally:
-        torch.set_num_threads(threads)
+            m, _ = ctx.point({"method": "net", "p": p, "seed": seed, "steps": c["steps"]}, npoint)
+            rows_n.append(m)
     pk = np.array([r["p"] for r in rows_k], dtype=float)
     nk = np.array([r["n_star"] for r in rows_k], dtype=float)
     pn = np.array([r["p"] for r in rows_n], dtype=float)

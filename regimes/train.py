@@ -32,6 +32,15 @@ equality), and at θ = 0 the subgradient is 0. Unlike "pick the first
 maximiser", this rule commutes with every permutation of the coordinates, so
 λ‖θ‖_∞-regularized training stays permutation-equivariant (Thm 3.3, Cor C.7).
 
+Any other *functional* model trains through the same loop: an object with
+``params() -> dict[str, Tensor]``, ``apply(params, x) -> (n, p)`` logits on (n, 2)
+index pairs and ``with_params(params)`` rebuilding a model of the same type (e.g.
+:class:`regimes.models.transformer.Transformer`). Its data-loss gradient comes from
+``torch.func.grad``; the optimizers, penalties (‖θ‖_∞ and ‖θ‖₂ over all of its
+tensors jointly), metrics (per-tensor norms ``{name}_inf``/``{name}_l2`` instead
+of W/V), callbacks, NaN checks and checkpoints are shared with the quadratic net.
+Functional models are classification-only (regression targets are a quadratic-net notion).
+
 Nothing in a run is random: the same net, data and config give the same
 trajectory bit for bit on a given device (the CUDA path replaces scatter-adds
 by one-hot matrix products, which are deterministic there).
@@ -62,6 +71,7 @@ __all__ = [
     "TrainResult",
     "evaluate",
     "linf_subgradient",
+    "linf_subgradient_all",
     "objective_and_grad",
     "train",
 ]
@@ -70,6 +80,7 @@ OPTIMIZERS = ("gd", "normalized_gd", "sgd", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
 
 Params = dict[str, torch.Tensor]
+ApplyFn = Callable[[Params, torch.Tensor], torch.Tensor]
 Callback = Callable[[int, Params, dict], None]
 
 
@@ -180,7 +191,7 @@ class TrainResult:
     checkpoint resumed from (``None`` for a fresh run).
     """
 
-    net: QuadraticNet
+    net: QuadraticNet | Any
     history: dict[str, list]
     final: dict[str, Any]
     config: TrainConfig
@@ -191,21 +202,102 @@ class TrainResult:
 
 
 # =========================================================================== losses / grads
+def linf_subgradient_all(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """‖θ‖_∞ over all ``tensors`` jointly and its minimum-norm subgradient (eq. 2.2).
+
+    Returns ``(norm, grads)`` with one gradient per tensor: every entry tied (exactly)
+    for the largest absolute value gets ``sign(θ_i)/k`` with ``k`` the number of tied
+    entries over all tensors; all others 0; at θ = 0 the subgradient is 0.
+    """
+    absd = [t.abs() for t in tensors]
+    m = absd[0].max()
+    for a in absd[1:]:
+        m = torch.maximum(m, a.max())
+    ties = [a == m for a in absd]
+    k = ties[0].sum()
+    for tie in ties[1:]:
+        k = k + tie.sum()
+    t0 = tensors[0]
+    scale = torch.where(m > 0, 1.0 / k.to(t0.dtype), torch.zeros((), dtype=t0.dtype, device=t0.device))
+    return m, [torch.sign(t) * tie * scale for t, tie in zip(tensors, ties, strict=True)]
+
+
 def linf_subgradient(W: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """‖θ‖_∞ over (W, V) jointly and its minimum-norm subgradient (eq. 2.2).
 
     Returns ``(norm, gW, gV)``: every entry tied (exactly) for the largest absolute
     value gets ``sign(θ_i)/k`` with ``k`` the number of tied entries; all others 0;
-    at θ = 0 the subgradient is 0.
+    at θ = 0 the subgradient is 0 (the two-tensor case of :func:`linf_subgradient_all`).
     """
-    aW, aV = W.abs(), V.abs()
-    m = torch.maximum(aW.max(), aV.max())
-    tW, tV = aW == m, aV == m
-    k = tW.sum() + tV.sum()
-    scale = torch.where(m > 0, 1.0 / k.to(W.dtype), torch.zeros((), dtype=W.dtype, device=W.device))
-    gW = torch.sign(W) * tW * scale
-    gV = torch.sign(V) * tV * scale
+    m, (gW, gV) = linf_subgradient_all((W, V))
     return m, gW, gV
+
+
+# =========================================================================== optimizers
+def _opt_init(config: TrainConfig, P: Params) -> dict[str, Any]:
+    """Fresh optimizer state for the tensors ``P`` (keys ``m_<name>``, ``v_<name>``, ``b_<name>``)."""
+    if config.optimizer in ("adam", "adamw"):
+        return {f"{s}_{k}": torch.zeros_like(v) for s in ("m", "v") for k, v in P.items()}
+    if config.optimizer == "sgd" and config.momentum:
+        return {f"b_{k}": None for k in P}
+    return {}
+
+
+def _add_penalties(P: Params, G: Params, config: TrainConfig) -> None:
+    """Add λ·∂‖θ‖_∞ (tie-splitting, over all tensors jointly) and the coupled ℓ2 term
+    wd·θ (not for AdamW) to the data-loss gradients ``G`` in place (eq. 2.2)."""
+    lam, wd = float(config.lam_inf), float(config.weight_decay)
+    if lam:
+        _, subs = linf_subgradient_all(list(P.values()))
+        for g, sg in zip(G.values(), subs, strict=True):
+            g.add_(sg, alpha=lam)
+    if wd and config.optimizer != "adamw":
+        for k, g in G.items():
+            g.add_(P[k], alpha=wd)
+
+
+def _opt_update(P: Params, G: Params, state: dict[str, Any], t: int, config: TrainConfig) -> None:
+    """One update of step ``t`` (1-based) of the configured optimizer on the tensors ``P`` in
+    place, from the full gradients ``G`` (penalties included; see the module docstring)."""
+    opt = config.optimizer
+    lr, wd = float(config.lr), float(config.weight_decay)
+    if opt == "gd":
+        for k, g in G.items():
+            P[k].add_(g, alpha=-lr)
+    elif opt == "normalized_gd":
+        gs = list(G.values())
+        sq = (gs[0] * gs[0]).sum()
+        for g in gs[1:]:
+            sq = sq + (g * g).sum()
+        gn = torch.sqrt(sq)
+        f = torch.where(gn > 0, -lr / gn, torch.zeros_like(gn))
+        for k, g in G.items():
+            P[k].add_(g * f)
+    elif opt == "sgd":
+        if config.momentum:
+            for k, g in G.items():
+                b = state[f"b_{k}"]
+                if b is None:
+                    state[f"b_{k}"] = g.clone()
+                else:
+                    b.mul_(config.momentum).add_(g)
+            G = {k: state[f"b_{k}"] for k in G}
+        for k, g in G.items():
+            P[k].add_(g, alpha=-lr)
+    else:  # adam / adamw, as torch.optim (single-tensor path)
+        b1, b2 = (float(b) for b in config.betas)
+        if opt == "adamw" and wd:
+            for v in P.values():
+                v.mul_(1 - lr * wd)
+        bc1 = 1 - b1**t
+        bc2_sqrt = math.sqrt(1 - b2**t)
+        step_size = lr / bc1
+        for k, g in G.items():
+            m, v = state[f"m_{k}"], state[f"v_{k}"]
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v.sqrt() / bc2_sqrt).add_(config.eps)
+            P[k].addcdiv_(m, denom, value=-step_size)
 
 
 @dataclass
@@ -367,8 +459,9 @@ def _eval_set(data: Dataset, device: torch.device) -> _EvalSet:
 
 @torch.no_grad()
 def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float, prefix: str,
-                with_margin: bool) -> dict[str, float]:
-    """Loss, accuracy (and margin) of the net on one dataset."""
+                with_margin: bool, apply_fn: ApplyFn | None = None) -> dict[str, float]:
+    """Loss, accuracy (and margin) of the net on one dataset (``apply_fn``: a functional
+    model's logits; default the quadratic net's)."""
     out: dict[str, float] = {}
     data = es.data
     if len(data) == 0:
@@ -376,7 +469,7 @@ def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float,
     if data.task.setting == "regression":
         g = QuadraticNet.apply_regression(params, data.x, scale)
         out[f"{prefix}_loss"] = float(((g - data.y.to(g.dtype)) ** 2).mean())
-    logits = QuadraticNet.apply(params, es.pairs, scale)
+    logits = QuadraticNet.apply(params, es.pairs, scale) if apply_fn is None else apply_fn(params, es.pairs)
     if data.task.setting == "classification":
         if config.loss == "cross_entropy":
             lse = torch.logsumexp(logits, dim=1)
@@ -392,7 +485,7 @@ def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float,
 
 
 @torch.no_grad()
-def evaluate(net: QuadraticNet | Params, train: Dataset, config: TrainConfig, *,
+def evaluate(net: Any, train: Dataset, config: TrainConfig, *,
              test: Dataset | None = None, output_scale: float | None = None) -> dict[str, float]:
     """One metrics record (what :func:`train` records at each evaluation step).
 
@@ -405,14 +498,45 @@ def evaluate(net: QuadraticNet | Params, train: Dataset, config: TrainConfig, *,
     Regression: the loss is the mean square loss of g on the triples; the accuracy
     and margin are those of the classifier argmax_c g(a, b, c) = argmax_c f_c(a, b)
     (Prop E.7) over the distinct (a, b) pairs that appear in the dataset.
+
+    ``net`` may also be a functional model (see the module docstring): then the norms
+    are per tensor, ``{name}_inf`` and ``{name}_l2``, and there is no ``norm_margin``
+    (it relies on the quadratic net's 3-homogeneity).
     """
     if isinstance(net, QuadraticNet):
         params, scale = net.params(), net.output_scale
+    elif _is_functional(net):
+        params = net.params()
+        device = next(iter(params.values())).device
+        return _record_generic(params, net.apply, _eval_set(train, device),
+                               None if test is None else _eval_set(test, device), config)
     else:
         params, scale = net, 1.0 if output_scale is None else output_scale
     device = params["W"].device
     return _record(params, _eval_set(train, device), None if test is None else _eval_set(test, device),
                    config, scale)
+
+
+def _record_generic(params: Params, apply_fn: ApplyFn, tr: _EvalSet, te: _EvalSet | None,
+                    config: TrainConfig) -> dict[str, float]:
+    """The metrics record of a functional model: as :func:`_record`, with per-tensor norms."""
+    rec: dict[str, float] = {}
+    rec.update(_metrics_on(params, tr, config, 1.0, "train", True, apply_fn))
+    infs = {k: float(v.abs().max()) for k, v in params.items()}
+    l2s = {k: float(torch.linalg.vector_norm(v)) for k, v in params.items()}
+    t_inf = max(infs.values())
+    sq = sum(v**2 for v in l2s.values())
+    obj = rec["train_loss"] + config.lam_inf * t_inf
+    if config.weight_decay and config.optimizer != "adamw":
+        obj += 0.5 * config.weight_decay * sq
+    rec["objective"] = obj
+    if te is not None:
+        rec.update(_metrics_on(params, te, config, 1.0, "test", False, apply_fn))
+    rec.update(theta_inf=t_inf, theta_l2=math.sqrt(sq))
+    for k in params:
+        rec[f"{k}_inf"] = infs[k]
+        rec[f"{k}_l2"] = l2s[k]
+    return rec
 
 
 def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConfig,
@@ -439,12 +563,38 @@ def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConf
 
 
 # =========================================================================== validation
+def _is_functional(net: Any) -> bool:
+    """Whether ``net`` looks like a functional model (``params``, ``apply``, ``with_params``)."""
+    return (not isinstance(net, QuadraticNet)
+            and all(callable(getattr(net, a, None)) for a in ("params", "apply", "with_params")))
+
+
+def _check_common(train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
+    if not isinstance(train, Dataset):
+        raise ValueError(f"train must be a Dataset, got {type(train).__name__}")
+    if len(train) == 0:
+        raise ValueError("train is empty: need at least one training point")
+    if train.x.device != train.y.device:
+        raise ValueError(f"train.x and train.y are on different devices: {train.x.device} vs {train.y.device}")
+    if train.task.setting == "regression" and config.loss != "mse":
+        raise ValueError(f"loss={config.loss!r} is not allowed for regression: use 'mse'")
+    if test is not None:
+        if not isinstance(test, Dataset):
+            raise ValueError(f"test must be a Dataset or None, got {type(test).__name__}")
+        if test.task != train.task:
+            raise ValueError(f"test.task={test.task} differs from train.task={train.task}")
+
+
 def _check_inputs(net: QuadraticNet, train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
+    if _is_functional(net):
+        _check_functional(net, train, test, config)
+        return
     if not isinstance(net, QuadraticNet):
-        raise ValueError(f"net must be a QuadraticNet, got {type(net).__name__}")
+        raise ValueError(f"net must be a QuadraticNet or a functional model with params(), apply(params, x) "
+                         f"and with_params(params), got {type(net).__name__}")
     if net.W.dtype != net.V.dtype:
         raise ValueError(f"net.W and net.V differ in dtype: {net.W.dtype} vs {net.V.dtype}")
     if net.W.device != net.V.device:
@@ -458,17 +608,38 @@ def _check_inputs(net: QuadraticNet, train: Dataset, test: Dataset | None, confi
         raise ValueError(f"train.task.summands={task.summands}: the quadratic net needs summands=2")
     if task.p != net.p:
         raise ValueError(f"net has p={net.p} but train.task has p={task.p}")
-    if len(train) == 0:
-        raise ValueError("train is empty: need at least one training point")
-    if task.setting == "regression" and config.loss != "mse":
-        raise ValueError(f"loss={config.loss!r} is not allowed for regression: use 'mse'")
-    if train.x.device != train.y.device:
-        raise ValueError(f"train.x and train.y are on different devices: {train.x.device} vs {train.y.device}")
-    if test is not None:
-        if not isinstance(test, Dataset):
-            raise ValueError(f"test must be a Dataset or None, got {type(test).__name__}")
-        if test.task != task:
-            raise ValueError(f"test.task={test.task} differs from train.task={task}")
+    _check_common(train, test, config)
+
+
+def _check_functional(net: Any, train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
+    """Validate a functional model against the data (one forward pass on one training point)."""
+    params = net.params()
+    name = type(net).__name__
+    if (not isinstance(params, dict) or not params
+            or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in params.items())):
+        raise ValueError(f"{name}.params() must return a non-empty dict[str, Tensor]")
+    dtypes = {v.dtype for v in params.values()}
+    devices = {v.device for v in params.values()}
+    if len(dtypes) != 1 or not dtypes <= {torch.float32, torch.float64}:
+        raise ValueError(f"{name} parameters have dtypes {sorted(map(str, dtypes))}: all must be one of "
+                         "torch.float32 or torch.float64")
+    if len(devices) != 1:
+        raise ValueError(f"{name} parameters are on several devices: {sorted(map(str, devices))}")
+    if not isinstance(train, Dataset):
+        raise ValueError(f"train must be a Dataset, got {type(train).__name__}")
+    task = train.task
+    if task.setting != "classification":
+        raise ValueError(f"train.task.setting={task.setting!r} is not allowed for {name}: functional models "
+                         "train on classification only (regression is for the QuadraticNet)")
+    if task.summands != 2:
+        raise ValueError(f"train.task.summands={task.summands}: functional models take (n, 2) inputs")
+    _check_common(train, test, config)
+    with torch.no_grad():
+        out = net.apply(params, train.x[:1].to(next(iter(devices))))
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, task.p):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{name}.apply(params, x) must give (n, p) = (1, {task.p}) logits on one point, "
+                         f"got {shape}")
 
 
 # =========================================================================== checkpoints
@@ -480,7 +651,7 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _load_checkpoint(path: Path, config: TrainConfig, net: QuadraticNet) -> dict[str, Any] | None:
+def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any] | None:
     if not path.exists():
         return None
     state = torch.load(path, map_location="cpu", weights_only=False)
@@ -491,11 +662,21 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: QuadraticNet) -> dict
     if diff:
         raise ValueError(f"checkpoint {path} was written with a different config: fields {diff} differ "
                          f"({', '.join(f'{k}: {old.get(k)!r} vs {new[k]!r}' for k in diff)})")
-    if tuple(state["W"].shape) != tuple(net.W.shape) or state["output_scale"] != net.output_scale:
-        raise ValueError(f"checkpoint {path} holds a net of shape W{tuple(state['W'].shape)}, "
-                         f"not W{tuple(net.W.shape)}")
-    if state["dtype"] != str(net.dtype):
-        raise ValueError(f"checkpoint {path} was trained in {state['dtype']}, the net is {net.dtype}")
+    if isinstance(net, QuadraticNet):
+        if "W" not in state or tuple(state["W"].shape) != tuple(net.W.shape) \
+                or state["output_scale"] != net.output_scale:
+            shape = tuple(state["W"].shape) if "W" in state else "(a functional model)"
+            raise ValueError(f"checkpoint {path} holds a net of shape W{shape}, not W{tuple(net.W.shape)}")
+        dtype = net.dtype
+    else:
+        mine = {k: tuple(v.shape) for k, v in net.params().items()}
+        theirs = {k: tuple(v.shape) for k, v in state.get("params", {}).items()}
+        if state.get("model") != type(net).__name__ or mine != theirs:
+            raise ValueError(f"checkpoint {path} holds a {state.get('model', 'QuadraticNet')} with parameter "
+                             f"shapes {theirs}, not a {type(net).__name__} with {mine}")
+        dtype = next(iter(net.params().values())).dtype
+    if state["dtype"] != str(dtype):
+        raise ValueError(f"checkpoint {path} was trained in {state['dtype']}, the net is {dtype}")
     return state
 
 
@@ -505,8 +686,93 @@ def _layout(key: str, v: torch.Tensor) -> torch.Tensor:
     return v.t() if key.endswith("_W") else v
 
 
+@dataclass
+class _Backend:
+    """What differs between the quadratic fast path and a functional model; the loop,
+    optimizers, penalties, callbacks and checkpoints in :func:`train` are shared.
+
+    ``P``: the trained tensors in their internal layout (updated in place);
+    ``loss_and_grad()``: mean data loss and its gradient dict (same keys as ``P``);
+    ``external(P)``: detached copies in the model's own layout; ``state_layout(key, v)``:
+    an optimizer-state tensor between layouts (an involution); ``record(params)``: the
+    metrics record; ``make_net(params)``: the trained model; ``ckpt(params)``: the
+    model-specific checkpoint fields; ``from_ckpt(saved)``: internal tensors from a checkpoint.
+    """
+
+    P: Params
+    loss_and_grad: Callable[[], tuple[torch.Tensor, Params]]
+    external: Callable[[Params], Params]
+    state_layout: Callable[[str, torch.Tensor], torch.Tensor]
+    record: Callable[[Params], dict[str, float]]
+    make_net: Callable[[Params], Any]
+    ckpt: Callable[[Params], dict[str, Any]]
+    from_ckpt: Callable[[dict[str, Any]], Params]
+    dtype: torch.dtype
+
+
+def _quadratic_backend(net: QuadraticNet, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalSet | None,
+                       config: TrainConfig, dev: torch.device) -> _Backend:
+    """The hand-written-gradient fast path. W is held transposed, (2p, h) contiguous: the
+    first layer is a row gather (see _data_loss_and_grad); every optimizer update is
+    elementwise, so layout-agnostic."""
+    scale = net.output_scale
+    P = {"W": net.W.detach().to(dev).t().contiguous(), "V": net.V.detach().to(dev).clone()}
+    batch = _prepare(train, net.dtype, dev, deterministic_mm=dev.type == "cuda")
+
+    def loss_and_grad() -> tuple[torch.Tensor, Params]:
+        L, gWt, gV = _data_loss_and_grad(P["W"], P["V"], batch, config.loss, scale, config.target_scale)
+        return L, {"W": gWt, "V": gV}
+
+    return _Backend(
+        P=P, loss_and_grad=loss_and_grad,
+        external=lambda Q: {"W": Q["W"].detach().t().contiguous(), "V": Q["V"].detach().clone()},
+        state_layout=_layout,
+        record=lambda prm: _record(prm, ev_tr, ev_te, config, scale),
+        make_net=lambda prm: QuadraticNet(prm["W"], prm["V"], output_scale=scale),
+        ckpt=lambda prm: {"W": prm["W"].cpu(), "V": prm["V"].cpu(), "output_scale": scale},
+        from_ckpt=lambda saved: {"W": saved["W"].to(dev).t().contiguous(), "V": saved["V"].to(dev).clone()},
+        dtype=net.dtype)
+
+
+def _functional_backend(net: Any, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalSet | None,
+                        config: TrainConfig, dev: torch.device) -> _Backend:
+    """Any functional model: the data-loss gradient by ``torch.func.grad_and_value``."""
+    from torch.func import grad_and_value
+
+    P = {k: v.detach().to(dev).clone() for k, v in net.params().items()}
+    x = train.x.to(device=dev, dtype=torch.long)
+    y = train.y.to(device=dev, dtype=torch.long)
+    n, p = x.shape[0], train.task.p
+    apply_fn = net.apply
+    if config.loss == "mse":
+        target = torch.nn.functional.one_hot(y, p).to(next(iter(P.values())).dtype) * config.target_scale
+
+    def data_loss(prm: Params) -> torch.Tensor:
+        out = apply_fn(prm, x)
+        if config.loss == "cross_entropy":
+            return (torch.logsumexp(out, dim=1) - out.gather(1, y[:, None]).squeeze(1)).mean()
+        r = out - target
+        return (r * r).sum() / n
+
+    gv = grad_and_value(data_loss)
+
+    def loss_and_grad() -> tuple[torch.Tensor, Params]:
+        G, L = gv(P)
+        return L.detach(), {k: G[k].detach() for k in P}
+
+    return _Backend(
+        P=P, loss_and_grad=loss_and_grad,
+        external=lambda Q: {k: v.detach().clone() for k, v in Q.items()},
+        state_layout=lambda key, v: v,
+        record=lambda prm: _record_generic(prm, apply_fn, ev_tr, ev_te, config),
+        make_net=lambda prm: net.with_params(prm),
+        ckpt=lambda prm: {"params": {k: v.cpu() for k, v in prm.items()}, "model": type(net).__name__},
+        from_ckpt=lambda saved: {k: saved["params"][k].to(dev).clone() for k in P},
+        dtype=next(iter(P.values())).dtype)
+
+
 def train(
-    net: QuadraticNet,
+    net: QuadraticNet | Any,
     train: Dataset,
     config: TrainConfig,
     *,
@@ -516,22 +782,26 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> TrainResult:
-    """Full-batch training of the quadratic net on ``train`` (eq. 2.2; App. A).
+    """Full-batch training of the quadratic net, or of any functional model, on ``train``
+    (eq. 2.2; App. A).
 
     Parameters
     ----------
     net : the initial net (not modified; a copy is trained). Its dtype (float32 or
-        float64) is the training dtype.
+        float64) is the training dtype. A :class:`QuadraticNet` trains on the hand-written
+        gradients; any other object with ``params()``, ``apply(params, x) -> (n, p)`` and
+        ``with_params(params)`` (e.g. the transformer) trains on ``torch.func`` gradients
+        (classification only); ``TrainResult.net`` is then ``net.with_params(θ_final)``.
     train : the training set; ``train.task.setting`` picks classification (logits
         ``f``, :meth:`QuadraticNet.apply`) or regression (``g``,
         :meth:`QuadraticNet.apply_regression`, square loss on the p-scaled target).
     config : a :class:`TrainConfig`.
     test : optional held-out set for test metrics (same task).
     callbacks : each called as ``cb(step, params, record)`` at step 0 (before any
-        update) and at every evaluation step, with ``params = {"W", "V"}``
-        (detached copies of θ_step) and ``record`` the metrics dict of that step
-        (see :func:`evaluate`); a callback may add keys to ``record`` and they
-        enter the history.
+        update) and at every evaluation step, with ``params`` the model's parameter dict
+        (``{"W", "V"}`` for the quadratic net; detached copies of θ_step) and ``record``
+        the metrics dict of that step (see :func:`evaluate`); a callback may add keys to
+        ``record`` and they enter the history.
     checkpoint : path of a checkpoint file: if it exists and was written by a run
         with the same config (up to ``steps`` and the evaluation cadence) and net
         shape, training resumes from it, reproducing the uninterrupted run exactly;
@@ -543,7 +813,8 @@ def train(
     Raises
     ------
     ValueError : bad config or inputs (negative λ or lr, unknown optimizer/loss,
-        mismatched p/task/dtype/device, cross-entropy with regression, ...).
+        mismatched p/task/dtype/device, cross-entropy with regression, regression with a
+        functional model, ...).
     NonFiniteError : the loss or θ became NaN/∞; the message names the step and the
         last finite metrics.
     """
@@ -552,28 +823,19 @@ def train(
     for cb in cbs:
         if not callable(cb):
             raise ValueError(f"callbacks must be callables, got {type(cb).__name__}")
-    dev = net.device if device is None else torch.device(device)
+    quadratic = isinstance(net, QuadraticNet)
+    own_dev = net.device if quadratic else next(iter(net.params().values())).device
+    dev = own_dev if device is None else torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} requested but CUDA is not available")
-    dtype = net.dtype
-    scale = net.output_scale
-    # W is held transposed, (2p, h) contiguous: the first layer is a row gather (see
-    # _data_loss_and_grad); every optimizer update is elementwise, so layout-agnostic.
-    W = net.W.detach().to(dev).t().contiguous()
-    V = net.V.detach().to(dev).clone()
-    batch = _prepare(train, dtype, dev, deterministic_mm=dev.type == "cuda")
     ev_tr = _eval_set(train, dev)
     ev_te = None if test is None else _eval_set(test, dev)
-
+    make = _quadratic_backend if quadratic else _functional_backend
+    be = make(net, train, ev_tr, ev_te, config, dev)
+    P = be.P
+    dtype = be.dtype
     opt = config.optimizer
-    lr, lam, wd = float(config.lr), float(config.lam_inf), float(config.weight_decay)
-    b1, b2 = (float(b) for b in config.betas)
-    state: dict[str, Any] = {}
-    if opt in ("adam", "adamw"):
-        state = {"m_W": torch.zeros_like(W), "m_V": torch.zeros_like(V),
-                 "v_W": torch.zeros_like(W), "v_V": torch.zeros_like(V)}
-    elif opt == "sgd" and config.momentum:
-        state = {"b_W": None, "b_V": None}
+    state: dict[str, Any] = _opt_init(config, P)
 
     history: dict[str, list] = {"step": []}
     start = 0
@@ -583,9 +845,10 @@ def train(
         saved = _load_checkpoint(ckpt_path, config, net)
         if saved is not None:
             start = resumed_from = int(saved["step"])
-            W = saved["W"].to(dev).t().contiguous()
-            V = saved["V"].to(dev)
-            state = {k: (None if v is None else _layout(k, v.to(dev))) for k, v in saved["opt_state"].items()}
+            for k, v in be.from_ckpt(saved).items():
+                P[k] = v
+            state = {k: (None if v is None else be.state_layout(k, v.to(dev)))
+                     for k, v in saved["opt_state"].items()}
             history = {k: list(v) for k, v in saved["history"].items()}
             if start > config.steps:
                 raise ValueError(f"checkpoint {ckpt_path} is at step {start}, beyond steps={config.steps}")
@@ -604,11 +867,11 @@ def train(
 
     def do_eval(step: int) -> None:
         nonlocal last_record
-        params = {"W": W.detach().t().contiguous(), "V": V.detach().clone()}
-        if not (bool(torch.isfinite(W).all()) and bool(torch.isfinite(V).all())):
+        params = be.external(P)
+        if not all(bool(torch.isfinite(v).all()) for v in P.values()):
             raise NonFiniteError(step, "parameters", last_record)
         rec: dict[str, Any] = {"step": step}
-        rec.update(_record(params, ev_tr, ev_te, config, scale))
+        rec.update(be.record(params))
         for k in ("train_loss", "theta_inf"):
             if not math.isfinite(rec[k]):
                 raise NonFiniteError(step, k, last_record)
@@ -621,11 +884,10 @@ def train(
         if ckpt_path is None:
             return
         _save_checkpoint(ckpt_path, {
-            "step": step, "W": W.detach().t().cpu().contiguous(), "V": V.detach().cpu(),
-            "opt_state": {k: (None if v is None else _layout(k, v.detach()).cpu().contiguous())
+            "step": step, **be.ckpt(be.external(P)),
+            "opt_state": {k: (None if v is None else be.state_layout(k, v.detach()).cpu().contiguous())
                           for k, v in state.items()},
-            "history": history, "config": config.as_dict(), "output_scale": scale,
-            "dtype": str(dtype),
+            "history": history, "config": config.as_dict(), "dtype": str(dtype),
         })
 
     schedule = config.schedule()
@@ -643,46 +905,11 @@ def train(
         it = tqdm(it, desc=f"train {opt}", total=config.steps - start, leave=False)
     cf_every = config.check_finite_every
     for t in it:
-        L, gW, gV = _data_loss_and_grad(W, V, batch, config.loss, scale, config.target_scale)
+        L, G = be.loss_and_grad()
         if t % cf_every == 0 and not bool(torch.isfinite(L)):
             raise NonFiniteError(t - 1, "training loss", last_record)
-        if lam:
-            _, sW, sV = linf_subgradient(W, V)
-            gW.add_(sW, alpha=lam)
-            gV.add_(sV, alpha=lam)
-        if wd and opt != "adamw":
-            gW.add_(W, alpha=wd)
-            gV.add_(V, alpha=wd)
-        if opt == "gd":
-            W.add_(gW, alpha=-lr)
-            V.add_(gV, alpha=-lr)
-        elif opt == "normalized_gd":
-            gn = torch.sqrt((gW * gW).sum() + (gV * gV).sum())
-            f = torch.where(gn > 0, -lr / gn, torch.zeros_like(gn))
-            W.add_(gW * f)
-            V.add_(gV * f)
-        elif opt == "sgd":
-            if config.momentum:
-                if state["b_W"] is None:
-                    state["b_W"], state["b_V"] = gW.clone(), gV.clone()
-                else:
-                    state["b_W"].mul_(config.momentum).add_(gW)
-                    state["b_V"].mul_(config.momentum).add_(gV)
-                gW, gV = state["b_W"], state["b_V"]
-            W.add_(gW, alpha=-lr)
-            V.add_(gV, alpha=-lr)
-        else:  # adam / adamw, as torch.optim (single-tensor path)
-            if opt == "adamw" and wd:
-                W.mul_(1 - lr * wd)
-                V.mul_(1 - lr * wd)
-            bc1 = 1 - b1**t
-            bc2_sqrt = math.sqrt(1 - b2**t)
-            step_size = lr / bc1
-            for P, g, m, v in ((W, gW, state["m_W"], state["v_W"]), (V, gV, state["m_V"], state["v_V"])):
-                m.lerp_(g, 1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (v.sqrt() / bc2_sqrt).add_(config.eps)
-                P.addcdiv_(m, denom, value=-step_size)
+        _add_penalties(P, G, config)
+        _opt_update(P, G, state, t, config)
         if t in sched_set:
             do_eval(t)
         if ckpt_path is not None and (t % config.checkpoint_every == 0 or t == config.steps):
@@ -691,8 +918,8 @@ def train(
     if ckpt_path is not None and start == config.steps:
         save(start)
     n_steps = config.steps - start
-    out_net = QuadraticNet(W.t().contiguous(), V, output_scale=scale)
-    state = {k: (None if v is None else _layout(k, v).contiguous()) for k, v in state.items()}
+    out_net = be.make_net(be.external(P))
+    state = {k: (None if v is None else be.state_layout(k, v).contiguous()) for k, v in state.items()}
     final = {k: v[-1] for k, v in history.items()} if history["step"] else {}
     return TrainResult(out_net, history, final, config, wall, n_steps / wall if wall > 0 else float("nan"),
                        resumed_from, state)

@@ -18,14 +18,6 @@ from regimes.constructions import (
 from regimes.models.quadratic import QuadraticNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _pairs(p):
     return torch.cartesian_prod(torch.arange(p), torch.arange(p))
 

@@ -108,3 +108,20 @@ def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="CUDA is not available"):
         run(EXP, device="cuda", out=tmp_path)
     assert not (tmp_path / "results").exists()  # nothing half-written
+
+
+def test_configure_threads():
+    import torch
+
+    from regimes.harness import configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        configure_threads(None, "quick")
+        assert torch.get_num_threads() == 1
+        configure_threads(2, "full")
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError, match="threads=0"):
+            configure_threads(0, "quick")
+    finally:
+        torch.set_num_threads(before)

@@ -22,14 +22,6 @@ from regimes.ntk.autodiff import entk_autodiff, quadratic_entk_autodiff
 RTOL = 1e-6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tests run many tiny kernels; on the shared 2-core machine torch's
-    intra-op thread pool only adds spin-waiting, so use one thread here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 AUTODIFF_IMPLS = ("jacobian_contraction", "ntk_vector_products")
 
 

@@ -11,14 +11,6 @@ import torch
 from regimes.checks import get_check, run_check
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_registered():
     for cid in ("C9", "C10", "C12", "C12b", "C13", "C14"):
         assert get_check(cid).test == "tests/test_rich_checks.py"

@@ -24,15 +24,6 @@ from regimes.train import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny problems: intra-op threads only add contention on a shared 2-core machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _cls(p=7, n=30, seed=0):
     return sample_split(Task(p), n=n, seed=seed)
 
@@ -324,3 +315,141 @@ def test_cuda_matches_cpu():
     b = train(net, split.train, cfg, test=split.test, device="cuda")
     assert b.net.W.device.type == "cuda"
     assert torch.allclose(b.net.W.cpu(), a.net.W, atol=1e-10)
+
+
+# =========================================================================== functional models
+class _QuadAsFunctional:
+    """The quadratic net seen only through the functional-model interface, so :func:`train`
+    takes its torch.func path: an independent implementation to cross-check the fast path."""
+
+    def __init__(self, params, output_scale=1.0):
+        self._params = params
+        self.output_scale = output_scale
+
+    def params(self):
+        return self._params
+
+    def apply(self, params, x):
+        return QuadraticNet.apply(params, x, self.output_scale)
+
+    def with_params(self, params):
+        return _QuadAsFunctional(dict(params), self.output_scale)
+
+
+@pytest.mark.parametrize("opt_name,extra", [
+    ("gd", {}), ("adam", {"weight_decay": 0.01}), ("gd", {"lam_inf": 0.05}),
+    ("normalized_gd", {"lam_inf": 0.02}), ("sgd", {"momentum": 0.9}), ("adamw", {"weight_decay": 0.1}),
+])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_functional_path_reproduces_quadratic_fast_path(opt_name, extra, loss):
+    # hand-written gradients + W-transposed layout vs torch.func gradients on the plain layout
+    split = _cls(p=7, n=25)
+    net = QuadraticNet.init(7, 10, seed=3)
+    net = QuadraticNet(net.W, net.V, output_scale=0.7)
+    cfg = TrainConfig(steps=30, lr=0.05, optimizer=opt_name, loss=loss, target_scale=1.5, eval_every=10, **extra)
+    a = train(net, split.train, cfg, test=split.test)
+    b = train(_QuadAsFunctional(net.params(), 0.7), split.train, cfg, test=split.test)
+    assert isinstance(b.net, _QuadAsFunctional)
+    assert torch.allclose(b.net.params()["W"], a.net.W, rtol=0, atol=1e-10)
+    assert torch.allclose(b.net.params()["V"], a.net.V, rtol=0, atol=1e-10)
+    assert b.history["step"] == a.history["step"]
+    assert "norm_margin" not in b.history        # 3-homogeneity is the quadratic net's alone
+    for k, col in b.history.items():
+        assert k in a.history
+        assert all(math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-10) for u, v in zip(col, a.history[k], strict=True)), k
+    # the λ term really moved the trajectory (so the subgradient was exercised)
+    if extra.get("lam_inf"):
+        c = train(net, split.train, TrainConfig(**{**cfg.as_dict(), "lam_inf": 0.0, "betas": cfg.betas}))
+        assert not torch.allclose(c.net.W, a.net.W, atol=1e-6)
+
+
+def test_linf_subgradient_all_splits_ties_across_tensors():
+    from regimes.train import linf_subgradient_all
+
+    ts = [torch.tensor([2.0, -1.0], dtype=torch.float64), torch.tensor([[-2.0]], dtype=torch.float64),
+          torch.tensor([0.5, 2.0, 2.0], dtype=torch.float64)]
+    m, gs = linf_subgradient_all(ts)
+    assert float(m) == 2.0
+    assert torch.equal(gs[0], torch.tensor([0.25, 0.0], dtype=torch.float64))
+    assert torch.equal(gs[1], torch.tensor([[-0.25]], dtype=torch.float64))
+    assert torch.equal(gs[2], torch.tensor([0.0, 0.25, 0.25], dtype=torch.float64))
+    assert math.isclose(sum(float((g * t).sum()) for g, t in zip(gs, ts, strict=True)), 2.0)
+
+
+def _tiny_transformer(seed=0, dtype=torch.float64):
+    from regimes.models.transformer import Transformer
+
+    return Transformer.init(5, d_model=8, n_heads=2, d_mlp=16, seed=seed, dtype=dtype)
+
+
+def test_transformer_trains_deterministically_with_callbacks_and_metrics():
+    from regimes.models.transformer import PARAM_NAMES, Transformer
+
+    split = _cls(p=5, n=18)
+    net = _tiny_transformer()
+    init = {k: v.clone() for k, v in net.params().items()}
+    seen = []
+
+    def cb(step, params, record):
+        seen.append(step)
+        assert set(params) == set(PARAM_NAMES)
+
+    cfg = TrainConfig(steps=60, lr=0.1, loss="cross_entropy", lam_inf=1e-3, eval_every=20)
+    a = train(net, split.train, cfg, test=split.test, callbacks=[cb])
+    b = train(net, split.train, cfg, test=split.test)
+    assert seen == [0, 20, 40, 60]
+    assert isinstance(a.net, Transformer) and a.net.n_heads == net.n_heads
+    assert all(torch.equal(net.params()[k], init[k]) for k in init)       # the input is not modified
+    assert all(torch.equal(a.net.params()[k], b.net.params()[k]) for k in init)
+    assert a.history == b.history
+    L = a.history["train_loss"]
+    assert all(v < u for u, v in itertools.pairwise(L)) and L[-1] < 0.75 * L[0]
+    # the record's loss is the loss of the returned model; per-tensor norms cover every tensor
+    out = a.net(split.train.x)
+    ce = float(torch.nn.functional.cross_entropy(out, split.train.y))
+    assert math.isclose(a.final["train_loss"], ce, rel_tol=1e-12)
+    assert math.isclose(a.final["theta_inf"], a.net.theta_inf())
+    assert math.isclose(a.final["theta_l2"] ** 2, sum(a.final[f"{k}_l2"] ** 2 for k in PARAM_NAMES), rel_tol=1e-12)
+    assert evaluate(a.net, split.train, cfg, test=split.test) == {k: v for k, v in a.final.items() if k != "step"}
+    # a different seed gives a different run
+    c = train(_tiny_transformer(seed=1), split.train, cfg)
+    assert c.history["train_loss"] != a.history["train_loss"]
+
+
+def test_transformer_checkpoint_resume_and_nan(tmp_path):
+    split = _cls(p=5, n=18)
+    net = _tiny_transformer()
+    base = dict(lr=0.01, optimizer="adam", loss="cross_entropy", lam_inf=1e-3, eval_every=2, checkpoint_every=3)
+    full = train(net, split.train, TrainConfig(steps=8, **base))
+    ck = tmp_path / "tr.pt"
+    train(net, split.train, TrainConfig(steps=6, **base), checkpoint=ck)
+    rest = train(net, split.train, TrainConfig(steps=8, **base), checkpoint=ck)
+    assert rest.resumed_from == 6 and rest.history == full.history
+    assert all(torch.equal(rest.net.params()[k], v) for k, v in full.net.params().items())
+    with pytest.raises(ValueError, match="Transformer"):   # a checkpoint of another shape is refused
+        from regimes.models.transformer import Transformer
+
+        train(Transformer.init(5, d_model=4, n_heads=2, seed=0), split.train, TrainConfig(steps=8, **base),
+              checkpoint=ck)
+    with pytest.raises(NonFiniteError):
+        train(net, split.train, TrainConfig(steps=50, lr=1e8, loss="mse"))
+
+
+def test_functional_bad_inputs_raise():
+    from regimes.models.transformer import Transformer
+
+    split, rsplit = _cls(p=5, n=18), _reg(p=5)
+    net = _tiny_transformer()
+    cfg = TrainConfig(steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="regression"):
+        train(net, rsplit.train, cfg)
+    with pytest.raises(ValueError, match=r"\(1, 7\)"):          # model p=5 vs task p=7
+        train(net, _cls(p=7).train, cfg)
+    mixed = dict(net.params())
+    mixed["W_U"] = mixed["W_U"].float()
+    with pytest.raises(ValueError, match="dtype"):
+        train(Transformer(mixed, 2), split.train, cfg)
+    with pytest.raises(ValueError, match="QuadraticNet or a functional model"):
+        train(object(), split.train, cfg)
+    with pytest.raises(ValueError, match=r"test\.task"):
+        train(net, split.train, cfg, test=_cls(p=7).test)
