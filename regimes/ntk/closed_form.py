@@ -82,18 +82,25 @@ def _add_grouped_products(out: torch.Tensor, A: torch.Tensor, A2: torch.Tensor, 
         for rows, cols in _groups(k1, k2):
             out[rows[:, None], cols[None, :]] += coef * (A[rows] @ A2[cols].t())
         return
-    zero = A.new_zeros(1, h)
-    Ae, A2e = torch.cat([A, zero]), torch.cat([A2, zero])  # index -1 reads the zero row
+    padded = bool((I1 < 0).any() or (I2 < 0).any())
+    if padded:  # index -1 becomes the extra zero row
+        zero = A.new_zeros(1, h)
+        A, A2 = torch.cat([A, zero]), torch.cat([A2, zero])
+        I1, I2 = I1.where(I1 >= 0, A.shape[0] - 1), I2.where(I2 >= 0, A2.shape[0] - 1)
     n2 = out.shape[1]
     flat_out = out.view(-1)
     per_group = (g1 * g2 * 3 + (g1 + g2) * h) * 8
     step = max(1, int(max_bytes) // max(1, per_group))
     for v0 in range(0, p, step):
         J1, J2 = I1[v0:v0 + step], I2[v0:v0 + step]
-        blocks = torch.bmm(Ae[J1], A2e[J2].transpose(1, 2))
-        valid = (J1[:, :, None] >= 0) & (J2[:, None, :] >= 0)
-        flat = (J1[:, :, None] * n2 + J2[:, None, :])[valid]
-        flat_out.index_add_(0, flat, blocks[valid], alpha=coef)
+        B1 = A.index_select(0, J1.reshape(-1)).view(*J1.shape, h)
+        B2 = A2.index_select(0, J2.reshape(-1)).view(*J2.shape, h)
+        blocks = torch.bmm(B1, B2.transpose(1, 2)).mul_(coef)
+        flat = J1[:, :, None] * n2 + J2[:, None, :]
+        if padded:
+            valid = (J1[:, :, None] < A.shape[0] - 1) & (J2[:, None, :] < A2.shape[0] - 1)
+            flat, blocks = flat[valid], blocks[valid]
+        flat_out.index_add_(0, flat.reshape(-1), blocks.reshape(-1))
 
 
 def _add_shared_column_term(out: torch.Tensor, A: torch.Tensor, A2: torch.Tensor,
