@@ -153,7 +153,7 @@ FULL = {"p": 23, "h": 92, "steps": 3000, "eval_every": 10, "frac_cls": 0.4, "fra
 EXPERIMENT = Experiment(
     number="01", slug="equivariance", title="Permutation equivariance of training",
     figure="Thm 3.3 / Prop 4.2 / Cor C.7 (no paper figure)", quick=QUICK, full=FULL,
-    compute=compute, plot=plot, seconds_quick=25.0, seconds_full=1200.0, checks=("C1", "C2"),
+    compute=compute, plot=plot, seconds_quick=15.0, seconds_full=1200.0, checks=("C1", "C2"),
 )
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ EXPERIMENT = Experiment(
            "trials": 2, "width": 256, "prior_mean": True},
     full={"ps": [11, 17, 23, 31, 47, 67, 97], "kernels": KERNELS, "matrix_valued_max_p": 23,
           "fractions": FRACTIONS, "trials": 3, "width": 1024, "prior_mean": True},
-    compute=compute, plot=plot, seconds_quick=75.0, seconds_full=1236.0, checks=("C7",),
+    compute=compute, plot=plot, seconds_quick=15.0, seconds_full=1236.0, checks=("C7",),
 )
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ FULL = {"p_min": 2, "p_max": 61, "gromov_p": 97,
 EXPERIMENT = Experiment(
     number="06", slug="fourier_construction", title="Fourier interpolator and Gromov's analytic solution",
     figure="Prop 3.8 / Remark F.1; Gromov Figs 3, 4b, 5", quick=QUICK, full=FULL,
-    compute=compute, plot=plot, seconds_quick=20.0, seconds_full=1800.0, checks=("C9", "C10"),
+    compute=compute, plot=plot, seconds_quick=5.0, seconds_full=1800.0, checks=("C9", "C10"),
 )
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ FULL = {"ps": [7, 11, 13, 17, 23, 31], "beta": 2.25, "betas": [1.75, 2.0, 2.25, 
 EXPERIMENT = Experiment(
     number="07", slug="rich_regression", title="Rich-regime regression with ℓ∞ regularization",
     figure="Fig 3", quick=QUICK, full=FULL, compute=compute, plot=plot,
-    seconds_quick=65.0, seconds_full=20000.0, checks=("C14",),
+    seconds_quick=35.0, seconds_full=20000.0, checks=("C14",),
 )
 
 if __name__ == "__main__":

@@ -208,7 +208,7 @@ FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "width_mult": 8, "steps"
 EXPERIMENT = Experiment(
     number="09", slug="sample_complexity", title="Sample complexity: ℓ∞-regularized net vs eNTK regression",
     figure="Fig 1 right (and beyond)", quick=QUICK, full=FULL, compute=compute, plot=plot,
-    seconds_quick=60.0, seconds_full=40000.0, checks=("C14",),
+    seconds_quick=30.0, seconds_full=40000.0, checks=("C14",),
 )
 
 if __name__ == "__main__":

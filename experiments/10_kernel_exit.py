@@ -116,7 +116,7 @@ EXPERIMENT = Experiment(
     full={"runs": FULL_RUNS},
     compute=compute,
     plot=plot,
-    seconds_quick=30.0,
+    seconds_quick=25.0,
     seconds_full=4 * 3600.0,
     checks=("C17",),
 )

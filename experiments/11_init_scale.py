@@ -81,7 +81,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=45.0,
+    seconds_quick=50.0,
     seconds_full=6 * 3600.0,
     checks=("C17",),
 )

@@ -178,7 +178,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=60.0,
+    seconds_quick=40.0,
     seconds_full=3 * 3600.0,
 )
 

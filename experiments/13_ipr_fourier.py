@@ -114,7 +114,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=15.0,
+    seconds_quick=10.0,
     seconds_full=1800.0,
 )
 

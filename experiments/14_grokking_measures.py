@@ -103,7 +103,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=60.0,
+    seconds_quick=25.0,
     seconds_full=4 * 3600.0,
 )
 
