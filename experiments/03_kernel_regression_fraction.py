@@ -17,7 +17,7 @@ import numpy as np
 
 from regimes.bounds.lower import thm_3_4_regression_lower_bound
 from regimes.harness import Experiment, main
-from regimes.kernels.sweep import regression_sweep
+from regimes.kernels.sweep import regression_sweep, trial_averaged_sweeps
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 LABELS = {"entk": "eNTK at init (+f₀)", "expected_ntk": "expected NTK (B.3)", "relu_ntk": "ReLU NTK (∞ width)",
@@ -28,33 +28,14 @@ LABELS = {"entk": "eNTK at init (+f₀)", "expected_ntk": "expected NTK (B.3)", 
 
 def compute(ctx):
     cfg = ctx.config
-    metrics, arrays = {"sweep_seconds": {}}, {}
+    metrics, arrays = trial_averaged_sweeps(ctx, regression_sweep, lambda p: cfg["kernels"], cfg)
     for p in cfg["ps"]:
         for kernel in cfg["kernels"]:
-            rows = []
-            for trial in range(cfg["trials"]):
-                def run(p=p, kernel=kernel, trial=trial):
-                    r = regression_sweep(p, kernel, cfg["fractions"], seed=ctx.seed * 1000 + trial,
-                                         width=cfg["width"], prior_mean=cfg["prior_mean"])
-                    return ({"build_s": r.build_s, "solve_s": r.solve_s, "stats": r.stats},
-                            {"n": np.array(r.n), "ratio": np.array(r.l2_ratio),
-                             "acc": np.array(r.acc_population), "acc_heldout": np.array(r.acc_heldout)})
-                m, a = ctx.point({"p": p, "kernel": kernel, "trial": trial}, run)
-                rows.append(a)
-                metrics["sweep_seconds"][f"p={p},{kernel},trial={trial}"] = m["build_s"] + m["solve_s"]
             key = f"p{p}_{kernel}"
-            arrays[f"{key}_n"] = rows[0]["n"]
-            for field in ("ratio", "acc", "acc_heldout"):
-                stack = np.stack([r[field] for r in rows])
-                arrays[f"{key}_{field}"] = stack.mean(0)
-                arrays[f"{key}_{field}_se"] = stack.std(0, ddof=1) / math.sqrt(len(rows)) if len(rows) > 1 \
-                    else np.zeros(stack.shape[1])
-            n = rows[0]["n"]
             arrays[f"{key}_bound"] = np.array([thm_3_4_regression_lower_bound(
-                p, int(k), prior_mean=cfg["prior_mean"] and kernel == "entk") / p for k in n])
+                p, int(k), prior_mean=cfg["prior_mean"] and kernel == "entk") / p for k in arrays[f"{key}_n"]])
             # Worst violation of the bound by the trial-averaged loss (negative = bound holds).
             metrics[f"{key}_min_gap_to_bound"] = float((arrays[f"{key}_ratio"] - arrays[f"{key}_bound"]).min())
-    metrics["total_sweep_seconds"] = sum(metrics["sweep_seconds"].values())
     if not ctx.quiet:
         print(f"03: kernel sweeps took {metrics['total_sweep_seconds']:.1f} s in total")
     return metrics, arrays

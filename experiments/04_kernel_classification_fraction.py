@@ -18,7 +18,7 @@ import numpy as np
 
 from regimes.bounds.lower import thm_4_3_classification_lower_bound
 from regimes.harness import Experiment, main
-from regimes.kernels.sweep import classification_sweep
+from regimes.kernels.sweep import classification_sweep, trial_averaged_sweeps
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 LABELS = {"entk_shared": "first-logit eNTK ⊗ I (+f₀)", "entk_full": "matrix-valued eNTK (+f₀)",
@@ -33,34 +33,15 @@ def _kernels_for(cfg, p):
 
 def compute(ctx):
     cfg = ctx.config
-    metrics, arrays = {"sweep_seconds": {}}, {}
+    metrics, arrays = trial_averaged_sweeps(ctx, classification_sweep, lambda p: _kernels_for(cfg, p), cfg)
     for p in cfg["ps"]:
         for kernel in _kernels_for(cfg, p):
-            rows = []
-            for trial in range(cfg["trials"]):
-                def run(p=p, kernel=kernel, trial=trial):
-                    r = classification_sweep(p, kernel, cfg["fractions"], seed=ctx.seed * 1000 + trial,
-                                             width=cfg["width"], prior_mean=cfg["prior_mean"])
-                    return ({"build_s": r.build_s, "solve_s": r.solve_s, "stats": r.stats},
-                            {"n": np.array(r.n), "ratio": np.array(r.l2_ratio),
-                             "acc": np.array(r.acc_population), "acc_heldout": np.array(r.acc_heldout)})
-                m, a = ctx.point({"p": p, "kernel": kernel, "trial": trial}, run)
-                rows.append(a)
-                secs = m["build_s"] + m["solve_s"]
-                metrics["sweep_seconds"][f"p={p},{kernel},trial={trial}"] = secs
             key = f"p{p}_{kernel}"
-            arrays[f"{key}_n"] = rows[0]["n"]
-            for field in ("ratio", "acc", "acc_heldout"):
-                stack = np.stack([r[field] for r in rows])
-                arrays[f"{key}_{field}"] = stack.mean(0)
-                arrays[f"{key}_{field}_se"] = stack.std(0, ddof=1) / math.sqrt(len(rows)) if len(rows) > 1 \
-                    else np.zeros(stack.shape[1])
             prior = cfg["prior_mean"] and kernel.startswith("entk")
             arrays[f"{key}_bound"] = np.array([thm_4_3_classification_lower_bound(p, int(k), prior_mean=prior)
-                                               for k in rows[0]["n"]])
+                                               for k in arrays[f"{key}_n"]])
             metrics[f"{key}_min_gap_to_bound"] = float((arrays[f"{key}_ratio"] - arrays[f"{key}_bound"]).min())
             metrics[f"{key}_max_heldout_acc"] = float(np.nanmax(arrays[f"{key}_acc_heldout"]))
-    metrics["total_sweep_seconds"] = sum(metrics["sweep_seconds"].values())
     if not ctx.quiet:
         print(f"04: kernel sweeps took {metrics['total_sweep_seconds']:.1f} s in total")
     return metrics, arrays

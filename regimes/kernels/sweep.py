@@ -13,9 +13,11 @@ scratch (kernel slice + eigendecomposition) — the baseline of
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from regimes._validate import check_choice, check_int
@@ -175,3 +177,40 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
     out.solve_s = time.perf_counter() - t0
     out.stats = dict(solver.stats) if nested else {"eigh": len(sizes)}
     return out
+
+
+def trial_averaged_sweeps(ctx, sweep, kernels_for, cfg: dict) -> tuple[dict, dict]:
+    """Run ``sweep`` (:func:`regression_sweep` or :func:`classification_sweep`) for every
+    p in ``cfg["ps"]``, kernel in ``kernels_for(p)`` and trial in ``range(cfg["trials"])``,
+    each memoised as one harness point, and average over trials.
+
+    Returns ``(metrics, arrays)`` with per-sweep wall times in
+    ``metrics["sweep_seconds"]`` and, for ``key = f"p{p}_{kernel}"``, the arrays
+    ``{key}_n`` and ``{key}_{ratio|acc|acc_heldout}`` (trial means) with ``_se``
+    (standard errors; zeros for a single trial). Trial ``t`` uses seed
+    ``1000·ctx.seed + t`` for both the init and the data draw.
+    """
+    metrics: dict = {"sweep_seconds": {}}
+    arrays: dict = {}
+    for p in cfg["ps"]:
+        for kernel in kernels_for(p):
+            rows = []
+            for trial in range(cfg["trials"]):
+                def run(p=p, kernel=kernel, trial=trial):
+                    r = sweep(p, kernel, cfg["fractions"], seed=ctx.seed * 1000 + trial,
+                              width=cfg["width"], prior_mean=cfg["prior_mean"])
+                    return ({"build_s": r.build_s, "solve_s": r.solve_s, "stats": r.stats},
+                            {"n": np.array(r.n), "ratio": np.array(r.l2_ratio),
+                             "acc": np.array(r.acc_population), "acc_heldout": np.array(r.acc_heldout)})
+                m, a = ctx.point({"p": p, "kernel": kernel, "trial": trial}, run)
+                rows.append(a)
+                metrics["sweep_seconds"][f"p={p},{kernel},trial={trial}"] = m["build_s"] + m["solve_s"]
+            key = f"p{p}_{kernel}"
+            arrays[f"{key}_n"] = rows[0]["n"]
+            for field in ("ratio", "acc", "acc_heldout"):
+                stack = np.stack([r[field] for r in rows])
+                arrays[f"{key}_{field}"] = stack.mean(0)
+                arrays[f"{key}_{field}_se"] = (stack.std(0, ddof=1) / math.sqrt(len(rows)) if len(rows) > 1
+                                               else np.zeros(stack.shape[1]))
+    metrics["total_sweep_seconds"] = sum(metrics["sweep_seconds"].values())
+    return metrics, arrays
