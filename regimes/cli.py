@@ -177,6 +177,7 @@ def _tag(point: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- list
 def cmd_list(args: argparse.Namespace) -> int:
+    """`regimes list`: every experiment and every registered check."""
     exps, checks = _experiments(args.experiments), _checks()
     if args.json:
         print(json.dumps({
@@ -225,6 +226,7 @@ def _resolve_executor(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`regimes run NN`: one experiment, or a sweep over seeds and --set lists."""
     from regimes import sweep
 
     exps = _experiments(args.experiments)
@@ -331,6 +333,7 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """`regimes check`: run the registered checks and print the verdict table."""
     checks = _checks()
     if args.only:
         known = {c.id: c for c in checks}
@@ -374,6 +377,7 @@ def _build_report(out: Path, exps: list[harness.Experiment], checks: list[Any], 
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """`regimes report`: write report/index.html."""
     exps, checks = _experiments(args.experiments), _checks()
     path = _build_report(Path(args.out), exps, checks, run_missing=not args.no_run_checks,
                          quiet=args.quiet)
@@ -383,6 +387,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- reproduce
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    """`regimes reproduce`: every experiment in order, then the checks, then the report."""
     from tqdm.auto import tqdm
 
     exps = _experiments(args.experiments)

@@ -229,6 +229,7 @@ class Experiment:
 
     @property
     def name(self) -> str:
+        """``NN_slug``: the stem of the script, result and figure files."""
         return f"{self.number}_{self.slug}"
 
 

@@ -44,6 +44,7 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-able dict (for ``results/checks.json`` and the report)."""
         return asdict(self)
 
 

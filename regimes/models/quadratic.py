@@ -113,10 +113,12 @@ class QuadraticNet:
 
     @property
     def dtype(self) -> torch.dtype:
+        """The parameters' dtype (float32 or float64)."""
         return self.W.dtype
 
     @property
     def device(self) -> torch.device:
+        """The parameters' device."""
         return self.W.device
 
     # ------------------------------------------------------------------ init
