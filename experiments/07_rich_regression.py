@@ -80,11 +80,6 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     return metrics, arrays
 
 
-def _by_p(d: dict, p: int):
-    """``d[p]`` whether the dict came from memory (int keys) or from JSON (str keys)."""
-    return d[p] if p in d else d[str(p)]
-
-
 def plot(result: dict, arrays: dict, path: Path) -> None:
     from regimes import plots
 
@@ -112,7 +107,7 @@ def plot(result: dict, arrays: dict, path: Path) -> None:
     ax.set_title("train -- / test —")
     ax = axes[0, 2]
     ps = sorted(int(k) for k in m["theta_inf_final_by_p"])
-    ax.plot(ps, [_by_p(m["theta_inf_final_by_p"], p) for p in ps], "o-", label="trained, end of run")
+    ax.plot(ps, [m["theta_inf_final_by_p"][str(p)] for p in ps], "o-", label="trained, end of run")
     ref = {int(k): v for k, v in m["construction_theta_inf_by_p"].items()}
     rp = [p for p in ps if p in ref]
     ax.plot(rp, [ref[p] for p in rp], "s--", color=plots.COLORS[1], label="Prop 3.8 construction")

@@ -91,11 +91,6 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     return metrics, arrays
 
 
-def _by_p(d: dict, p: int):
-    """``d[p]`` whether the dict came from memory (int keys) or from JSON (str keys)."""
-    return d[p] if p in d else d[str(p)]
-
-
 def plot(result: dict, arrays: dict, path: Path) -> None:
     from regimes import plots
 
@@ -107,7 +102,7 @@ def plot(result: dict, arrays: dict, path: Path) -> None:
         s = np.maximum(arrays[f"p{p}_step"], 1)
         ax.plot(s, arrays[f"p{p}_train_acc"], color=col, **plots.TRAIN_STYLE)
         ax.plot(s, arrays[f"p{p}_test_acc"], color=col, label=f"p = {p}", **plots.TEST_STYLE)
-        ax.axhline(_by_p(m["kernel_test_acc_by_p"], p), color=col, lw=0.8, ls=":")
+        ax.axhline(m["kernel_test_acc_by_p"][str(p)], color=col, lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy")

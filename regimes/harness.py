@@ -300,6 +300,9 @@ def run(
         }
         atomic_write_npz(cache_npz, arrays)
         atomic_write_json(cache_json, result)
+        # Plot from what was stored, exactly as a cache hit would: a figure never
+        # sees in-memory-only types (int dict keys, numpy scalars, NaN for null).
+        result, arrays = json.loads(cache_json.read_text()), load_npz(cache_npz)
     atomic_write_npz(npz_path, arrays)
     atomic_write_json(result_path, result)
     figure_path.parent.mkdir(parents=True, exist_ok=True)
