@@ -556,7 +556,8 @@ def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConf
     rec.update(theta_inf=t_inf, theta_l2=math.hypot(W_l2, V_l2), W_inf=W_inf, V_inf=V_inf,
                W_l2=W_l2, V_l2=V_l2)
     try:
-        rec["norm_margin"] = rec["q_min"] / t_inf**3 if t_inf > 0 else float("nan")
+        cube = t_inf**3   # 0.0 when the weights have decayed to ~1e-110 (underflow), not only at θ = 0
+        rec["norm_margin"] = rec["q_min"] / cube if cube > 0 else float("nan")
     except OverflowError:
         rec["norm_margin"] = float("nan")
     return rec

@@ -204,6 +204,17 @@ def test_metrics_definitions():
     assert math.isclose(rec2["norm_margin"], rec["norm_margin"], rel_tol=1e-10)
 
 
+def test_norm_margin_is_nan_when_theta_cubed_underflows():
+    """Weights decayed to ~1e-120 (a long run with weight decay): ‖θ‖∞ > 0 but ‖θ‖∞³
+    underflows to 0.0 — the normalized margin is NaN, not a ZeroDivisionError."""
+    split = _cls()
+    net = QuadraticNet.init(7, 10, seed=5)
+    tiny = QuadraticNet(1e-120 * net.W, 1e-120 * net.V)
+    rec = evaluate(tiny, split.train, TrainConfig(steps=0, lr=1.0))
+    assert 0 < rec["theta_inf"] < 1e-110
+    assert math.isnan(rec["norm_margin"])
+
+
 def test_regression_metrics_use_argmax_over_c():
     split = _reg(p=5, n=60)
     net = QuadraticNet.init(5, 8, seed=7)
