@@ -115,19 +115,21 @@ def test_transformer_bad_input() -> None:
 
 @pytest.mark.slow
 def test_c17_kernel_exit_small_p() -> None:
-    """C17 at small p (AdamW, p = 23): the training-set eNTK has barely turned
-    (Fort distance S(t_mem, 0) ≤ 0.1) when the training set is fit, and the run
-    generalises after it. The strict "orders of magnitude" growth is reported by
-    the check's verdict (see proofs/grokking_dynamics.md for what was measured)."""
+    """C17 at p = 31 (GD from a large init, α = 16, with weight decay 2e-3; seeds 0–2):
+    in every run the training-set eNTK has barely turned (Fort distance S(t_fit, 0) ≤ 0.1)
+    when the training set is fit, the run generalises after it, and S grows at least
+    tenfold between t_fit and t_gen."""
     from regimes.checks import run_check
 
     r = run_check("C17", quick=True)
-    d = r.details
-    assert d["t_fit"] is not None and d["t_gen"] is not None
-    assert d["S_fit"] <= 0.1
-    assert d["t_gen"] > d["t_fit"]                 # generalisation after memorisation
-    assert d["S_gen"] > d["S_fit"]                 # the kernel keeps turning after the fit
-    assert r.holds == (d["S_fit"] <= 0.1 and d["growth_ratio"] >= 10.0)
+    assert len(r.details["per_seed"]) == 3
+    for d in r.details["per_seed"]:
+        assert d["t_fit"] is not None and d["t_gen"] is not None, d
+        assert d["t_gen"] > d["t_fit"], d               # generalisation after memorisation
+        assert d["S_fit"] <= 0.1, d
+        assert d["growth_ratio"] >= 10.0, d
+        assert d["exit_after_mem"] is True, d          # t_exit ≥ t_mem
+    assert r.holds is True and r.measured >= 10.0
 
 
 def test_c17_summary_and_t_exit_on_synthetic_curves() -> None:
