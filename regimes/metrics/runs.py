@@ -20,7 +20,7 @@ from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
 
-__all__ = ["DEFAULT_RUN", "c17_summary", "summarize", "tracked_run"]
+__all__ = ["DEFAULT_MLP_RUN", "DEFAULT_RUN", "c17_summary", "mlp_run", "summarize", "tracked_run"]
 
 #: Defaults of :func:`tracked_run` (a quick, reliably grokking AdamW run, p = 31).
 DEFAULT_RUN: dict[str, Any] = {
@@ -30,6 +30,13 @@ DEFAULT_RUN: dict[str, Any] = {
     "after_pairs": 300, "grok_threshold": 0.9, "gen_threshold": 0.95, "exit_threshold": 0.5,
     "exit_relative": True,
     "after_every": 2, "seed": 0, "dtype": "float64", "track": True, "wd_start": 0,
+}
+
+
+#: Defaults of :func:`mlp_run`: the blog's embedding MLP and settings (seed 003; okitouni/simple-grokking).
+DEFAULT_MLP_RUN: dict[str, Any] = {
+    "p": 53, "d_embed": 128, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 0.03,
+    "fraction": 0.6, "steps": 10_000, "n_track": 80, "dtype": "float32", "grok_threshold": 0.9, "seed": 0,
 }
 
 
@@ -128,6 +135,41 @@ def tracked_run(config: dict[str, Any], *, device: str = "cpu", extra_callbacks:
     summary = summarize(arrays, cfg)
     summary.update(n_train=n, width=int(cfg["width_mult"]) * p, train_wall_s=wall,
                    tracking_s=None if tracker is None else tracker.time_s)
+    return summary, arrays
+
+
+def mlp_run(config: dict[str, Any], *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train the blog's embedding MLP (:class:`~regimes.models.mlp.EmbeddingMLP`) as ``config``
+    says (keys of :data:`DEFAULT_MLP_RUN`) with :func:`regimes.train.train` — full-batch,
+    cross-entropy, ``fraction`` of the p² pairs — evaluating at ``n_track`` log-spaced steps.
+
+    Returns ``(summary, arrays)``: the summary holds ``t_mem``, ``t_grok``, the grokking
+    measures (as :func:`summarize`), ``n_train``, ``num_params``, ``train_wall_s`` and
+    ``circle_score_end`` (the circle score of the final embedding rows' top-2 PCA plane);
+    the arrays hold the history columns and the embedding table at init and at the end
+    (``embed_init``, ``embed_end``, float64, (p, d_embed)).
+    """
+    from regimes.metrics.fourier import circle_score, embedding_pca
+    from regimes.models.mlp import EmbeddingMLP
+    from regimes.tasks import Task, sample_split
+    from regimes.train import TrainConfig, train
+
+    c = {**DEFAULT_MLP_RUN, **config}
+    p, seed = int(c["p"]), int(c["seed"])
+    split = sample_split(Task(p), fraction=float(c["fraction"]), seed=seed)
+    dtype = torch.float64 if c["dtype"] == "float64" else torch.float32
+    net = EmbeddingMLP.init(p, d_embed=int(c["d_embed"]), hidden=int(c["hidden"]), seed=seed, dtype=dtype)
+    cfg = TrainConfig(steps=int(c["steps"]), lr=float(c["lr"]), optimizer=str(c["optimizer"]),
+                      weight_decay=float(c["weight_decay"]), loss="cross_entropy",
+                      eval_steps=log_steps(int(c["steps"]), int(c["n_track"])))
+    res = train(net, split.train, cfg, test=split.test, device=device)
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in res.history.items()}
+    E0 = net.params()["embed"].detach().cpu().to(torch.float64)
+    E1 = res.net.params()["embed"].detach().cpu().to(torch.float64)
+    arrays["embed_init"], arrays["embed_end"] = E0.numpy(), E1.numpy()
+    summary = summarize(arrays, {"setting": "classification", "grok_threshold": c["grok_threshold"]})
+    summary.update(n_train=len(split.train), num_params=net.num_params(), train_wall_s=res.wall_time_s,
+                   circle_score_end=circle_score(embedding_pca(E1, 2)[0])[0])
     return summary, arrays
 
 
