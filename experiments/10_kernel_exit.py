@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from regimes.checks.dynamics import C17_RUN
 from regimes.harness import Experiment, main
 from regimes.metrics.runs import summarize, tracked_run
 
 _TRACK = {"n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3}
-#: the C17 run (large init, small weight decay, plain GD; regimes.checks.dynamics.C17_RUN) with tracking
-_LAZY = {"p": 31, "optimizer": "gd", "lr": 0.5, "alpha": 16.0, "weight_decay": 2e-3, "lam_inf": 0.0,
-         "fraction": 0.8, "steps": 8000}
+#: the run of check C17 (large init, small weight decay, plain GD), here with tracking on
+_LAZY = {k: v for k, v in C17_RUN.items() if k not in _TRACK}
 QUICK_RUNS = [
     {"name": "cls α=16, GD lr 0.5, wd 2e-3", **_LAZY, **_TRACK},
     {"name": "cls α=1, AdamW wd 0.1", "p": 31, "alpha": 1.0, "weight_decay": 0.1, "steps": 4000, **_TRACK},
