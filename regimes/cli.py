@@ -317,19 +317,25 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
     if as_json:
         print(json.dumps(entries, indent=2))
         return entries
-    label = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "observation": "observation"}
     rows = []
     for e in entries:
         r = e["result"] or {}
         bound = (f"{r.get('relation', '')} {report.fmt_num(r.get('bound'))}".strip()
                  if e["result"] else "—")
         rows.append([e["id"], e["theorem"], report.fmt_num(r.get("measured")) if r else "—",
-                     bound, label[e["verdict"]]])
+                     bound, e["verdict"].upper()])
     print(_table(["id", "theorem", "measured", "bound", "verdict"], rows))
     for e in entries:
         if e["verdict"] == "error":
             print(f"{e['id']} raised {e['error']}", file=sys.stderr)
     return entries
+
+
+def _bad(entries: list[dict[str, Any]]) -> list[str]:
+    """Ids of the entries that make ``check`` and ``reproduce`` exit 1: FAIL, INCONCLUSIVE or ERROR."""
+    from regimes.checks import BAD_VERDICTS
+
+    return [e["id"] for e in entries if e["verdict"].upper() in BAD_VERDICTS]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -346,12 +352,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise CLIError("no checks are registered — add modules under regimes/checks/")
     entries = _run_and_print_checks(checks, quick=args.mode == "quick", out=Path(args.out),
                                     quiet=args.quiet, as_json=args.json)
-    bad = [e["id"] for e in entries if e["verdict"] in ("fail", "error")]
+    bad = _bad(entries)
     if not args.json:
-        n_obs = sum(e["verdict"] == "observation" for e in entries)
-        print(f"\n{len(entries) - len(bad) - n_obs} passed, {len(bad)} failed"
-              + (f", {n_obs} observations" if n_obs else "")
-              + (f" ({', '.join(bad)})" if bad else ""))
+        from regimes import report
+
+        counts = {v: sum(e["verdict"] == v for e in entries) for v in report.ENTRY_VERDICTS}
+        print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+              + (f" (exit 1: {', '.join(bad)})" if bad else ""))
     return EXIT_FAIL if bad else EXIT_OK
 
 
@@ -415,10 +422,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         entries = _run_and_print_checks(checks, quick=args.mode == "quick", out=out,
                                         quiet=args.quiet)
     path = _build_report(out, exps, checks, run_missing=False, quiet=args.quiet)
-    bad = [e["id"] for e in entries if e["verdict"] in ("fail", "error")]
+    bad = _bad(entries)
     print(f"\nreport: {path}")
     print(f"{len(exps) - len(failed)}/{len(exps)} experiments, "
-          f"{len(entries) - len(bad)}/{len(entries)} checks without failure, "
+          f"{len(entries) - len(bad)}/{len(entries)} checks without FAIL/INCONCLUSIVE/ERROR, "
           f"{time.perf_counter() - t0:.0f} s"
           + (f"; failed: {', '.join(failed + bad)}" if failed or bad else ""))
     return EXIT_FAIL if failed or bad else EXIT_OK

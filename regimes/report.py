@@ -89,9 +89,14 @@ ERRATA: list[tuple[str, str]] = [
 
 
 # --------------------------------------------------------------------------- checks
-def verdict_of(holds: bool | None) -> str:
-    """``"pass"``, ``"fail"`` or ``"observation"`` (``holds=None``: no claim in the paper)."""
-    return "observation" if holds is None else ("pass" if holds else "fail")
+#: Every verdict a stored check entry can carry (lower case), in display order.
+ENTRY_VERDICTS = ("pass", "fail", "vacuous", "inconclusive", "observation", "error")
+
+
+def verdict_of(res: CheckResult) -> str:
+    """The stored verdict of a result: ``res.verdict`` in lower case (``"pass"``, ``"fail"``,
+    ``"vacuous"``, ``"inconclusive"``, ``"observation"``; see :data:`regimes.checks.VERDICTS`)."""
+    return str(res.verdict).lower()
 
 
 def run_checks(checks: Iterable[Check], *, quick: bool = True,
@@ -111,7 +116,7 @@ def run_checks(checks: Iterable[Check], *, quick: bool = True,
             res = chk.fn(quick=quick)
             if not isinstance(res, CheckResult):
                 raise TypeError(f"check {chk.id} returned {type(res).__name__}, not CheckResult")
-            entry.update(result=harness._jsonable(res.to_dict()), verdict=verdict_of(res.holds),
+            entry.update(result=harness._jsonable(res.to_dict()), verdict=verdict_of(res),
                          error=None)
         except Exception as e:
             entry.update(result=None, verdict="error", error=f"{type(e).__name__}: {e}",
@@ -172,6 +177,7 @@ th{background:#f4f4f4}td.num{font-family:ui-monospace,monospace;white-space:nowr
 .v{font-weight:600;padding:.1em .5em;border-radius:.3em;white-space:nowrap}
 .pass{background:#d8f3dc;color:#1b5e20}.fail{background:#ffd6d6;color:#a00}
 .error{background:#ffe0b2;color:#8a4b00}.observation{background:#e3f2fd;color:#0d47a1}
+.vacuous{background:#eeeeee;color:#424242}.inconclusive{background:#fff3c4;color:#6d4c00}
 .notrun{background:#eee;color:#555}
 .card{border:1px solid #ddd;border-radius:.5em;padding:1em;margin:1em 0}
 figure{margin:.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -228,8 +234,7 @@ def _compact_json(obj: Any, indent: int = 0) -> str:
 
 
 def _verdict_badge(verdict: str) -> str:
-    label = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "observation": "observation",
-             "notrun": "not run"}.get(verdict, verdict)
+    label = {"observation": "observation", "notrun": "not run"}.get(verdict, verdict.upper())
     return f'<span class="v {_e(verdict)}">{_e(label)}</span>'
 
 
@@ -327,7 +332,7 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
         for cid in exp.checks:
             by_check.setdefault(cid, []).append(exp)
     verdicts = [entries.get(c.id, {}).get("verdict", "notrun") for c in checks]
-    counts = {v: verdicts.count(v) for v in ("pass", "fail", "error", "observation", "notrun")}
+    counts = {v: verdicts.count(v) for v in (*ENTRY_VERDICTS, "notrun")}
     summary = " · ".join(f"{_verdict_badge(v)} {n}" for v, n in counts.items() if n)
 
     rows = []

@@ -78,10 +78,18 @@ def fake_checks() -> list[Check]:
     def broken(quick: bool = True) -> CheckResult:
         raise RuntimeError("check crashed")
 
+    def vacuous(quick: bool = True) -> CheckResult:
+        return CheckResult("T5", "Thm T.5", 0.2, 3e5, "<=", True, verdict="VACUOUS")
+
+    def never(quick: bool = True) -> CheckResult:
+        return CheckResult("T6", "Fig T.6", float("nan"), 10.0, ">=", None, verdict="INCONCLUSIVE")
+
     return [Check("T1", "Thm T.1", "a passing claim", "tests/test_t.py", ok),
             Check("T2", "Thm T.2", "a failing claim", "tests/test_t.py", bad),
             Check("T3", "open question", "an observation", "tests/test_t.py", obs),
-            Check("T4", "Thm T.4", "a crashing check", "tests/test_t.py", broken)]
+            Check("T4", "Thm T.4", "a crashing check", "tests/test_t.py", broken),
+            Check("T5", "Thm T.5", "a vacuous bound", "tests/test_t.py", vacuous),
+            Check("T6", "Fig T.6", "an event that never happened", "tests/test_t.py", never)]
 
 
 @pytest.fixture
@@ -256,20 +264,26 @@ def test_check_table_verdicts_and_exit_status(tmp_path: Path, capsys: pytest.Cap
     assert code == 1  # T2 fails and T4 crashes
     lines = text.splitlines()
     assert lines[0].split() == ["id", "theorem", "measured", "bound", "verdict"]
-    rows = {ln.split()[0]: ln for ln in lines[2:6]}
-    assert set(rows) == {"T1", "T2", "T3", "T4"}
+    rows = {ln.split()[0]: ln for ln in lines[2:8]}
+    assert set(rows) == {"T1", "T2", "T3", "T4", "T5", "T6"}
     assert rows["T1"].rstrip().endswith("PASS") and "1e-13" in rows["T1"] and "<= 1e-12" in rows["T1"]
     assert rows["T2"].rstrip().endswith("FAIL")
-    assert rows["T3"].rstrip().endswith("observation")
+    assert rows["T3"].rstrip().endswith("OBSERVATION")
     assert rows["T4"].rstrip().endswith("ERROR") and "check crashed" in err
-    assert "1 passed, 2 failed, 1 observations (T2, T4)" in text
+    assert rows["T5"].rstrip().endswith("VACUOUS") and "PASS" not in rows["T5"]
+    assert rows["T6"].rstrip().endswith("INCONCLUSIVE")
+    assert ("1 pass, 1 fail, 1 vacuous, 1 inconclusive, 1 observation, 1 error (exit 1: T2, T4, T6)"
+            in text)
     stored = {e["id"]: e for e in json.loads((out / "results" / "checks.json").read_text())["checks"]}
     assert {k: v["verdict"] for k, v in stored.items()} == {
-        "T1": "pass", "T2": "fail", "T3": "observation", "T4": "error"}
+        "T1": "pass", "T2": "fail", "T3": "observation", "T4": "error", "T5": "vacuous",
+        "T6": "inconclusive"}
     assert stored["T1"]["result"]["measured"] == 1e-13 and stored["T1"]["mode"] == "quick"
     # a passing subset (an observation never fails) exits 0
-    code, text, _ = invoke(["check", "--only", "T1", "T3", "--full", "--out", str(out)], capsys)
-    assert code == 0 and "1 passed, 0 failed, 1 observations" in text
+    code, text, _ = invoke(["check", "--only", "T1", "T3", "T5", "--full", "--out", str(out)], capsys)
+    assert code == 0 and "1 pass, 1 vacuous, 1 observation\n" in text
+    code, _, _ = invoke(["check", "--only", "T6", "--out", str(out)], capsys)
+    assert code == 1  # an inconclusive run is not a pass
     stored = {e["id"]: e for e in json.loads((out / "results" / "checks.json").read_text())["checks"]}
     assert stored["T1"]["mode"] == "full" and stored["T2"]["verdict"] == "fail"  # merged, kept
 
@@ -282,9 +296,9 @@ def test_check_runs_real_registry_subset(tmp_path: Path, capsys: pytest.CaptureF
     cid = checks[0].id
     code, text, _ = invoke(["check", "--only", cid, "--out", str(tmp_path), "--json"], capsys)
     entry = json.loads(text)[0]
-    holds = rc.run_check(cid).holds
-    assert entry["verdict"] == {True: "pass", False: "fail", None: "observation"}[holds]
-    assert code == (1 if holds is False else 0)
+    verdict = rc.run_check(cid).verdict
+    assert entry["verdict"] == verdict.lower()
+    assert code == (1 if verdict in rc.BAD_VERDICTS else 0)
 
 
 # --------------------------------------------------------------------------- report and reproduce
@@ -333,9 +347,9 @@ def test_report_has_every_check_figures_configs_and_errata(tmp_path: Path,
     assert "<script" not in html                            # static, readable without a server
     # without --no-run-checks, checks with no stored verdict are run first
     code, _, err = invoke(["report", "--experiments", str(exps), "--out", str(out)], capsys)
-    assert code == 0 and "T3, T4" in err
+    assert code == 0 and "T3, T4, T5, T6" in err
     stored = json.loads((out / "results" / "checks.json").read_text())["checks"]
-    assert sorted(e["id"] for e in stored) == ["T1", "T2", "T3", "T4"]
+    assert sorted(e["id"] for e in stored) == ["T1", "T2", "T3", "T4", "T5", "T6"]
 
 
 def test_reproduce_runs_every_experiment_then_checks_then_report(
@@ -383,3 +397,17 @@ def test_a_broken_experiment_script_is_named_in_one_line(tmp_path: Path,
     (exps / "93_broken.py").write_text("import numpy as np\nraise ImportError('no such\\nthing')\n")
     code, _, err = invoke(["list", "--experiments", str(exps)], capsys)
     assert code == 2 and err.count("\n") == 1 and "93_broken.py fails to load" in err
+
+
+def test_check_result_verdicts_cannot_contradict_holds() -> None:
+    """A vacuous or inconclusive result never reads as a pass; a verdict that contradicts
+    ``holds`` or is unknown is refused."""
+    assert CheckResult("X", "t", 1.0, 2.0, "<=", True).verdict == "PASS"
+    assert CheckResult("X", "t", 3.0, 2.0, "<=", False).verdict == "FAIL"
+    assert CheckResult("X", "t", 1.0, 2.0, "", None).verdict == "OBSERVATION"
+    for v in ("VACUOUS", "INCONCLUSIVE", "OBSERVATION"):
+        assert CheckResult("X", "t", 1.0, 2.0, "<=", True, verdict=v).holds is None
+    with pytest.raises(ValueError, match="verdict='PASS' contradicts holds=False"):
+        CheckResult("X", "t", 3.0, 2.0, "<=", False, verdict="PASS")
+    with pytest.raises(ValueError, match="verdict='MAYBE' is not allowed"):
+        CheckResult("X", "t", 3.0, 2.0, "<=", False, verdict="MAYBE")

@@ -23,16 +23,32 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: The verdicts a check can return, and what each one means.
+VERDICTS: dict[str, str] = {
+    "PASS": "the inequality was evaluated where it says something, and it holds",
+    "FAIL": "the inequality was evaluated where it says something, and it is violated",
+    "VACUOUS": "the bound cannot say anything at this size (e.g. an error bound ≥ 1); "
+               "details name the size at which it would",
+    "OBSERVATION": "a measurement the source makes no claim about (no pass/fail)",
+    "INCONCLUSIVE": "a run never reached the event the claim is about (e.g. never fit, never generalised)",
+}
+#: Verdicts that make ``regimes check`` exit non-zero (besides a crashed check, ``"ERROR"``).
+BAD_VERDICTS = ("FAIL", "INCONCLUSIVE", "ERROR")
+
 
 @dataclass
 class CheckResult:
     """Outcome of one numbered check.
 
     ``measured`` and ``bound`` are the two sides of the asserted inequality
-    (``relation`` says which way, e.g. ``"<="``); ``holds`` is the verdict;
-    ``holds=None`` marks an observation the paper makes no claim about (e.g.
-    the 0-1 error of kernel methods, an open question). ``details`` carries
-    per-case numbers for the report.
+    (``relation`` says which way, e.g. ``"<="``). ``verdict`` is one of
+    :data:`VERDICTS`; when it is not given it follows from ``holds``
+    (True → PASS, False → FAIL, None → OBSERVATION). ``holds`` is ``True`` only
+    for PASS, ``False`` only for FAIL and ``None`` for every other verdict, so a
+    vacuous bound or an inconclusive run can never read as a pass.
+    ``details`` carries per-case numbers for the report.
+
+    Raises ``ValueError`` for an unknown verdict, or one that contradicts ``holds``.
     """
 
     id: str
@@ -42,6 +58,18 @@ class CheckResult:
     relation: str
     holds: bool | None
     details: dict[str, Any] = field(default_factory=dict)
+    verdict: str | None = None
+
+    def __post_init__(self) -> None:
+        derived = "OBSERVATION" if self.holds is None else ("PASS" if self.holds else "FAIL")
+        if self.verdict is None:
+            self.verdict = derived
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict={self.verdict!r} is not allowed: use one of {sorted(VERDICTS)}")
+        if self.verdict in ("PASS", "FAIL") and self.verdict != derived:
+            raise ValueError(f"verdict={self.verdict!r} contradicts holds={self.holds!r}")
+        if self.verdict not in ("PASS", "FAIL"):
+            self.holds = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-able dict (for ``results/checks.json`` and the report)."""
