@@ -5,6 +5,7 @@
 ``regimes reproduce``   every experiment in order, the checks, then the report
 ``regimes check``       the verification table; exit status 1 if any check fails
 ``regimes report``      the static page ``report/index.html``
+``regimes publish``     finished results into ``docs/results/<mode>/``, figures into ``docs/gallery/``
 
 Experiments and checks are found at run time (:func:`regimes.harness.discover`,
 :func:`regimes.checks.all_checks`), so a new ``experiments/NN_slug.py`` or a
@@ -431,6 +432,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed or bad else EXIT_OK
 
 
+# --------------------------------------------------------------------------- publish
+def cmd_publish(args: argparse.Namespace) -> int:
+    """`regimes publish`: copy finished results and verdicts into docs/results/<mode>/ and
+    redraw the gallery from the copies."""
+    exps = _experiments(args.experiments)
+    try:
+        manifest = harness.publish(exps, out=args.out, mode=args.mode, to=args.to, gallery=args.gallery)
+    except FileNotFoundError as e:
+        raise CLIError(str(e)) from None
+    to = Path(args.to) if args.to else harness.PUBLISHED_DIR / args.mode
+    print(f"published {len(manifest['experiments'])} experiment(s) and "
+          f"{len(manifest.get('checks', {}))} check verdict(s) to {to}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser, *, mode: bool = True, quiet: bool = True,
             experiments: bool = True) -> None:
@@ -540,6 +556,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show checks without a stored verdict as 'not run'")
     _common(p, mode=False)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("publish", help="commit-ready results: docs/results/<mode>/ and docs/gallery/",
+                       formatter_class=_FMT,
+                       description="Copy every experiment's finished result (JSON + NPZ) and the "
+                                   "stored check verdicts from --out into docs/results/<mode>/, "
+                                   "redraw each figure from the copied files into docs/gallery/, and "
+                                   "write MANIFEST.json (config hashes, seeds, git revisions, wall "
+                                   "times, versions, machine). The README quotes numbers only from "
+                                   "these files; a test keeps the two in agreement.",
+                       epilog="examples:\n  regimes reproduce --quick && regimes publish --quick\n"
+                              "  regimes publish --quick --out /tmp/run --to /tmp/published")
+    p.add_argument("--to", default=None, metavar="DIR", help="destination (default docs/results/<mode>)")
+    p.add_argument("--gallery", default=None, metavar="DIR", help="figures folder (default docs/gallery)")
+    _common(p, quiet=False)
+    p.set_defaults(func=cmd_publish)
     return ap
 
 

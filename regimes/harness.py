@@ -360,6 +360,69 @@ def main(exp: Experiment, argv: list[str] | None = None) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- publishing
+#: Where committed results live (``docs/results/<mode>/``) and the figures drawn from them.
+PUBLISHED_DIR = REPO_ROOT / "docs" / "results"
+GALLERY_DIR = REPO_ROOT / "docs" / "gallery"
+
+
+def machine() -> dict[str, Any]:
+    """What ran a result: OS, processor, CPU count, torch threads, CUDA device (if any)."""
+    import torch
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return info
+
+
+def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = "quick",
+            to: str | Path | None = None, gallery: str | Path | None = None,
+            checks_file: str | Path | None = None) -> dict[str, Any]:
+    """Copy the finished results of ``exps`` (``out/results/NN_slug.json`` + ``.npz``) and the
+    stored check verdicts into the committed folder ``to`` (default ``docs/results/<mode>``),
+    redraw every figure from the *copied* files into ``gallery`` (default ``docs/gallery``),
+    and write ``MANIFEST.json`` there: per experiment its config hash, seed, git revision and
+    wall time, plus the versions and the machine.
+
+    Only results computed in ``mode`` are taken (a full-mode result never lands in the
+    quick folder). Raises ``FileNotFoundError`` naming the command that would produce a
+    missing result, before anything is copied.
+    """
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode={mode!r} is not allowed: choose 'quick' or 'full'")
+    out = Path(out)
+    to = PUBLISHED_DIR / mode if to is None else Path(to)
+    gallery = GALLERY_DIR if gallery is None else Path(gallery)
+    found = []
+    for exp in exps:
+        hit = read_complete(out / "results" / f"{exp.name}.json", out / "results" / f"{exp.name}.npz")
+        if hit is None or hit[0].get("config", {}).get("mode") != mode:
+            raise FileNotFoundError(f"no finished {mode}-mode result for {exp.name} under {out / 'results'}: "
+                                    f"run `regimes run {exp.number} --{mode} --out {out}` first")
+        found.append((exp, *hit))
+    checks_src = Path(checks_file) if checks_file is not None else out / "results" / "checks.json"
+    manifest: dict[str, Any] = {"mode": mode, "published_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                "versions": versions(), "machine": machine(), "experiments": {}}
+    for exp, result, arrays in found:
+        atomic_write_json(to / f"{exp.name}.json", result)
+        atomic_write_npz(to / f"{exp.name}.npz", arrays)
+        stored, stored_arrays = json.loads((to / f"{exp.name}.json").read_text()), load_npz(to / f"{exp.name}.npz")
+        exp.plot(stored, stored_arrays, gallery / f"{exp.name}.png")
+        (gallery / f"{exp.name}.pdf").unlink(missing_ok=True)   # the gallery keeps the PNG the README shows
+        manifest["experiments"][exp.name] = {k: result.get(k) for k in
+                                             ("config_hash", "git_revision", "wall_time_s", "finished_at", "host")}
+        manifest["experiments"][exp.name]["seed"] = result["config"].get("seed")
+    if checks_src.exists():
+        checks = json.loads(checks_src.read_text())
+        atomic_write_json(to / "checks.json", checks)
+        manifest["checks"] = {e["id"]: {"verdict": e.get("verdict"), "mode": e.get("mode"), "wall_s": e.get("wall_s"),
+                                        "git_revision": e.get("git_revision")}
+                              for e in checks.get("checks", [])}
+    atomic_write_json(to / "MANIFEST.json", manifest)
+    return manifest
+
+
 # --------------------------------------------------------------------------- discovery
 def discover(directory: Path = EXPERIMENTS_DIR) -> list[Experiment]:
     """Every ``experiments/NN_slug.py`` module's ``EXPERIMENT``, in number order."""

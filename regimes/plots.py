@@ -25,6 +25,33 @@ def setup() -> None:
     })
 
 
+def ci_text(ci: dict | None, fmt: str = ".2f") -> str:
+    """``"est [low, high]"`` for a stored interval (a :class:`regimes.stats.CI` or
+    :class:`regimes.stats.ExponentFit` as a dict; JSON turns NaN into null, shown as "nan")."""
+    if ci is None:
+        return "n/a"
+
+    def f(v) -> str:
+        return "nan" if v is None else format(float(v), fmt)
+
+    return f"{f(ci.get('estimate'))} [{f(ci.get('low'))}, {f(ci.get('high'))}]"
+
+
+def errorbar_ci(ax, xs, cis: list, **kw) -> None:
+    """Seed means with their stored intervals as error bars; ``cis`` are CI dicts (``None``
+    entries, and null bounds, are left out)."""
+    import numpy as np
+
+    pts = [(x, c) for x, c in zip(xs, cis, strict=True) if c is not None and c.get("estimate") is not None]
+    if not pts:
+        return
+    x = np.array([float(x) for x, _ in pts])
+    est = np.array([float(c["estimate"]) for _, c in pts])
+    lo = np.array([np.nan if c.get("low") is None else float(c["low"]) for _, c in pts])
+    hi = np.array([np.nan if c.get("high") is None else float(c["high"]) for _, c in pts])
+    ax.errorbar(x, est, yerr=[np.nan_to_num(est - lo), np.nan_to_num(hi - est)], capsize=3, **kw)
+
+
 def subplots(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.2, **kw):
     """``plt.subplots`` with the suite style and panel size ``width``×``height`` inches."""
     setup()

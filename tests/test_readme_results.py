@@ -1,0 +1,92 @@
+"""The README quotes numbers only from committed result files, and quotes them right.
+
+Every number the README's findings quote is followed by an invisible marker
+``<!--r FILE KEYPATH FMT-->``: ``FILE`` is a result under ``docs/results/quick/``
+(without ``.json``), ``KEYPATH`` a ``/``-separated path into it (list entries by index,
+or by their ``"id"``), ``FMT`` a Python format spec. This test formats the stored value
+and compares it with the text right before the marker. The verification table must
+match the committed ``checks.json`` row by row (verdict and measured value), every
+registered check must be in it, and every gallery figure must have its committed result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regimes.checks import all_checks
+from regimes.report import fmt_num
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+RESULTS = ROOT / "docs" / "results" / "quick"
+MARKER = re.compile(r"(?P<text>[-−]?[0-9][0-9.,]*(?:e[-+]?[0-9]+)?%?)\**<!--r (?P<file>\S+) (?P<path>\S+) "
+                    r"(?P<fmt>\S+)-->")
+
+
+def _load(name: str) -> dict[str, Any]:
+    path = RESULTS / f"{name}.json"
+    assert path.exists(), f"README quotes {name}, but {path} is not committed (run `regimes publish --quick`)"
+    return json.loads(path.read_text())
+
+
+def _walk(node: Any, path: str) -> Any:
+    for tok in path.split("/"):
+        if isinstance(node, list):
+            if tok.lstrip("-").isdigit():
+                node = node[int(tok)]
+            else:
+                matches = [e for e in node if isinstance(e, dict) and e.get("id") == tok]
+                assert len(matches) == 1, f"no unique entry with id {tok!r} on the path {path}"
+                node = matches[0]
+        else:
+            assert isinstance(node, dict) and tok in node, f"key {tok!r} missing on the path {path}"
+            node = node[tok]
+    return node
+
+
+def test_readme_markers_exist() -> None:
+    """The findings quote numbers through markers (a README with none would make the next test vacuous)."""
+    assert len(MARKER.findall(README)) >= 10
+
+
+@pytest.mark.parametrize("m", list(MARKER.finditer(README)), ids=lambda m: f"{m['file']}:{m['path']}")
+def test_readme_number_matches_its_result_file(m: re.Match) -> None:
+    value = _walk(_load(m["file"]), m["path"])
+    assert value is not None, f"{m['file']}:{m['path']} is null in the committed file"
+    expected = format(value, m["fmt"])
+    assert m["text"].replace("−", "-") == expected, (m["file"], m["path"], value)
+
+
+def _table_rows() -> dict[str, list[str]]:
+    rows = {}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"C\d+b?", cells[0]):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_verdict_table_matches_committed_checks() -> None:
+    stored = {e["id"]: e for e in _load("checks")["checks"]}
+    rows = _table_rows()
+    assert set(rows) == {c.id for c in all_checks()}, "the README table must list every registered check"
+    for cid, (_, _, measured, _, verdict) in rows.items():
+        entry = stored[cid]
+        assert verdict.strip("*") == entry["verdict"].upper(), cid
+        assert measured == fmt_num(entry["result"]["measured"]), cid
+        assert entry["mode"] == "quick", cid
+
+
+def test_every_gallery_figure_has_its_committed_result() -> None:
+    manifest = _load("MANIFEST")
+    for png in sorted((ROOT / "docs" / "gallery").glob("*.png")):
+        assert png.stem in manifest["experiments"], f"{png.name} has no committed result"
+        assert (RESULTS / f"{png.stem}.json").exists() and (RESULTS / f"{png.stem}.npz").exists()
+    for name, meta in manifest["experiments"].items():
+        assert meta["wall_time_s"] > 0 and meta["git_revision"], name
+    assert manifest["machine"]["cpu_count"] >= 1 and "torch" in manifest["versions"]

@@ -1,0 +1,106 @@
+"""C15 and C16 (the rich-regime scaling claims at the paper's settings) and the recipe behind them.
+
+The verdict logic is tested on hand-made runs with known answers (each of PASS, FAIL and
+INCONCLUSIVE is reachable); the recipe on a tiny real run; the checks themselves at quick
+scale are slow (minutes) and run with ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from regimes.checks import run_check, scale
+from regimes.runs import RichRunConfig, paper_config, rich_run
+
+
+def _rows(setting: str, ps, seeds, **vals):
+    rows = []
+    for p in ps:
+        for s in seeds:
+            r = {"p": p, "seed": s, "stalled_at": None}
+            for k, v in vals.items():
+                r[k] = v(p, s) if callable(v) else v
+            rows.append(r)
+    return rows
+
+
+@pytest.fixture
+def fake_grid(monkeypatch: pytest.MonkeyPatch):
+    def install(rows):
+        monkeypatch.setattr(scale, "rich_grid", lambda *a, **k: rows)
+    return install
+
+
+def test_c16_verdicts_on_hand_made_runs(fake_grid) -> None:
+    ps, seeds = [17, 23, 31], [0, 1, 2]
+    good = dict(train_acc=1.0, heldout_acc=0.99, kernel_heldout_acc=0.1, theta_inf=1.0,
+                norm_margin=lambda p, s: 0.3 * p * (1 + 0.02 * s))      # exactly linear in p up to seed noise
+    fake_grid(_rows("classification", ps, seeds, **good))
+    r = run_check("C16")
+    assert r.verdict == "PASS", r.details["criteria_met"]
+    assert abs(r.details["norm_margin_exponent"]["estimate"] - 1.0) < 0.05
+    fake_grid(_rows("classification", ps, seeds, **{**good, "norm_margin": lambda p, s: 5.0 + 0.01 * s}))
+    r = run_check("C16")                                                 # a flat margin is not Ω(p)
+    assert r.verdict == "FAIL" and r.details["criteria_met"]["b_margin_grows"] is False
+    fake_grid(_rows("classification", ps, seeds, **{**good, "kernel_heldout_acc": 0.9}))
+    assert run_check("C16").verdict == "FAIL"                            # the kernel learned: Thm 4.3 violated
+    fake_grid(_rows("classification", ps, seeds, **{**good, "train_acc": lambda p, s: 0.99 if s == 1 else 1.0}))
+    r = run_check("C16")                                                 # a run never fit: no margin to speak of
+    assert r.verdict == "INCONCLUSIVE" and r.holds is None
+
+
+def test_c15_verdicts_on_hand_made_runs(fake_grid) -> None:
+    ps, seeds = [7, 11, 13], [0, 1, 2]
+    good = dict(train_loss=1e-6, heldout_l2_ratio=0.1, heldout_acc=1.0, kernel_heldout_l2_ratio=0.9,
+                theta_inf=0.8)
+    fake_grid(_rows("regression", ps, seeds, **good))
+    assert run_check("C15").verdict == "PASS"
+    fake_grid(_rows("regression", ps, seeds, **{**good, "heldout_l2_ratio": lambda p, s: 2.0 if p == 13 else 0.1}))
+    r = run_check("C15")
+    assert r.verdict == "FAIL" and r.measured == pytest.approx(2.0)
+    fake_grid(_rows("regression", ps, seeds, **{**good, "train_loss": 1.0}))
+    assert run_check("C15").verdict == "INCONCLUSIVE"
+
+
+def test_paper_config_is_app_a_and_refuses_bad_input() -> None:
+    reg, cls = paper_config("regression", 11), paper_config("classification", 11)
+    assert (reg.optimizer, reg.lr, reg.lam_inf, reg.width_mult, reg.n_exponent, reg.loss) == \
+        ("gd", 0.5, 1e-4, 4, 2.25, "mse")
+    assert (cls.optimizer, cls.lr, cls.lam_inf, cls.width_mult, cls.loss) == \
+        ("normalized_gd", 10.0, 1e-20, 8, "cross_entropy")
+    assert reg.n == round(2 * 11**2.25) and cls.n == round(2 * 11 ** (5 / 3))
+    with pytest.raises(ValueError, match="setting"):
+        paper_config("ranking", 11)
+    with pytest.raises(ValueError, match="p"):
+        paper_config("regression", 2)
+    with pytest.raises(TypeError):
+        paper_config("regression", 11, stepz=10)                         # a misspelt key is refused
+    with pytest.raises(ValueError, match="loss"):
+        RichRunConfig("regression", 7, loss="cross_entropy").validate()
+
+
+def test_rich_run_scores_only_held_out_points() -> None:
+    """A tiny real run: the held-out counts are the complement of the training set, the zero
+    predictor's held-out loss is p² × (share of labelled-true triples among the held-out ones),
+    and the kernel baseline interpolates nothing it should not."""
+    from regimes.tasks import Task, sample_split
+
+    torch.manual_seed(0)
+    cfg = paper_config("regression", 5, 1, steps=50, n_evals=5)
+    s, arrays = rich_run(cfg)
+    split = sample_split(Task(5, "regression"), n=cfg.n, seed=1)
+    true_held = int((split.test.y != 0).sum())
+    assert s["heldout_zero_loss"] == pytest.approx(25.0 * true_held / len(split.test), rel=1e-12)
+    assert s["heldout_l2_ratio"] == pytest.approx(s["heldout_loss"] / s["heldout_zero_loss"], rel=1e-12)
+    assert math.isfinite(s["kernel_heldout_l2_ratio"]) and len(arrays["step"]) >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cid", ["C15", "C16"])
+def test_quick_checks_give_a_real_verdict(cid: str) -> None:
+    r = run_check(cid)
+    assert r.verdict in ("PASS", "FAIL", "INCONCLUSIVE")
+    assert len({row["seed"] for row in r.details["runs"]}) >= 3
