@@ -304,8 +304,8 @@ def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Hashable],
-                 censored: Sequence[bool] | None = None, *, confidence: float = 0.95,
-                 n_boot: int = 2000, seed: int = 0) -> ExponentFit:
+                 censored: Sequence[bool] | None = None, *, n_min: Sequence[float] | None = None,
+                 confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> ExponentFit:
     """Exponent β of n*(p) ≈ c·p^β, with an interval from a cluster bootstrap over seeds.
 
     Parameters
@@ -323,6 +323,14 @@ def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Ha
         ``censored`` as ``[p, seed]``. Excluding right-censored points biases the
         exponent down when censoring grows with p; the count is returned so a
         reader can judge.
+    n_min : optional (k,) search brackets: the crossing of each uncensored point is known
+        only to lie in [n_min, n_star] (e.g. n_min = the largest size a bisection saw fail,
+        plus one; n_min = n_star for an exact value). Then the fit uses the geometric
+        midpoints √(n_min·n_star), and every bootstrap resample draws each point's log n*
+        uniformly in its bracket (one draw per point and resample, shared by a seed drawn
+        twice), so the search's resolution enters the interval. Without it, seeds that
+        agree only because a deterministic search visits the same sizes would give a
+        falsely narrow interval.
     confidence : nominal coverage in (0, 1).
     n_boot : bootstrap resamples (≥ 1).
     seed : random seed of the bootstrap (``numpy.random.default_rng``).
@@ -334,18 +342,20 @@ def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Ha
     k points from G seeds are never treated as k independent draws. Consequences,
     by design:
 
-    * if every seed gives identical n* at every p, every resample reproduces the
-      same curve and the interval has zero width: the seeds agree, and the
+    * if every seed gives identical, exact n* at every p, every resample reproduces
+      the same curve and the interval has zero width: the seeds agree, and the
       interval says so; it does *not* grow narrower by counting the identical
-      values as extra data (a naive point bootstrap over the pooled points would);
-      ``resid_rms`` reports the power law's misfit, which this interval ignores;
+      values as extra data (a naive point bootstrap over the pooled points would).
+      When the agreement is only the search's resolution, pass ``n_min``: the
+      interval then keeps the bracket widths. ``resid_rms`` reports the power
+      law's misfit, which this interval ignores;
     * one seed gives NaN bounds (no between-seed variation to resample);
     * fewer than 2 distinct p among the uncensored points gives NaN for the
       estimate too, with the reason.
 
     Raises ``ValueError`` for unequal lengths, empty input, non-positive or
-    non-finite p, non-positive or non-finite uncensored n*, a repeated (seed, p),
-    confidence outside (0, 1) or ``n_boot < 1``.
+    non-finite p, non-positive or non-finite uncensored n*, an uncensored n_min
+    outside (0, n*], a repeated (seed, p), confidence outside (0, 1) or ``n_boot < 1``.
 
     >>> ps = [11, 13, 17, 11, 13, 17]
     >>> ns = [2 * q**1.5 for q in ps[:3]] + [3 * q**1.5 for q in ps[3:]]
@@ -362,9 +372,11 @@ def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Ha
     if not sv:
         raise ValueError("seeds is empty: need one seed id per point")
     cm = np.zeros(pv.size, dtype=bool) if censored is None else np.asarray(censored)
-    lengths = {"p": pv.size, "n_star": nv.size, "seeds": len(sv), "censored": cm.size}
+    mv = nv.copy() if n_min is None else _vector("n_min", n_min, allow_nan=True, allow_inf=True)
+    lengths = {"p": pv.size, "n_star": nv.size, "seeds": len(sv), "censored": cm.size, "n_min": mv.size}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"p, n_star, seeds and censored have unequal lengths {lengths}: one entry per point")
+        raise ValueError(f"p, n_star, seeds, censored and n_min have unequal lengths {lengths}: one entry per "
+                         "point")
     if cm.dtype != bool:
         raise ValueError(f"censored must be a boolean mask, got dtype {cm.dtype}")
     if (pv <= 0).any():
@@ -375,6 +387,11 @@ def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Ha
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"n_star[{i}]={float(nv[i])!r} is not allowed for an uncensored point: a log fit needs "
                          "finite n_star > 0 (mark it censored if the criterion was not met)")
+    bad = use & ~(np.isfinite(mv) & (mv > 0) & (mv <= nv))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"n_min[{i}]={float(mv[i])!r} is out of range: an uncensored point needs "
+                         f"0 < n_min <= n_star={float(nv[i])!r}")
     try:
         pairs = [(s, float(q)) for s, q in zip(sv, pv, strict=True)]
         if len(set(pairs)) != len(pairs):
@@ -388,7 +405,8 @@ def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Ha
     seed = check_int("seed", seed, low=0)
 
     cens_list = [[float(pv[i]), sv[i]] for i in np.flatnonzero(cm)]
-    x, y = np.log(pv[use]), np.log(nv[use])
+    x, y_hi, y_lo = np.log(pv[use]), np.log(nv[use]), np.log(mv[use])
+    y = 0.5 * (y_lo + y_hi)  # the geometric midpoint of each bracket (n* itself when exact)
     cl = [sv[i] for i in np.flatnonzero(use)]
     ids = list(dict.fromkeys(cl))
     n_p = int(np.unique(x).size)
@@ -405,15 +423,14 @@ def fit_exponent(p: Sequence[float], n_star: Sequence[float], seeds: Sequence[Ha
     if len(ids) < 2:
         return ExponentFit(b, nan, nan, intercept=a, n_boot_valid=0, resid_rms=resid,
                            reason="one seed: no interval (the bootstrap resamples seeds)", **base)
-    # per-seed sufficient statistics of the regression: count, Σx, Σy, Σxx, Σxy
     g = np.array([ids.index(s) for s in cl])
     G = len(ids)
-    suff = np.zeros((G, 5))
-    for col, vals in enumerate((np.ones_like(x), x, y, x * x, x * y)):
-        np.add.at(suff[:, col], g, vals)
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(G, np.full(G, 1.0 / G), size=n_boot)  # seeds drawn with replacement
-    N, Sx, Sy, Sxx, Sxy = (counts @ suff).T
+    w = counts[:, g].astype(float)  # (n_boot, points): each point weighted by its seed's draws
+    Y = y_lo + rng.random((n_boot, x.size)) * (y_hi - y_lo)  # a draw inside each bracket
+    N, Sx, Sxx = w.sum(1), w @ x, w @ (x * x)
+    Sy, Sxy = (w * Y).sum(1), (w * Y) @ x
     den = N * Sxx - Sx * Sx
     ok = den > 1e-12 * np.maximum(N * Sxx, 1e-300)  # resamples spanning ≥ 2 distinct p
     slopes = (N[ok] * Sxy[ok] - Sx[ok] * Sy[ok]) / den[ok]

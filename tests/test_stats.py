@@ -123,6 +123,23 @@ def test_exact_power_law_is_recovered_exactly():
     assert fit.resid_rms == pytest.approx(0.0, abs=1e-12)
 
 
+def test_brackets_keep_the_search_resolution_when_seeds_agree():
+    # three seeds whose bisections stopped at the same sizes: exact values would give a
+    # zero-width interval; the brackets [0.87 n*, n*] keep the resolution in it
+    p = np.array([11, 13, 17, 19, 23] * 3, float)
+    n = np.round(0.7 * p**2)
+    seeds = [0] * 5 + [1] * 5 + [2] * 5
+    exact = fit_exponent(p, n, seeds)
+    assert exact.high - exact.low == pytest.approx(0.0, abs=1e-9)
+    same = fit_exponent(p, n, seeds, n_min=n)  # n_min = n_star: exact, the same fit
+    assert (same.estimate, same.low, same.high) == pytest.approx((exact.estimate, exact.low, exact.high))
+    br = fit_exponent(p, n, seeds, n_min=np.round(0.87 * n), n_boot=4000, seed=2)
+    assert br.high - br.low > 0.05
+    assert br.low < br.estimate < br.high
+    # the point estimate uses the geometric midpoints (a constant factor: same slope)
+    assert br.estimate == pytest.approx(exact.estimate, abs=0.01)
+
+
 def _naive_point_bootstrap(p, n, n_boot=3000, seed=1):
     rng = np.random.default_rng(seed)
     x, y = np.log(p), np.log(n)
@@ -211,6 +228,9 @@ def test_threshold_crossing_errors(args, kwargs, match):
     (([11, 13], [1.0, 0.0], [0, 0]), {}, r"n_star\[1\]=0.0 is not allowed"),
     (([11, 13], [1.0, float("nan")], [0, 0]), {}, r"n_star\[1\]=nan is not allowed"),
     (([11, 13], [1.0, 2.0], [0, 0], [0, 1]), {}, "censored must be a boolean mask"),
+    (([11, 13], [1.0, 2.0], [0, 1]), {"n_min": [1.0]}, "unequal lengths"),
+    (([11, 13], [1.0, 2.0], [0, 1]), {"n_min": [1.0, 3.0]}, r"n_min\[1\]=3.0 is out of range"),
+    (([11, 13], [1.0, 2.0], [0, 1]), {"n_min": [0.0, 2.0]}, r"n_min\[0\]=0.0 is out of range"),
     (([11, 13], [1.0, 2.0], [0, 1]), {"confidence": 1.2}, r"confidence=1.2 is out of range"),
     (([11, 13], [1.0, 2.0], [0, 1]), {"n_boot": 0}, "n_boot=0 is out of range"),
 ])
