@@ -1,4 +1,4 @@
-"""The check registry: each numbered check of the digest (C1…C17) is a function
+"""The check registry: each numbered check (C1…C17b) is a function
 returning a :class:`CheckResult` — the measured value, the bound, and whether
 the inequality holds — registered under its id with the theorem it tests.
 
