@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from regimes import harness
-from regimes.checks import Check, CheckResult
+from regimes.checks import VERDICTS, Check, CheckResult
 
 CHECKS_FILE = Path("results") / "checks.json"
 
@@ -333,6 +333,7 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
             by_check.setdefault(cid, []).append(exp)
     verdicts = [entries.get(c.id, {}).get("verdict", "notrun") for c in checks]
     counts = {v: verdicts.count(v) for v in (*ENTRY_VERDICTS, "notrun")}
+    verdict_legend = "; ".join(f"{_verdict_badge(v.lower())} {_e(text)}" for v, text in VERDICTS.items())
     summary = " · ".join(f"{_verdict_badge(v)} {n}" for v, n in counts.items() if n)
 
     rows = []
@@ -398,8 +399,7 @@ Generated {_e(gen)} · git {_e(harness.git_revision())} ·
 {_e(", ".join(f"{k} {v}" for k, v in vers.items()))}</p>
 <p>{summary}</p>
 <h2 id="verification">Verification table</h2>
-<p class="meta">One row per registered check. <i>observation</i> marks a quantity on which the paper
-makes no claim (reported, not judged).</p>
+<p class="meta">One row per registered check. Verdicts: {verdict_legend}.</p>
 {table}
 <h2 id="theorems">Claims, numbers and figures</h2>
 {"".join(sections)}
