@@ -85,6 +85,13 @@ ERRATA: list[tuple[str, str]] = [
      "As printed, the first-layer permutation is the inverse of the one used for V and in the proof "
      "of Lemma C.5; the suite permutes W's columns by σ^{-1} so that forward and gradient "
      "equivariance hold exactly (checks C1, C2)."),
+    ("Lemma G.10",
+     "The bound 4r²σ√(h log(2/δ)) lacks a √2: the Gaussian tail (Lemma G.4) gives "
+     "4r²σ√(2h log(2/δ)). With every first-layer entry equal to r the term is exactly "
+     "|N(0, 16r⁴σ²h)| and the printed value fails for every δ < 0.0629 (exceeded with "
+     "probability 0.0548 at δ = 0.05 and 0.0213 at δ = 0.01; 4·10⁶ Monte-Carlo draws agree). "
+     "The suite uses the corrected constant (check C13); Theorem 4.6 uses G.11 and G.13 only "
+     "and is not affected."),
 ]
 
 

@@ -16,6 +16,10 @@ What is here
   differing coordinates, ``C_d = (1 − (1 − p)^{1−d}) / p²``.
 * :func:`sigma_matrix` (Σ from C_d), :func:`sigma_monte_carlo` (average over
   random σ), :func:`sigma_enumerated` (average over *all* of S_p^m, tiny p).
+* :func:`psi_orbit_representatives` (every target Ψ_σ, one σ per symmetry orbit,
+  so that a uniform average over them *is* the average over all of S_p^m, for
+  p up to 8 at m = 2 and 5 at m = 3) and :func:`psi_draws` (Ψ_σ for uniform
+  random σ). Check C5 measures the best-fit loss on these, independently of Σ.
 * :func:`sigma_eigenvalues_by_degree` — Σ is a function of Hamming distance,
   so it is diagonal in the degree decomposition of functions on ``[p]^m``; the
   eigenvalue on degree ``k`` is a Krawtchouk sum of the ``C_d``. The closed form
@@ -60,6 +64,8 @@ __all__ = [
     "lemma_d9_quadratic_form",
     "lemma_d11_pair_sum",
     "population_points",
+    "psi_draws",
+    "psi_orbit_representatives",
     "psi_sigma",
     "sigma_eigenvalues_by_degree",
     "sigma_enumerated",
@@ -167,6 +173,71 @@ def sigma_enumerated(p: int, m: int) -> torch.Tensor:
         acc += torch.outer(v, v)
         count += 1
     return acc / count
+
+
+def _psi_rows(p: int, perms: list[torch.Tensor]) -> torch.Tensor:
+    """Ψ_σ on the population for a batch: ``perms[i]`` is (b, p), the i-th permutation of
+    each of the b tuples σ; returns (b, p**m) float64."""
+    pts = population_points(p, len(perms))
+    s = torch.zeros(perms[0].shape[0], pts.shape[0], dtype=torch.int64)
+    for i, perm in enumerate(perms):
+        s += perm[:, pts[:, i]]
+    return (s % p == 0).to(F64)
+
+
+def _is_prime(p: int) -> bool:
+    return p >= 2 and all(p % d for d in range(2, math.isqrt(p) + 1))
+
+
+def psi_orbit_representatives(p: int, m: int) -> torch.Tensor:
+    """Ψ_σ for one σ per orbit of symmetries of the target, as rows (M, p**m) float64;
+    the plain average over the rows equals the average over all (p!)^m tuples σ ∈ S_p^m.
+
+    Why. ``Ψ_σ(x) = 1(Σ_i σ_i(x_i) ≡ 0)`` does not change under ``σ_i ↦ uσ_i + t_i``
+    (u a unit mod p, Σ_i t_i ≡ 0). That group acts freely on S_p^m, so every orbit has the
+    same size, and averaging over one tuple per orbit is averaging over S_p^m. For prime p
+    each orbit holds exactly one tuple with σ_1(0) = 0, σ_1(1) = 1 and σ_i(0) = 0 for
+    1 < i < m (σ_m free): ``u = (σ_1(1) − σ_1(0))^{-1}``, ``t_i = −uσ_i(0)``; these are the
+    ``(p−2)!((p−1)!)^{m−2} p!`` rows for m ≥ 3. For composite p only the shifts are used
+    (σ_i(0) = 0 for i < m; ``((p−1)!)^{m−1} p!`` rows), since σ_1(1) − σ_1(0) need not be a
+    unit. For m = 2 the target is the graph of the permutation ``σ_2^{-1}(−σ_1(·))``,
+    uniform over S_p for every fixed σ_1; so σ_1 = id and the p! rows are the permutation
+    matrices. Needs m ≥ 2 and at most 10⁵ rows (p ≤ 8 for m = 2, p ≤ 5 for m = 3). The test
+    suite compares the rows with the full list of (p!)^m targets.
+    """
+    p, m = _pm(p, m)
+    if m < 2:
+        raise ValueError(f"m={m} is out of range: need m >= 2")
+    prime = _is_prime(p)
+    if m == 2:
+        count = math.factorial(p)
+    elif prime:
+        count = math.factorial(p - 2) * math.factorial(p - 1) ** (m - 2) * math.factorial(p)
+    else:
+        count = math.factorial(p - 1) ** (m - 1) * math.factorial(p)
+    if count > 100_000:
+        raise ValueError(f"{count} orbit representatives is too many to enumerate (p={p}, m={m})")
+    every = torch.tensor(list(itertools.permutations(range(p))), dtype=torch.int64)   # (p!, p)
+    fixed0 = every[every[:, 0] == 0]
+    if m == 2:
+        first = [torch.arange(p)[None]]
+    elif prime:
+        first = [fixed0[fixed0[:, 1] == 1]] + [fixed0] * (m - 2)
+    else:
+        first = [fixed0] * (m - 1)
+    choices = [*first, every]
+    # all combinations (one row of each factor), as index grids
+    grids = torch.cartesian_prod(*[torch.arange(c.shape[0]) for c in choices]).reshape(-1, m)
+    return _psi_rows(p, [c[grids[:, i]] for i, c in enumerate(choices)])
+
+
+def psi_draws(p: int, m: int, draws: int, seed: int = 0) -> torch.Tensor:
+    """Ψ_σ for ``draws`` independent uniform σ ∈ S_p^m, as rows (draws, p**m) float64."""
+    p, m = _pm(p, m)
+    draws = check_int("draws", draws, low=1)
+    gen = torch.Generator().manual_seed(int(seed))
+    perms = [torch.argsort(torch.rand(draws, p, generator=gen), dim=1) for _ in range(m)]
+    return _psi_rows(p, perms)
 
 
 # --------------------------------------------------------------------------- spectrum

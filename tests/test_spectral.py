@@ -4,7 +4,8 @@ Ky Fan sums (D.7), Lemma D.6, D.11's gap, and the exact best-fit loss (C5).
 Every closed form is compared with an independent computation: the dense Σ
 against an enumeration over all of S_p^m, the spectrum against eigvalsh and a
 Krawtchouk sum, Tr((I − P)Σ) against the dense trace and against the average
-of dist²(Ψ_σ, span) over every σ.
+of dist²(Ψ_σ, span) over every σ; the orbit representatives C5 averages over
+against the full list of (p!)^m targets.
 """
 
 from __future__ import annotations
@@ -191,6 +192,45 @@ def test_matrix_valued_equals_thm_d2_definition_by_enumeration():
     assert abs(S.best_fit_loss_matrix_valued(K, p) - tot / cnt) < 1e-10
 
 
+@pytest.mark.parametrize("p,m", [(3, 2), (4, 2), (3, 3), (4, 3), (5, 2)])
+def test_orbit_representatives_are_every_target_equally_often(p, m):
+    """Each target Ψ_σ has the same share of the representatives as of all (p!)^m tuples σ,
+    so a plain average over the representatives is the average over S_p^m (what C5 relies
+    on). p = 4 is composite (units {1, 3}), where only the shifts may be used."""
+    from collections import Counter
+
+    reps = S.psi_orbit_representatives(p, m)
+    # every tuple, written out here: 1(Σ_i σ_i(x_i) ≡ 0) on the lexicographic grid [p]^m
+    perms = torch.tensor(list(itertools.permutations(range(p))))
+    tuples = torch.tensor(list(itertools.product(range(perms.shape[0]), repeat=m)))
+    grid = torch.tensor(list(itertools.product(range(p), repeat=m)))
+    total_s = sum(perms[tuples[:, i]][:, grid[:, i]] for i in range(m))
+    every = (total_s % p == 0).to(F64)
+    counts = Counter(tuple(r) for r in every.tolist())
+    rows = Counter(tuple(r) for r in reps.tolist())
+    assert set(rows) == set(counts)
+    total = math.factorial(p) ** m
+    for key, c in counts.items():
+        assert rows[key] * total == c * reps.shape[0]
+
+
+@pytest.mark.parametrize("p,m", [(7, 2), (5, 3)])
+def test_orbit_average_equals_sigma_from_c_d(p, m):
+    """At C5's sizes the representatives' average of Ψ_σΨ_σᵀ is Σ from Lemma D.10's C_d."""
+    reps = S.psi_orbit_representatives(p, m)
+    assert reps.shape[0] == (math.factorial(p) if m == 2 else 3 * 2 * 24 * 120)
+    assert torch.allclose(reps.t() @ reps / reps.shape[0], S.sigma_matrix(p, m), atol=1e-14, rtol=0)
+
+
+def test_psi_draws_are_targets_and_average_to_sigma():
+    p, m, draws = 5, 2, 3000
+    psi = S.psi_draws(p, m, draws, seed=4)
+    assert torch.all(psi.sum(1) == p ** (m - 1))        # each Ψ_σ has p^{m−1} ones
+    C0 = 1 / p
+    se = math.sqrt(C0 * (1 - C0) / draws)
+    assert float((psi.t() @ psi / draws - S.sigma_matrix(p, m)).abs().max()) <= 6 * se
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         S.span_basis(torch.tensor([[float("nan")], [1.0]]))
@@ -206,3 +246,7 @@ def test_bad_input():
         S.sigma_enumerated(6, 3)
     with pytest.raises(ValueError, match="too many"):
         S.c_d(100, 5)
+    with pytest.raises(ValueError, match="too many"):
+        S.psi_orbit_representatives(7, 3)
+    with pytest.raises(ValueError, match="m=1"):
+        S.psi_orbit_representatives(5, 1)

@@ -17,7 +17,8 @@ grid of prior scales so the Gaussian prior does not depend on the data.
 Errata applied (digest §8): Lemma E.1's ``Q₃ = (−W/2; −V)`` (item 5; the printed
 ``(−W/2; V)`` is kept behind ``printed_sign=True`` to show that it fails), and
 ``‖U‖_∞ = (2/9)^{1/3} max(‖W‖_∞, ‖V‖_∞)`` rather than ``max(·)``; Lemma G.13's
-stray ``σ`` in the max (item 10).
+stray ``σ`` in the max (item 10); Lemma G.10's missing ``√2`` (the printed constant is
+kept behind ``printed=True``: it fails for a worst-case W and δ < 0.0629, check C13).
 """
 
 from __future__ import annotations
@@ -173,9 +174,19 @@ def theorem_3_6_bound(n: int, p: int, h: int, delta: float, *, K: float = 1.0,
 
 
 # =========================================================================== perturbations
-def lemma_g10_bound(h: int, r: float, sigma: float, delta: float) -> float:
-    """Lemma G.10: ``|Λ_σ(V)ᵀ(Wx)^{⊙2} − Vᵀ(Wx)^{⊙2}| ≤ 4r²σ √(h log(2/δ))`` w.p. ``≥ 1 − δ``."""
-    return 4.0 * r**2 * sigma * math.sqrt(h * math.log(2 / _delta(delta)))
+def lemma_g10_bound(h: int, r: float, sigma: float, delta: float, *, printed: bool = False) -> float:
+    """Lemma G.10: ``|Λ_σ(V)ᵀ(Wx)^{⊙2} − Vᵀ(Wx)^{⊙2}| ≤ 4r²σ √(2h log(2/δ))`` w.p. ``≥ 1 − δ``.
+
+    The left side is ``|Ṽᵀ(Wx)^{⊙2}|``, a centred Gaussian of variance
+    ``σ² Σ_j (Wx)_j⁴ ≤ 16 r⁴σ²h`` (``|(Wx)_j| ≤ 2r`` on inputs ``(e_a, e_b)``); the Gaussian
+    tail ``Pr(|N(0, s²)| ≥ t) ≤ 2e^{−t²/(2s²)}`` (Lemma G.4 with α = 0) gives ``t = s√(2 log(2/δ))``.
+    The paper prints ``4r²σ √(h log(2/δ))``, without the √2 (``printed=True``): for a W with
+    every ``|(Wx)_j| = 2r`` (e.g. all entries r) the variance bound is attained and the printed
+    value is exceeded with probability ``2(1 − Φ(√log(2/δ))) > δ`` for every ``δ < 0.0629``
+    (check C13, proofs/lemma_g_10_g_13_perturbations.md).
+    """
+    factor = 1.0 if printed else 2.0
+    return 4.0 * r**2 * sigma * math.sqrt(factor * h * math.log(2 / _delta(delta)))
 
 
 def lemma_g11_bound(h: int, r: float, sigma: float, delta: float) -> float:
