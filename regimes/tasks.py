@@ -97,10 +97,29 @@ class Task:
         return Dataset(self, x, self.label(x))
 
     def flat_index(self, x: torch.Tensor) -> torch.Tensor:
-        """Position of each row of ``x`` in :meth:`population` (base-p number)."""
+        """Position of each row of ``x`` in :meth:`population` (base-p number), on ``x``'s device."""
         x = check_index_tensor("x", x, self.p, self.arity)
-        weights = self.p ** torch.arange(self.arity - 1, -1, -1)
+        weights = self.p ** torch.arange(self.arity - 1, -1, -1, device=x.device)
         return (x * weights).sum(dim=1)
+
+    def pair_task(self) -> Task:
+        """The classification task on the heads of this task's inputs: ``self`` for
+        classification; for regression the task on ``(a, b)`` (``summands`` indices) whose
+        label is the ``c`` of the labelled triple (the argmax_c classifier of Prop E.7)."""
+        return Task(self.p, "classification", self.op, self.summands)
+
+    def labelled_point(self, pairs: torch.Tensor) -> torch.Tensor:
+        """The one input that carries the label of each head ``pairs`` (m, summands).
+
+        Classification: the pair itself. Regression: the labelled triple
+        ``(a, b, op(a, b) mod p)``, the only triple of the pair with target ``p``
+        (paper §1). Returns (m, arity) int64.
+        """
+        head = self.pair_task()
+        pairs = check_index_tensor("pairs", pairs, self.p, head.arity)
+        if self.setting == "classification":
+            return pairs
+        return torch.cat([pairs, head.label(pairs)[:, None]], dim=1)
 
 
 @dataclass(frozen=True)
@@ -163,6 +182,139 @@ def sample_split(
     train = Dataset(task, pop.x[idx], pop.y[idx])
     test = Dataset(task, pop.x[~in_train], pop.y[~in_train])
     return Split(train, test, pop)
+
+
+# --------------------------------------------------------------------------
+# Held-out sets: the one definition every test metric uses.
+# --------------------------------------------------------------------------
+
+
+def _check_dataset(name: str, data: object) -> Dataset:
+    if not isinstance(data, Dataset):
+        raise ValueError(f"{name} must be a Dataset, got {type(data).__name__}")
+    return data
+
+
+def _check_same_task(train: Dataset, other: Task, what: str) -> None:
+    if other != train.task:
+        raise ValueError(f"{what}={other} differs from train.task={train.task}: held-out points are only "
+                         "defined against a training set of the same task")
+
+
+def _in_train(train: Dataset, x: torch.Tensor) -> torch.Tensor:
+    """Boolean (m,) mask: row i of ``x`` (inputs of ``train.task``) occurs in ``train.x``."""
+    task = train.task
+    keys = task.flat_index(x)
+    seen = task.flat_index(train.x.to(x.device))
+    return torch.isin(keys, seen)
+
+
+def heldout(train: Dataset, test: Dataset) -> Dataset:
+    """The points of ``test`` that are not training points: ``test`` minus every row that
+    occurs in ``train.x`` (as an input, whatever its label).
+
+    The test set of :func:`sample_split` is already the complement of the training set, so
+    there this returns ``test`` unchanged; a user-supplied test set may overlap the
+    training set, and the overlap is dropped here. Row order and duplicates of the kept
+    rows are preserved; the result lives on ``test``'s device.
+
+    Parameters
+    ----------
+    train : the training set, (n, arity) inputs.
+    test : a dataset of the same :class:`Task`, (m, arity) inputs.
+
+    Returns
+    -------
+    Dataset with the kept rows of ``test`` (``(m', arity)`` inputs, their labels).
+
+    Raises
+    ------
+    ValueError : ``train`` or ``test`` is not a :class:`Dataset`, or their tasks differ.
+
+    Example
+    -------
+    >>> task = Task(3)
+    >>> tr = Dataset(task, torch.tensor([[0, 1]]), task.label(torch.tensor([[0, 1]])))
+    >>> te = Dataset(task, torch.tensor([[0, 1], [2, 2]]), task.label(torch.tensor([[0, 1], [2, 2]])))
+    >>> heldout(tr, te).x.tolist()
+    [[2, 2]]
+    """
+    train, test = _check_dataset("train", train), _check_dataset("test", test)
+    _check_same_task(train, test.task, "test.task")
+    if len(test) == 0:
+        return test
+    keep = ~_in_train(train, test.x)
+    return Dataset(test.task, test.x[keep], test.y[keep.to(test.y.device)])
+
+
+def clean_pair_mask(train: Dataset, pairs: torch.Tensor) -> torch.Tensor:
+    """Boolean (m,) mask over the heads ``pairs`` (m, summands): True where the pair's
+    labelled point (:meth:`Task.labelled_point`) is not in ``train``.
+
+    Regression: a pair (a, b) is *clean* when its labelled triple (a, b, (a+b) mod p) was
+    never trained on; the other p − 1 triples of the pair carry target 0 and may have been.
+    A pair whose labelled triple was trained on is scored right by a memoriser, so it is
+    contaminated for the argmax_c accuracy (Prop E.7). Classification: the pair itself is
+    not a training point. ``ValueError`` if ``train`` is not a :class:`Dataset` or
+    ``pairs`` is not an (m, summands) index tensor with entries in [0, p).
+    """
+    train = _check_dataset("train", train)
+    pts = train.task.labelled_point(pairs)
+    return ~_in_train(train, pts)
+
+
+def clean_pairs(train: Dataset, test_or_task: Dataset | Task) -> torch.Tensor:
+    """The distinct heads (pairs (a, b) for ``summands = 2``) on which a held-out
+    accuracy is scored: those whose labelled point was never trained on.
+
+    Regression (paper §1, Prop E.7): the classifier is (a, b) ↦ argmax_c g(a, b, c); it is
+    scored on the distinct pairs (a, b) of the candidate triples whose **labelled** triple
+    (a, b, op(a, b) mod p) is not in ``train``. Classification: the distinct pairs of the
+    candidates that are not in ``train`` (as :func:`heldout`).
+
+    Parameters
+    ----------
+    train : the training set.
+    test_or_task : a :class:`Dataset` of the same task (candidates: the heads of its rows)
+        or the :class:`Task` itself (candidates: all ``p**summands`` heads).
+
+    Returns
+    -------
+    (m, summands) int64 tensor of distinct heads in lexicographic order, on the device of
+    the candidates (``test.x``'s; CPU for a Task).
+
+    Raises
+    ------
+    ValueError : ``train`` is not a :class:`Dataset`, ``test_or_task`` is neither a
+        :class:`Dataset` nor a :class:`Task`, or its task differs from ``train.task``.
+
+    Example
+    -------
+    Regression, p = 3: training on the labelled triple (0, 1, 1) contaminates the pair
+    (0, 1); training on (0, 2, 1) (target 0) leaves (0, 2) clean.
+
+    >>> task = Task(3, "regression")
+    >>> x = torch.tensor([[0, 1, 1], [0, 2, 1]])
+    >>> tr = Dataset(task, x, task.label(x))
+    >>> te = Dataset(task, torch.tensor([[0, 1, 0], [0, 2, 2]]), task.label(torch.tensor([[0, 1, 0], [0, 2, 2]])))
+    >>> clean_pairs(tr, te).tolist()
+    [[0, 2]]
+    """
+    train = _check_dataset("train", train)
+    if isinstance(test_or_task, Task):
+        _check_same_task(train, test_or_task, "task")
+        heads = test_or_task.pair_task().population().x
+    elif isinstance(test_or_task, Dataset):
+        _check_same_task(train, test_or_task.task, "test.task")
+        h = train.task.pair_task().arity
+        heads = test_or_task.x[:, :h]
+        if heads.shape[0]:
+            heads = torch.unique(heads, dim=0)
+    else:
+        raise ValueError(f"test_or_task must be a Dataset or a Task, got {type(test_or_task).__name__}")
+    if heads.shape[0] == 0:
+        return heads.to(torch.int64)
+    return heads[clean_pair_mask(train, heads)]
 
 
 def one_hot(x: torch.Tensor, p: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:

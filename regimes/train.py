@@ -61,7 +61,7 @@ import torch
 
 from regimes._validate import check_choice, check_int, check_positive
 from regimes.models.quadratic import QuadraticNet
-from regimes.tasks import Dataset, Task
+from regimes.tasks import Dataset, clean_pairs, heldout
 
 __all__ = [
     "LOSSES",
@@ -118,6 +118,14 @@ class TrainConfig:
     checkpoint_every : with ``checkpoint=...``, write a checkpoint every this many steps
         (and at the end).
     check_finite_every : test the loss for NaN/∞ every this many steps (1 = every step).
+    stall_patience : a stall is this many consecutive stalled steps (>= 1); ``None`` switches
+        the detection off. A step is stalled when its update left θ bitwise unchanged
+        (θ_t == θ_{t−1} in every tensor), or returned it bitwise to θ_{t−2} (a period-2
+        cycle), or its training loss is exactly 0. See :func:`train` (``stalled_at``).
+    stop_on_stall : stop training at the first step at which a stall is confirmed (the
+        last step of its first ``stall_patience`` stalled steps; with CUDA, the first
+        evaluation step or multiple of ``stall_patience`` after that) instead of running
+        on (default: run on, only report).
     """
 
     steps: int
@@ -134,6 +142,8 @@ class TrainConfig:
     target_scale: float = 1.0
     checkpoint_every: int = 1000
     check_finite_every: int = 1
+    stall_patience: int | None = 100
+    stop_on_stall: bool = False
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` on any out-of-range field; return ``self``."""
@@ -162,6 +172,13 @@ class TrainConfig:
         check_positive("target_scale", self.target_scale)
         check_int("checkpoint_every", self.checkpoint_every, low=1)
         check_int("check_finite_every", self.check_finite_every, low=1)
+        if self.stall_patience is not None:
+            check_int("stall_patience", self.stall_patience, low=1)
+        if not isinstance(self.stop_on_stall, bool):
+            raise ValueError(f"stop_on_stall={self.stop_on_stall!r} must be a bool (True or False)")
+        if self.stop_on_stall and self.stall_patience is None:
+            raise ValueError("stop_on_stall=True needs stall detection: stall_patience=None switches it off "
+                             "(allowed: an integer >= 1)")
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,7 +205,12 @@ class TrainResult:
     ``history["step"]`` (NaN where a metric was not recorded at a step);
     ``final``: the last metrics record; ``config``: the config used;
     ``wall_time_s``: seconds spent in this call; ``resumed_from``: the step a
-    checkpoint resumed from (``None`` for a fresh run).
+    checkpoint resumed from (``None`` for a fresh run); ``stalled_at``: the first step of
+    the first stretch of ``config.stall_patience`` consecutive stalled steps (see
+    :class:`TrainConfig`), ``None`` if there was none (or detection was off);
+    ``stall_kind``: ``"frozen"`` (θ_t == θ_{t−1}), ``"cycle2"`` (θ_t == θ_{t−2} ≠ θ_{t−1})
+    or ``"zero_loss"``, the kind of the step that confirmed the stall; ``stopped_at``: the
+    last step run when ``stop_on_stall`` ended the run early, else ``None``.
     """
 
     net: QuadraticNet | Any
@@ -199,6 +221,9 @@ class TrainResult:
     steps_per_s: float
     resumed_from: int | None = None
     optimizer_state: dict[str, Any] = field(default_factory=dict, repr=False)
+    stalled_at: int | None = None
+    stall_kind: str | None = None
+    stopped_at: int | None = None
 
 
 # =========================================================================== losses / grads
@@ -265,14 +290,23 @@ def _opt_update(P: Params, G: Params, state: dict[str, Any], t: int, config: Tra
         for k, g in G.items():
             P[k].add_(g, alpha=-lr)
     elif opt == "normalized_gd":
+        # ‖g‖₂ with scaling: u = g / max|g| has entries ≤ 1 in magnitude, so Σu² is ≥ 1 and
+        # never underflows (Σg² does once every |g| < ~1e-162 in float64, ~1e-23 in float32,
+        # and the step would be 0); θ ← θ − η u / ‖u‖₂ is the same direction and length η.
         gs = list(G.values())
-        sq = (gs[0] * gs[0]).sum()
+        gmax = gs[0].abs().amax()
         for g in gs[1:]:
-            sq = sq + (g * g).sum()
-        gn = torch.sqrt(sq)
-        f = torch.where(gn > 0, -lr / gn, torch.zeros_like(gn))
-        for k, g in G.items():
-            P[k].add_(g * f)
+            gmax = torch.maximum(gmax, g.abs().amax())
+        nonzero = gmax > 0
+        safe = torch.where(nonzero, gmax, torch.ones_like(gmax))
+        us = [g / safe for g in gs]
+        sq = (us[0] * us[0]).sum()
+        for u in us[1:]:
+            sq = sq + (u * u).sum()
+        f = torch.where(nonzero, -lr / torch.sqrt(torch.where(nonzero, sq, torch.ones_like(sq))),
+                        torch.zeros_like(sq))
+        for k, u in zip(G, us, strict=True):
+            P[k].addcmul_(u, f)
     elif opt == "sgd":
         if config.momentum:
             for k, g in G.items():
@@ -383,10 +417,17 @@ def _data_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, b: _Batch, loss: str,
         ar = b.arange
         G = _buf(b, "G", (n, p), Wt)
         if loss == "cross_entropy":
-            lse = torch.logsumexp(out, dim=1)
-            L = (lse - out[ar, b.y]).mean()
-            torch.sub(out, lse[:, None], out=G).exp_()   # softmax
-            G[ar, b.y] -= 1.0
+            # from logit differences (see _ce_rows): ℓ_i = softplus(m_i), m_i = lse_{j≠y}(f_j − f_y);
+            # G_ij = softmax_j = exp(f_j − f_y − ℓ_i) for j ≠ y and G_iy = −Σ_{j≠y} G_ij, never the
+            # rounded 1 − p_y (which is exactly 0 once p_y rounds to 1)
+            fy = out.gather(1, b.y[:, None])
+            torch.sub(out, fy, out=G)
+            G[ar, b.y] = float("-inf")
+            m = torch.logsumexp(G, dim=1)
+            rows = torch.logaddexp(m, torch.zeros_like(m))   # softplus(m), no overflow, no 1 + tiny
+            L = rows.mean()
+            G.sub_(rows[:, None]).exp_()                      # exp(−inf) = 0 on the true class
+            G[ar, b.y] = -G.sum(dim=1)
             G.mul_(scale / n)
         else:
             G.copy_(out)
@@ -428,8 +469,20 @@ def objective_and_grad(params: Params, data: Dataset, config: TrainConfig, *,
 
 
 # =========================================================================== metrics
-def _pair_task(task: Task) -> Task:
-    return Task(task.p, "classification", task.op, task.summands)
+def _ce_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-row cross-entropy ``−log softmax(f)_y`` from logit differences:
+    ``softplus(logsumexp_{j≠y}(f_j − f_y))``.
+
+    Equal to ``logsumexp(f) − f_y`` in exact arithmetic, but not rounded to 0 while it is
+    representable: the textbook form subtracts two numbers that agree to every digit once
+    the margin exceeds ~37 (float64) / ~17 (float32), this one is ``≈ Σ_{j≠y} e^{f_j − f_y}``
+    there, down to the underflow of ``exp`` (margins ~745 / ~104). Differentiable (used
+    under ``torch.func`` by the functional backend).
+    """
+    fy = logits.gather(1, y[:, None])
+    d = (logits - fy).scatter(1, y[:, None], float("-inf"))
+    m = torch.logsumexp(d, dim=1)
+    return torch.logaddexp(m, torch.zeros_like(m))
 
 
 def _margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -441,39 +494,62 @@ def _margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class _EvalSet:
-    """Pre-computed index sets for the metrics of one dataset."""
+    """Pre-computed index sets for the metrics of one dataset.
+
+    ``data``: the points the loss averages over; ``pairs``: the heads the accuracy scores
+    (the inputs themselves for classification, (a, b) pairs for regression) with their
+    labels ``pair_labels``."""
 
     data: Dataset
-    pairs: torch.Tensor          # distinct (a, b) pairs (regression) or the inputs (classification)
+    pairs: torch.Tensor
     pair_labels: torch.Tensor
 
 
-def _eval_set(data: Dataset, device: torch.device) -> _EvalSet:
+def _eval_set(data: Dataset, device: torch.device, train: Dataset | None = None) -> _EvalSet:
+    """The metric index sets of ``data``.
+
+    Without ``train`` (training set, population): every point, and for regression every
+    distinct (a, b) pair that occurs. With ``train`` (a test set): the held-out ones only,
+    as :mod:`regimes.tasks` defines them once: the points of :func:`~regimes.tasks.heldout`
+    for the loss, and for the regression accuracy the :func:`~regimes.tasks.clean_pairs`
+    of those points (pairs whose labelled triple was never trained on)."""
+    if train is not None:
+        data = heldout(train, data)
     data = data.to(device)
     if data.task.setting == "regression":
-        pairs = torch.unique(data.x[:, :2], dim=0) if len(data) else data.x[:, :2]
-        labels = _pair_task(data.task).label(pairs.cpu()).to(device)
+        if train is not None:
+            pairs = clean_pairs(train.to(device), data)
+        else:
+            pairs = torch.unique(data.x[:, :2], dim=0) if len(data) else data.x[:, :2]
+        labels = data.task.pair_task().label(pairs)
         return _EvalSet(data, pairs, labels)
     return _EvalSet(data, data.x, data.y)
 
 
 @torch.no_grad()
 def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float, prefix: str,
-                with_margin: bool, apply_fn: ApplyFn | None = None) -> dict[str, float]:
-    """Loss, accuracy (and margin) of the net on one dataset (``apply_fn``: a functional
-    model's logits; default the quadratic net's)."""
+                with_margin: bool, apply_fn: ApplyFn | None = None, counts: bool = False) -> dict[str, float]:
+    """Loss, accuracy (and margin, and with ``counts`` the numbers of scored points
+    ``{prefix}_n`` / ``{prefix}_acc_n``) of the net on one eval set (``apply_fn``: a
+    functional model's logits; default the quadratic net's)."""
     out: dict[str, float] = {}
     data = es.data
+    if counts:
+        out[f"{prefix}_n"] = len(data)
+        out[f"{prefix}_acc_n"] = int(es.pairs.shape[0])
     if len(data) == 0:
-        return {f"{prefix}_loss": float("nan"), f"{prefix}_acc": float("nan")}
+        out.update({f"{prefix}_loss": float("nan"), f"{prefix}_acc": float("nan")})
+        return out
     if data.task.setting == "regression":
         g = QuadraticNet.apply_regression(params, data.x, scale)
         out[f"{prefix}_loss"] = float(((g - data.y.to(g.dtype)) ** 2).mean())
+        if es.pairs.shape[0] == 0:
+            out[f"{prefix}_acc"] = float("nan")
+            return out
     logits = QuadraticNet.apply(params, es.pairs, scale) if apply_fn is None else apply_fn(params, es.pairs)
     if data.task.setting == "classification":
         if config.loss == "cross_entropy":
-            lse = torch.logsumexp(logits, dim=1)
-            out[f"{prefix}_loss"] = float((lse - logits.gather(1, es.pair_labels[:, None]).squeeze(1)).mean())
+            out[f"{prefix}_loss"] = float(_ce_rows(logits, es.pair_labels).mean())
         else:
             t = torch.zeros_like(logits)
             t[torch.arange(len(t), device=t.device), es.pair_labels] = config.target_scale
@@ -486,35 +562,72 @@ def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float,
 
 @torch.no_grad()
 def evaluate(net: Any, train: Dataset, config: TrainConfig, *,
-             test: Dataset | None = None, output_scale: float | None = None) -> dict[str, float]:
+             test: Dataset | None = None, output_scale: float | None = None,
+             population: bool = False) -> dict[str, float]:
     """One metrics record (what :func:`train` records at each evaluation step).
 
     Keys: ``train_loss`` (mean data loss, no penalty), ``objective`` (eq. 2.2 value),
-    ``train_acc``, ``test_loss``, ``test_acc`` (with ``test``), ``theta_inf`` (‖θ‖_∞),
-    ``theta_l2`` (‖θ‖₂ over all entries), ``W_inf``, ``V_inf``, ``W_l2``, ``V_l2``
-    (Frobenius), ``q_min`` (min train margin f_y − max_{y'≠y} f_{y'}, Sec. 4.2) and
-    ``norm_margin`` = q_min / ‖θ‖_∞³ (the normalized ℓ∞ margin, 3-homogeneity).
+    ``train_acc``, ``theta_inf`` (‖θ‖_∞), ``theta_l2`` (‖θ‖₂ over all entries), ``W_inf``,
+    ``V_inf``, ``W_l2``, ``V_l2`` (Frobenius), ``q_min`` (min train margin
+    f_y − max_{y'≠y} f_{y'}, Sec. 4.2) and ``norm_margin`` = q_min / ‖θ‖_∞³ (the normalized
+    ℓ∞ margin, 3-homogeneity).
 
-    Regression: the loss is the mean square loss of g on the triples; the accuracy
-    and margin are those of the classifier argmax_c g(a, b, c) = argmax_c f_c(a, b)
-    (Prop E.7) over the distinct (a, b) pairs that appear in the dataset.
+    With ``test``, held-out metrics only — a test metric never scores a training point
+    (:func:`regimes.tasks.heldout`, :func:`regimes.tasks.clean_pairs`):
+
+    * ``test_loss``: mean data loss over the test points not in ``train`` (classification:
+      pairs; regression: triples, square loss of g against p·1(a+b≡c));
+    * ``test_acc``: classification, accuracy over those pairs; regression, the clean-pair
+      accuracy of argmax_c g(a, b, c) (Prop E.7) over the distinct (a, b) of those triples
+      whose labelled triple (a, b, (a+b) mod p) is not in ``train`` (a pair whose labelled
+      triple was trained on is answered right by a memoriser);
+    * ``test_n``: the number of points ``test_loss`` averages over; ``test_acc_n``: the number
+      of points (pairs) ``test_acc`` scores (equal for classification). NaN metrics when 0.
+
+    With ``population=True``, population metrics over all ``task.size`` points, training
+    points included: ``population_loss`` and ``population_acc`` (regression: over all p²
+    pairs). These are the paper's population quantities (§1, Thm 3.4, 4.3), not test metrics.
+
+    Regression: ``train_loss`` is the mean square loss of g on the training triples;
+    ``train_acc`` and ``q_min`` are those of the argmax_c classifier over the distinct (a, b)
+    pairs that appear among the training triples.
 
     ``net`` may also be a functional model (see the module docstring): then the norms
     are per tensor, ``{name}_inf`` and ``{name}_l2``, and there is no ``norm_margin``
     (it relies on the quadratic net's 3-homogeneity).
+
+    Raises ``ValueError`` if ``test`` is not a :class:`Dataset` of ``train``'s task or
+    ``population`` is not a bool.
     """
+    if not isinstance(population, bool):
+        raise ValueError(f"population={population!r} must be a bool (True or False)")
+    if not isinstance(train, Dataset):
+        raise ValueError(f"train must be a Dataset, got {type(train).__name__}")
+    if test is not None:
+        if not isinstance(test, Dataset):
+            raise ValueError(f"test must be a Dataset or None, got {type(test).__name__}")
+        if test.task != train.task:
+            raise ValueError(f"test.task={test.task} differs from train.task={train.task}")
     if isinstance(net, QuadraticNet):
         params, scale = net.params(), net.output_scale
+        apply_fn = None
     elif _is_functional(net):
-        params = net.params()
-        device = next(iter(params.values())).device
-        return _record_generic(params, net.apply, _eval_set(train, device),
-                               None if test is None else _eval_set(test, device), config)
+        params, scale = net.params(), 1.0
+        apply_fn = net.apply
     else:
         params, scale = net, 1.0 if output_scale is None else output_scale
-    device = params["W"].device
-    return _record(params, _eval_set(train, device), None if test is None else _eval_set(test, device),
-                   config, scale)
+        apply_fn = None
+    device = next(iter(params.values())).device
+    tr = _eval_set(train, device)
+    te = None if test is None else _eval_set(test, device, train)
+    if apply_fn is None:
+        rec = _record(params, tr, te, config, scale)
+    else:
+        rec = _record_generic(params, apply_fn, tr, te, config)
+    if population:
+        pop = _eval_set(train.task.population(), device)
+        rec.update(_metrics_on(params, pop, config, scale, "population", False, apply_fn))
+    return rec
 
 
 def _record_generic(params: Params, apply_fn: ApplyFn, tr: _EvalSet, te: _EvalSet | None,
@@ -531,7 +644,7 @@ def _record_generic(params: Params, apply_fn: ApplyFn, tr: _EvalSet, te: _EvalSe
         obj += 0.5 * config.weight_decay * sq
     rec["objective"] = obj
     if te is not None:
-        rec.update(_metrics_on(params, te, config, 1.0, "test", False, apply_fn))
+        rec.update(_metrics_on(params, te, config, 1.0, "test", False, apply_fn, counts=True))
     rec.update(theta_inf=t_inf, theta_l2=math.sqrt(sq))
     for k in params:
         rec[f"{k}_inf"] = infs[k]
@@ -552,7 +665,7 @@ def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConf
         obj += 0.5 * config.weight_decay * (W_l2**2 + V_l2**2)
     rec["objective"] = obj
     if te is not None:
-        rec.update(_metrics_on(params, te, config, scale, "test", False))
+        rec.update(_metrics_on(params, te, config, scale, "test", False, counts=True))
     rec.update(theta_inf=t_inf, theta_l2=math.hypot(W_l2, V_l2), W_inf=W_inf, V_inf=V_inf,
                W_l2=W_l2, V_l2=V_l2)
     try:
@@ -658,7 +771,8 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any
     state = torch.load(path, map_location="cpu", weights_only=False)
     old = dict(state["config"])
     new = config.as_dict()
-    ignore = {"steps", "eval_every", "eval_steps", "checkpoint_every", "check_finite_every"}
+    ignore = {"steps", "eval_every", "eval_steps", "checkpoint_every", "check_finite_every", "stall_patience",
+              "stop_on_stall"}
     diff = sorted(k for k in new if k not in ignore and old.get(k) != new[k])
     if diff:
         raise ValueError(f"checkpoint {path} was written with a different config: fields {diff} differ "
@@ -679,6 +793,88 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any
     if state["dtype"] != str(dtype):
         raise ValueError(f"checkpoint {path} was trained in {state['dtype']}, the net is {dtype}")
     return state
+
+
+# =========================================================================== stalls
+STALL_KINDS = {1: "frozen", 2: "cycle2", 3: "zero_loss"}
+
+
+class _StallMonitor:
+    """Detection of stalled steps (see :class:`TrainConfig`): step t is stalled when θ_t
+    equals θ_{t−1} bitwise in every tensor (code 1, ``"frozen"``), else θ_{t−2} (code 2,
+    ``"cycle2"``: e.g. normalized GD flipping the largest entry by ±η when the ℓ∞ term
+    dominates the gradient), else when its training loss is exactly 0 (code 3).
+
+    Cost: one copy of θ per step. On the CPU the tests are ``torch.equal`` calls, which
+    stop at the first differing entry, so a moving θ costs a few microseconds; on other
+    devices the codes are computed on the device into a per-step buffer that is read back
+    only by :meth:`sync` (at evaluation steps), so the hot loop never waits for the device.
+    """
+
+    def __init__(self, P: Params, patience: int, device: torch.device, t_first: int, t_last: int,
+                 saved: dict[str, Any] | None = None) -> None:
+        self.patience = patience
+        self.host = device.type == "cpu"
+        self.prev1 = {k: v.clone() for k, v in P.items()}
+        if saved is not None and saved.get("prev2") is not None:
+            self.prev2 = {k: saved["prev2"][k].to(v) for k, v in P.items()}
+        else:
+            self.prev2 = {k: torch.full_like(v, float("nan")) for k, v in P.items()}
+        saved = saved or {}
+        self.run: int = int(saved.get("run", 0))
+        self.start: int | None = saved.get("start")
+        self.first: int | None = saved.get("first")
+        self.kind: str | None = saved.get("kind")
+        self.base, self.read_to = t_first, t_first - 1
+        if not self.host:
+            self.codes = torch.zeros(max(0, t_last - t_first + 1), dtype=torch.int8, device=device)
+
+    def step(self, t: int, P: Params, loss: torch.Tensor) -> None:
+        """Classify step ``t`` (θ_t in ``P``, ``loss`` = its training loss) and roll the copies."""
+        if self.host:
+            if all(torch.equal(v, self.prev1[k]) for k, v in P.items()):
+                code = 1
+            elif all(torch.equal(v, self.prev2[k]) for k, v in P.items()):
+                code = 2
+            else:
+                code = 3 if float(loss) == 0.0 else 0
+            self._push(t, code)
+            self.read_to = t
+        else:
+            s1 = s2 = None
+            for k, v in P.items():
+                e1, e2 = (v == self.prev1[k]).all(), (v == self.prev2[k]).all()
+                s1 = e1 if s1 is None else s1 & e1
+                s2 = e2 if s2 is None else s2 & e2
+            code = torch.where(s1, 1, torch.where(s2, 2, torch.where(loss == 0, 3, 0)))
+            self.codes[t - self.base] = code
+        self.prev1, self.prev2 = self.prev2, self.prev1
+        for k, v in P.items():
+            self.prev1[k].copy_(v)
+
+    def _push(self, t: int, code: int) -> None:
+        if not code:
+            self.run = 0
+            return
+        self.run += 1
+        if self.run == 1:
+            self.start = t
+        if self.first is None and self.run >= self.patience:
+            self.first, self.kind = self.start, STALL_KINDS[code]
+
+    def sync(self, t: int) -> None:
+        """Fold the device-side codes of steps up to ``t`` into the host state."""
+        if self.host or t <= self.read_to:
+            return
+        codes = self.codes[self.read_to + 1 - self.base:t + 1 - self.base].tolist()
+        for i, c in enumerate(codes):
+            self._push(self.read_to + 1 + i, int(c))
+        self.read_to = t
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint needs to continue the bookkeeping exactly (θ_{t−1} = the saved θ)."""
+        return {"run": self.run, "start": self.start, "first": self.first, "kind": self.kind,
+                "prev2": {k: v.detach().cpu() for k, v in self.prev2.items()}}
 
 
 # =========================================================================== the loop
@@ -751,7 +947,7 @@ def _functional_backend(net: Any, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalS
     def data_loss(prm: Params) -> torch.Tensor:
         out = apply_fn(prm, x)
         if config.loss == "cross_entropy":
-            return (torch.logsumexp(out, dim=1) - out.gather(1, y[:, None]).squeeze(1)).mean()
+            return _ce_rows(out, y).mean()
         r = out - target
         return (r * r).sum() / n
 
@@ -818,6 +1014,15 @@ def train(
         functional model, ...).
     NonFiniteError : the loss or θ became NaN/∞; the message names the step and the
         last finite metrics.
+
+    Stalls: with ``config.stall_patience`` (default 100) every step is classified as
+    stalled or not (θ bitwise unchanged, a bitwise period-2 cycle, or an exactly zero
+    training loss; see :class:`TrainConfig`); ``TrainResult.stalled_at`` is the first step
+    of the first run of ``stall_patience`` consecutive stalled steps (``None`` if none), and
+    every metrics record carries ``stalled_at`` (that step once found, ``None`` before, which
+    ``numpy.asarray(..., dtype=float)`` reads as NaN). A stalled run keeps going unless
+    ``config.stop_on_stall``: its θ can no longer change (or only cycles), so the rest of
+    the run measures nothing new. Test metrics are held-out only (see :func:`evaluate`).
     """
     _check_inputs(net, train, test, config)
     cbs = tuple(callbacks)
@@ -830,7 +1035,7 @@ def train(
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} requested but CUDA is not available")
     ev_tr = _eval_set(train, dev)
-    ev_te = None if test is None else _eval_set(test, dev)
+    ev_te = None if test is None else _eval_set(test, dev, train)
     make = _quadratic_backend if quadratic else _functional_backend
     be = make(net, train, ev_tr, ev_te, config, dev)
     P = be.P
@@ -853,6 +1058,9 @@ def train(
             history = {k: list(v) for k, v in saved["history"].items()}
             if start > config.steps:
                 raise ValueError(f"checkpoint {ckpt_path} is at step {start}, beyond steps={config.steps}")
+    patience = config.stall_patience
+    mon = None if patience is None else _StallMonitor(
+        P, int(patience), dev, start + 1, config.steps, None if resumed_from is None else saved.get("stall"))
 
     def append(rec: dict[str, Any]) -> None:
         n_prev = len(history["step"])
@@ -873,6 +1081,9 @@ def train(
             raise NonFiniteError(step, "parameters", last_record)
         rec: dict[str, Any] = {"step": step}
         rec.update(be.record(params))
+        if mon is not None:
+            mon.sync(step)
+            rec["stalled_at"] = mon.first
         for k in ("train_loss", "theta_inf"):
             if not math.isfinite(rec[k]):
                 raise NonFiniteError(step, k, last_record)
@@ -884,8 +1095,10 @@ def train(
     def save(step: int) -> None:
         if ckpt_path is None:
             return
+        if mon is not None:
+            mon.sync(step)
         _save_checkpoint(ckpt_path, {
-            "step": step, **be.ckpt(be.external(P)),
+            "step": step, **be.ckpt(be.external(P)), "stall": None if mon is None else mon.state(),
             "opt_state": {k: (None if v is None else be.state_layout(k, v.detach()).cpu().contiguous())
                           for k, v in state.items()},
             "history": history, "config": config.as_dict(), "dtype": str(dtype),
@@ -905,22 +1118,41 @@ def train(
 
         it = tqdm(it, desc=f"train {opt}", total=config.steps - start, leave=False)
     cf_every = config.check_finite_every
+    stop_on_stall = config.stop_on_stall
+    stopped_at = None
+    last = start
     for t in it:
         L, G = be.loss_and_grad()
         if t % cf_every == 0 and not bool(torch.isfinite(L)):
             raise NonFiniteError(t - 1, "training loss", last_record)
         _add_penalties(P, G, config)
         _opt_update(P, G, state, t, config)
-        if t in sched_set:
+        last = t
+        stop = False
+        if mon is not None:
+            mon.step(t, P, L)
+            if stop_on_stall:
+                if not mon.host and (t % mon.patience == 0 or t in sched_set):
+                    mon.sync(t)
+                stop = mon.first is not None
+        if t in sched_set or stop:
             do_eval(t)
-        if ckpt_path is not None and (t % config.checkpoint_every == 0 or t == config.steps):
+        if ckpt_path is not None and (t % config.checkpoint_every == 0 or t == config.steps or stop):
             save(t)
+        if stop:
+            stopped_at = t
+            break
     wall = time.perf_counter() - t0
     if ckpt_path is not None and start == config.steps:
         save(start)
-    n_steps = config.steps - start
+    n_steps = last - start
     out_net = be.make_net(be.external(P))
     state = {k: (None if v is None else be.state_layout(k, v).contiguous()) for k, v in state.items()}
     final = {k: v[-1] for k, v in history.items()} if history["step"] else {}
+    stalled_at = stall_kind = None
+    if mon is not None:
+        mon.sync(last)
+        stalled_at, stall_kind = mon.first, mon.kind
+        final["stalled_at"] = stalled_at
     return TrainResult(out_net, history, final, config, wall, n_steps / wall if wall > 0 else float("nan"),
-                       resumed_from, state)
+                       resumed_from, state, stalled_at, stall_kind, stopped_at)

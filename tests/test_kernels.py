@@ -283,12 +283,13 @@ def test_sweeps_nested_equal_per_n():
     for kernel in ("entk", "relu_ntk"):
         a = regression_sweep(5, kernel, fr, seed=1, width=16)
         b = regression_sweep(5, kernel, fr, seed=1, width=16, nested=False)
-        assert a.n == b.n and np.allclose(a.l2_ratio, b.l2_ratio, atol=1e-8)
-        assert np.allclose(a.acc_population, b.acc_population)
+        assert a.n == b.n and np.allclose(a.population_l2_ratio, b.population_l2_ratio, atol=1e-8)
+        assert np.allclose(a.population_acc, b.population_acc)
+        assert np.allclose(a.acc_heldout, b.acc_heldout, equal_nan=True)
     for kernel in ("entk_shared", "entk_full", "rbf"):
         a = classification_sweep(7, kernel, fr, seed=2, width=16)
         b = classification_sweep(7, kernel, fr, seed=2, width=16, nested=False)
-        assert np.allclose(a.l2_ratio, b.l2_ratio, atol=1e-8), kernel
+        assert np.allclose(a.population_l2_ratio, b.population_l2_ratio, atol=1e-8), kernel
         assert a.stats.get("cholesky", 0) >= 1
 
 

@@ -3,6 +3,13 @@
 Predictions are given on the whole population in the order of
 :meth:`regimes.tasks.Task.population` (lexicographic): regression ``(p³,)``
 over triples ``(a, b, c)``, classification ``(p², p)`` over pairs ``(a, b)``.
+
+Every metric here averages over all points, training points included (population
+quantities, as in Thm 3.4 / 4.3), unless a subset is passed explicitly. They are not
+test metrics: for held-out scoring select the rows with :func:`regimes.tasks.heldout`
+or :func:`regimes.tasks.clean_pair_mask` (regression: pairs whose labelled triple was
+never trained on) and pass that mask (``regression_zero_one_error(..., pairs=mask)``,
+``zero_one_error(pred[mask], labels[mask])``).
 """
 
 from __future__ import annotations

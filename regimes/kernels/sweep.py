@@ -34,6 +34,7 @@ from regimes.kernels.regression import NestedKernelRegression, kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import full_ntk
 from regimes.spectral import population_points
+from regimes.tasks import Dataset, Task, clean_pair_mask
 
 F64 = torch.float64
 
@@ -47,15 +48,29 @@ __all__ = ["CLASSIFICATION_KERNELS", "REGRESSION_KERNELS", "SweepResult", "class
 
 @dataclass
 class SweepResult:
-    """Per-n metrics of one sweep (lists aligned with ``n``) and timings in seconds."""
+    """Per-n metrics of one sweep (lists aligned with ``n``) and timings in seconds.
+
+    ``population_l2_ratio``: population ℓ2 loss over the zero predictor's (all points,
+    training points included: the quantity of Thm 3.4 / 4.3); ``population_acc``: accuracy
+    over the whole population (regression: argmax_c over all p² pairs), training points
+    included, so it rises by memorisation alone; ``acc_heldout``: accuracy on the held-out
+    points only (:func:`regimes.tasks.clean_pair_mask`: classification, the pairs not in the
+    training set; regression, the pairs whose labelled triple (a, b, (a+b) mod p) is not),
+    NaN when there are none.
+    """
 
     n: list[int]
-    l2_ratio: list[float]
-    acc_population: list[float]
+    population_l2_ratio: list[float]
+    population_acc: list[float]
     acc_heldout: list[float]
     build_s: float
     solve_s: float
     stats: dict[str, int]
+
+    @property
+    def l2_ratio(self) -> list[float]:
+        """Old name of :attr:`population_l2_ratio` (kept for ``benchmarks/bench_kernels.py``)."""
+        return self.population_l2_ratio
 
 
 def grid_sizes(N: int, fractions: list[float]) -> list[int]:
@@ -76,9 +91,9 @@ def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int =
 
     ``kernel`` ∈ :data:`REGRESSION_KERNELS`; ``entk`` uses a fresh
     ``QuadraticNet.init(p, width, seed=seed)`` and (``prior_mean``) its output
-    f₀ as the prior mean. Metrics: population loss / p, accuracy of
-    ``argmax_c`` over all pairs, and over held-out pairs (those whose correct
-    triple (a, b, a+b) is not in the training set).
+    f₀ as the prior mean. Metrics (see :class:`SweepResult`): population loss / p,
+    population accuracy of ``argmax_c`` over all pairs, and held-out accuracy over the
+    clean pairs (those whose labelled triple (a, b, a+b) is not in the training set).
     """
     p = check_int("p", p, low=4)
     check_choice("kernel", kernel, REGRESSION_KERNELS)
@@ -93,7 +108,8 @@ def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int =
     f0 = net.regression(pts).to(F64) if (net is not None and prior_mean) else None
     build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    correct = (pts[:, 2] == (pts[:, 0] + pts[:, 1]) % p)  # the p² triples carrying the label
+    task = Task(p, "regression")
+    pairs = task.pair_task().population().x  # the p² pairs, in the order of pred.reshape(p², p)
     out = SweepResult([], [], [], [], build, 0.0, {})
     if nested:
         solver = NestedKernelRegression(K_pop[idx][:, idx], y[idx], K_eval=K_pop[:, idx], keys=idx,
@@ -105,12 +121,10 @@ def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int =
         else:
             pred = kernel_regression(K_pop[s][:, s], y[s], K_pop[:, s],
                                      prior_train=None if f0 is None else f0[s], prior_test=f0)
-        seen = torch.zeros(N, dtype=torch.bool)
-        seen[s] = True
-        held = ~seen[correct.nonzero()[:, 0]]  # pairs whose labelled triple is unseen
+        held = clean_pair_mask(Dataset(task, pts[s], y[s]), pairs)  # labelled triple never trained on
         out.n.append(n)
-        out.l2_ratio.append(regression_l2_ratio(pred, p))
-        out.acc_population.append(1 - regression_zero_one_error(pred, p))
+        out.population_l2_ratio.append(regression_l2_ratio(pred, p))
+        out.population_acc.append(1 - regression_zero_one_error(pred, p))
         out.acc_heldout.append(1 - regression_zero_one_error(pred, p, held) if held.any() else float("nan"))
     out.solve_s = time.perf_counter() - t0
     out.stats = dict(solver.stats) if nested else {"eigh": len(sizes)}
@@ -124,8 +138,8 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
     ``kernel`` ∈ :data:`CLASSIFICATION_KERNELS`: ``entk_shared`` is the first-logit
     eNTK used as Θ̂ ⊗ I_p (Mohamadi et al. 2023), ``entk_full`` the matrix-valued
     eNTK (Def 4.1; its (np)² Gram limits p), the others scalar kernels ⊗ I_p.
-    Metrics: ℓ2 loss ratio to the zero predictor (Thm 4.3), accuracy on the
-    population and on held-out pairs (not in the training set).
+    Metrics (see :class:`SweepResult`): population ℓ2 loss ratio to the zero predictor
+    (Thm 4.3), accuracy on the population and on the held-out pairs (not in the training set).
     """
     p = check_int("p", p, low=4)
     check_choice("kernel", kernel, CLASSIFICATION_KERNELS)
@@ -168,11 +182,10 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
             pred = kernel_regression(K_pop[s][:, s], Y[s], K_pop[:, s],
                                      prior_train=None if f0 is None else f0[s], prior_test=f0)
         pred = pred.reshape(N, p)
-        test = torch.ones(N, dtype=torch.bool)
-        test[s] = False
+        test = clean_pair_mask(Dataset(Task(p), pts[s], labels[s]), pts)  # pairs not in the training set
         out.n.append(n)
-        out.l2_ratio.append(classification_l2_ratio(pred, p))
-        out.acc_population.append(1 - zero_one_error(pred, labels))
+        out.population_l2_ratio.append(classification_l2_ratio(pred, p))
+        out.population_acc.append(1 - zero_one_error(pred, labels))
         out.acc_heldout.append(1 - zero_one_error(pred[test], labels[test]) if test.any() else float("nan"))
     out.solve_s = time.perf_counter() - t0
     out.stats = dict(solver.stats) if nested else {"eigh": len(sizes)}
@@ -186,8 +199,10 @@ def trial_averaged_sweeps(ctx, sweep, kernels_for, cfg: dict) -> tuple[dict, dic
 
     Returns ``(metrics, arrays)`` with per-sweep wall times in
     ``metrics["sweep_seconds"]`` and, for ``key = f"p{p}_{kernel}"``, the arrays
-    ``{key}_n`` and ``{key}_{ratio|acc|acc_heldout}`` (trial means) with ``_se``
-    (standard errors; zeros for a single trial). Trial ``t`` uses seed
+    ``{key}_n`` and ``{key}_{ratio|population_acc|acc_heldout}`` (trial means) with ``_se``
+    (standard errors; zeros for a single trial): ``ratio`` is the population ℓ2 loss ratio,
+    ``population_acc`` the population accuracy (training points included), ``acc_heldout``
+    the held-out accuracy (see :class:`SweepResult`). Trial ``t`` uses seed
     ``1000·ctx.seed + t`` for both the init and the data draw.
     """
     metrics: dict = {"sweep_seconds": {}}
@@ -199,18 +214,19 @@ def trial_averaged_sweeps(ctx, sweep, kernels_for, cfg: dict) -> tuple[dict, dic
                 def run(p=p, kernel=kernel, trial=trial):
                     r = sweep(p, kernel, cfg["fractions"], seed=ctx.seed * 1000 + trial,
                               width=cfg["width"], prior_mean=cfg["prior_mean"])
+                    # point-level names unchanged, so points cached before the renames stay valid
                     return ({"build_s": r.build_s, "solve_s": r.solve_s, "stats": r.stats},
-                            {"n": np.array(r.n), "ratio": np.array(r.l2_ratio),
-                             "acc": np.array(r.acc_population), "acc_heldout": np.array(r.acc_heldout)})
+                            {"n": np.array(r.n), "ratio": np.array(r.population_l2_ratio),
+                             "acc": np.array(r.population_acc), "acc_heldout": np.array(r.acc_heldout)})
                 m, a = ctx.point({"p": p, "kernel": kernel, "trial": trial}, run)
                 rows.append(a)
                 metrics["sweep_seconds"][f"p={p},{kernel},trial={trial}"] = m["build_s"] + m["solve_s"]
             key = f"p{p}_{kernel}"
             arrays[f"{key}_n"] = rows[0]["n"]
-            for field in ("ratio", "acc", "acc_heldout"):
+            for field, name in (("ratio", "ratio"), ("acc", "population_acc"), ("acc_heldout", "acc_heldout")):
                 stack = np.stack([r[field] for r in rows])
-                arrays[f"{key}_{field}"] = stack.mean(0)
-                arrays[f"{key}_{field}_se"] = (stack.std(0, ddof=1) / math.sqrt(len(rows)) if len(rows) > 1
-                                               else np.zeros(stack.shape[1]))
+                arrays[f"{key}_{name}"] = stack.mean(0)
+                arrays[f"{key}_{name}_se"] = (stack.std(0, ddof=1) / math.sqrt(len(rows)) if len(rows) > 1
+                                              else np.zeros(stack.shape[1]))
     metrics["total_sweep_seconds"] = sum(metrics["sweep_seconds"].values())
     return metrics, arrays

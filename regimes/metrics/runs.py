@@ -81,7 +81,7 @@ def tracked_run(config: dict[str, Any], *, device: str = "cpu", extra_callbacks:
     Returns ``(summary, arrays)``; arrays are the history columns as float64.
     """
     from regimes.models.quadratic import QuadraticNet
-    from regimes.tasks import Task, sample_split
+    from regimes.tasks import Task, clean_pairs, sample_split
     from regimes.train import TrainConfig, train
 
     cfg = {**DEFAULT_RUN, **config}
@@ -99,7 +99,7 @@ def tracked_run(config: dict[str, Any], *, device: str = "cpu", extra_callbacks:
         x_eval = eval_subset(task, min(int(cfg["eval_size"]), task.size), seed=cfg["seed"] + 1) \
             if cfg["eval_size"] else None
         gen = torch.Generator().manual_seed(cfg["seed"] + 2)
-        test_pairs = torch.unique(split.test.x[:, :2], dim=0)
+        test_pairs = clean_pairs(split.train, split.test)   # held out: labelled point never trained on
         k = min(int(cfg["after_pairs"]), test_pairs.shape[0]) if cfg["after_pairs"] else 0
         after = test_pairs[torch.randperm(test_pairs.shape[0], generator=gen)[:k]] if k else None
         tracker = KernelTracker(task, split.train.x, split.train.y, steps=steps, x_eval=x_eval,

@@ -20,9 +20,12 @@ Keys added (``S`` = set, ``train`` or ``eval``):
   ``ntk_velocity_S`` = that divided by t − t_prev (the kernel velocity);
 * ``ntk_align_train`` / ``ntk_calign_train`` — kernel–target alignment (Kumar et al.),
   plain / centred, with one-hot targets (classification) or the regression targets;
-* ``after_kernel_acc`` (with ``after_pairs``) — test accuracy of ridgeless kernel
+* ``after_kernel_acc`` (with ``after_pairs``) — held-out accuracy of ridgeless kernel
   regression with the kernel frozen at step t (Θ̂_t instead of Θ̂₀; "after kernel",
-  Long 2021), trained on the training set, no prior mean;
+  Long 2021), trained on the training set, no prior mean, scored on the clean
+  ``after_pairs`` only (:func:`regimes.tasks.clean_pair_mask`: classification, pairs not in
+  the training set; regression, pairs whose labelled triple (a, b, (a+b) mod p) is not);
+  ``after_kernel_n`` — how many pairs it scores;
 * ``tracking_time_s`` — seconds this callback has spent so far (overhead benchmark).
 
 The kernel is the first-logit eNTK (Fig 1 footnote: f₁, i.e. logit 0) for
@@ -41,7 +44,7 @@ import numpy as np
 import torch
 
 from regimes._validate import check_index_tensor, check_int
-from regimes.tasks import Task
+from regimes.tasks import Dataset, Task, clean_pair_mask
 
 __all__ = ["KernelFn", "KernelTracker", "autodiff_kernel_fn", "eval_subset", "log_steps",
            "quadratic_kernel_fn"]
@@ -152,7 +155,12 @@ class KernelTracker:
         ``eval_steps=tracker.steps``), or ``None`` with ``every``.
     every : track every ``every``-th step instead (> 0); neither given → every call.
     x_eval : a fixed evaluation subset (e.g. :func:`eval_subset`), optional.
-    after_pairs : (m, 2) test pairs for the after-kernel accuracy, optional.
+    after_pairs : (m, 2) candidate test pairs for the after-kernel accuracy, optional. Pairs
+        that are not held out are dropped (a test metric never scores a training point):
+        classification, pairs in ``x_train``; regression, pairs whose labelled triple
+        (a, b, (a+b) mod p) is in ``x_train`` (a memoriser answers those right). The number
+        kept is ``self.after_n`` and the record's ``after_kernel_n``; with none kept the
+        accuracy is NaN.
     kernel_fn : ``kernel_fn(params, x, x2)``; default the quadratic net's closed form.
     output_scale, logit : passed to the default closed-form kernel.
     after_every : compute the after-kernel accuracy at every ``after_every``-th tracked step
@@ -197,9 +205,12 @@ class KernelTracker:
         else:
             self._Y = torch.nn.functional.one_hot(y_train.long(), task.p).to(torch.float64)
         self.after_x = self.after_labels = None
+        self.after_n = 0
         if after_pairs is not None:
             pairs = check_index_tensor("after_pairs", after_pairs, task.p, 2)
-            ptask = Task(task.p, "classification", task.op, task.summands)
+            pairs = pairs[clean_pair_mask(Dataset(task, self.x_train, y_train), pairs)]
+            self.after_n = int(pairs.shape[0])
+            ptask = task.pair_task()
             self.after_labels = ptask.label(pairs)
             if self.regression:
                 c = torch.arange(task.p).repeat(pairs.shape[0])
@@ -268,8 +279,9 @@ class KernelTracker:
         out["ntk_align_train"] = 1.0 - _cos_dist(K_train, self._T, norms_train[0], self._nT[0])
         out["ntk_calign_train"] = 1.0 - _cos_dist(Kc_train, self._Tc, norms_train[1], self._nT[1])
         if self.after_x is not None:
-            due = self._n_tracked % self.after_every == 0
+            due = self._n_tracked % self.after_every == 0 and self.after_n > 0
             out["after_kernel_acc"] = self._after_kernel(params, K_train, dev) if due else float("nan")
+            out["after_kernel_n"] = self.after_n
         self._n_tracked += 1
         if self.keep_kernels:
             self.kernels[step] = K_train.cpu()
