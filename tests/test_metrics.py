@@ -18,6 +18,7 @@ from regimes.metrics import (
     embedding_pca,
     embedding_spectrum,
     eval_subset,
+    first_crossing,
     fit_sigmoid,
     frequency_power,
     grokking_gap,
@@ -32,10 +33,12 @@ from regimes.metrics import (
     relative_kernel_change,
     rise_time,
     sigmoid,
+    smoothed_derivative,
     t_exit,
     t_grok,
     t_mem,
 )
+from regimes.metrics.grokking import JUMP_TOL
 from regimes.models import QuadraticNet
 from regimes.ntk import entk
 from regimes.tasks import Task, sample_split
@@ -142,7 +145,9 @@ def test_t_mem_t_grok_gap_on_step_functions() -> None:
     assert abs(m.gap_ratio - 5800 / 7000) < 1e-12
     assert m.rise_time == 50 and abs(m.rise_ratio - 50 / 7000) < 1e-12   # one logging interval
     assert abs(m.slope_at_grok - 0.95 / 50) < 1e-12
-    assert abs(m.detected_step - 7000) <= 3 * 50          # within the smoothing window (5 samples)
+    # the moving average turns the step into a ramp of tied slopes: the middle of the tie is
+    # the step itself, not a ramp sample picked by round-off
+    assert m.detected_step == 7000
 
 
 def test_accuracy_ratio_rounding_counts_as_full() -> None:
@@ -216,6 +221,90 @@ def test_grokking_bad_input() -> None:
         detect_transition([0, 1, 2], [0, 1, 1], window=0)
     with pytest.raises(ValueError, match="below"):
         rise_time([0, 1], [0, 1], low=0.9, high=0.5)
+
+
+# ---------------------------------------------------------------------------- round-off is no signal
+FLAT_STEPS = np.arange(0, 2001, 50)
+
+
+@pytest.mark.parametrize("level", [1 / 97, 0.3, 0.0])
+def test_flat_test_curve_has_no_transition_and_no_fit(level: float) -> None:
+    """A test curve that never moves: no detected step and no converged fit (before: steps
+    1200, 1250 and 0 picked by round-off, and a 'converged' logistic centred there)."""
+    test = np.full(FLAT_STEPS.shape, level)
+    train = np.linspace(0, 1, FLAT_STEPS.size)
+    m = grokking_measures(FLAT_STEPS, train, test)
+    assert m.detected_step is None and m.detected_rate is None and m.sigmoid is None
+    assert m.t_grok is None and m.rise_time is None
+    assert detect_transition(FLAT_STEPS, test) is None
+    fit = fit_sigmoid(FLAT_STEPS, test)
+    assert not fit.converged and math.isnan(fit.t0) and math.isnan(fit.k)
+    assert fit.low == fit.high == level and fit.rmse == 0.0
+    sm, d = smoothed_derivative(FLAT_STEPS, test)
+    assert np.all(sm == level) and np.all(d == 0.0)         # exactly: no round-off residue
+
+
+def test_jump_tolerance_separates_round_off_from_one_test_example() -> None:
+    """JUMP_TOL: a step of 1e-9 (round-off scale) is no transition; a step of one test example
+    at p = 97 (1/p² ≈ 1.1e-4) is one, found at the step."""
+    step = (FLAT_STEPS >= 1000).astype(float)
+    assert JUMP_TOL == 1e-6
+    for tiny in (1e-15, 1e-9, 0.5 * JUMP_TOL):
+        assert detect_transition(FLAT_STEPS, 0.3 + tiny * step) is None
+        assert not fit_sigmoid(FLAT_STEPS, 0.3 + tiny * step).converged
+    one = 1 / 97**2
+    tr = detect_transition(FLAT_STEPS, 0.3 + one * step)
+    assert tr is not None and tr.step == 1000 and abs(tr.jump - one) < 1e-12
+    fit = fit_sigmoid(FLAT_STEPS, 0.3 + one * step)
+    assert fit.converged and 950 <= fit.t0 <= 1000
+
+
+def test_all_nan_and_spike_and_falling_curves() -> None:
+    nan = np.full(FLAT_STEPS.shape, np.nan)
+    m = grokking_measures(FLAT_STEPS, np.ones(FLAT_STEPS.size), nan)
+    # before: detected_step 0 (the first logged step) with a NaN rate
+    assert m.t_grok is None and m.detected_step is None and m.detected_rate is None and m.sigmoid is None
+    assert first_crossing(FLAT_STEPS, nan, 0.5) is None
+    # an isolated spike is a first crossing (the chapter's definition) but no transition
+    spike = np.zeros(FLAT_STEPS.size)
+    spike[20] = 1.0
+    m = grokking_measures(FLAT_STEPS, np.ones(FLAT_STEPS.size), spike)
+    assert m.t_grok == 1000 and m.detected_step is None and m.sigmoid is None
+    fit = fit_sigmoid(FLAT_STEPS, spike)   # before: converged=True, t0 ≈ 563, plateaus 0.04 apart
+    assert not fit.converged and math.isnan(fit.t0)
+    assert detect_transition(FLAT_STEPS, 1 - spike) is None
+    # a falling curve has no rise to detect; its fall is still fitted (high < low)
+    fall = (FLAT_STEPS < 1000).astype(float)
+    assert detect_transition(FLAT_STEPS, fall) is None
+    fit = fit_sigmoid(FLAT_STEPS, fall)
+    assert fit.converged and 950 <= fit.t0 <= 1000 and fit.high < fit.low
+
+
+def test_slope_at_grok_skips_an_unlogged_sample() -> None:
+    test = np.where(STEPS >= 7000, 0.97, 0.02)
+    test[STEPS == 6950] = np.nan
+    m = grokking_measures(STEPS, (STEPS >= 1200).astype(float), test)
+    assert m.t_grok == 7000
+    assert abs(m.slope_at_grok - 0.95 / 100) < 1e-12        # before: NaN
+
+
+def test_non_finite_samples_never_cross() -> None:
+    assert t_mem([0, 1, 2], [0.5, np.inf, 1.0]) == 2          # before: 1 (an overflow)
+    assert t_exit([0, 1, 2], [np.nan, np.inf, 0.2], 0.1) == 2
+    # rise time starts at the first logged sample, not at an unlogged one
+    assert rise_time([0, 1, 2, 3], [np.nan, np.nan, 0.5, 0.95]) == (2, 3)   # before: (0, 3)
+
+
+def test_round_off_layout_is_not_a_circle() -> None:
+    """Tokens sharing one embedding: no PCA axes and no circle (before: 100 % explained by
+    a round-off axis and a circle score 0.07 at a frequency picked by round-off)."""
+    row = torch.rand(8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    coords, explained = embedding_pca(row.repeat(23, 1), 2)
+    assert torch.all(coords == 0) and torch.all(explained == 0)
+    with pytest.raises(ValueError, match="all equal"):
+        circle_score(coords)
+    with pytest.raises(ValueError, match="all equal"):
+        circle_score(torch.tensor([[0.1, 0.7]], dtype=torch.float64).repeat(23, 1))
 
 
 # ============================================================================ Fourier / IPR / PCA

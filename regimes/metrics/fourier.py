@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 F64 = torch.float64
+#: Relative size below which a centred layout is round-off of its uncentred values: centring
+#: float64 numbers leaves residues of a few ulps (≈ 1e-16 relative), far below this, while any
+#: real spread between token embeddings is far above it.
+_FLAT_RTOL = 1e-12
 
 
 def _matrix(name: str, X: object) -> torch.Tensor:
@@ -144,12 +148,16 @@ def embedding_pca(E: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tens
     Returns ``(coords, explained)``: the centred embeddings projected on the first k
     principal axes, shape (p, k), and the share of the total variance each axis
     explains, shape (k,). Signs of the axes are fixed so each axis' largest-magnitude
-    coordinate is positive (a deterministic orientation).
+    coordinate is positive (a deterministic orientation). An axis whose singular value is
+    round-off (≤ 1e-12 of the embeddings' norm: e.g. every axis when all tokens share one
+    embedding) has zero coordinates and explains 0, instead of a direction and a share
+    chosen by round-off.
     """
     E = _matrix("E", E)
     k = check_int("k", k, low=1, high=min(E.shape))
     C = E - E.mean(dim=0, keepdim=True)
     U, S, _ = torch.linalg.svd(C, full_matrices=False)
+    S = torch.where(S > _FLAT_RTOL * float(torch.linalg.matrix_norm(E)), S, torch.zeros_like(S))
     coords = U[:, :k] * S[:k]
     idx = coords.abs().argmax(dim=0)
     sign = torch.sign(coords[idx, torch.arange(k)])
@@ -170,13 +178,13 @@ def circle_score(coords: torch.Tensor) -> tuple[float, int]:
     C = _matrix("coords", coords)
     if C.shape[1] != 2:
         raise ValueError(f"coords has shape {tuple(C.shape)}: expected (p, 2)")
-    z = torch.complex(C[:, 0], C[:, 1])
-    z = z - z.mean()
+    z0 = torch.complex(C[:, 0], C[:, 1])
+    z = z0 - z0.mean()
+    if float(z.abs().max()) <= _FLAT_RTOL * float(z0.abs().max()):  # equal up to round-off
+        raise ValueError("coords are all equal: no layout to score")
     F = torch.fft.fft(z)
     P = F.real**2 + F.imag**2
     tot = float(P.sum())
-    if tot == 0:
-        raise ValueError("coords are all equal: no layout to score")
     j = int(torch.argmax(P[1:])) + 1
     p = C.shape[0]
     return float(P[j]) / tot, min(j, p - j)

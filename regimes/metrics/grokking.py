@@ -23,6 +23,13 @@ Definitions used here (our wording of the chapter's):
 * kernel-exit time ``t_exit``: the first logged step at which a kernel distance
   (Fort et al.'s S(t, 0) ∈ [0, 1]) reaches a threshold (this suite's own measure
   of leaving the kernel regime).
+
+A curve that does not move has no transition. The detector and the logistic fit
+report one only where the curve rises by more than :data:`JUMP_TOL` (times
+max(1, max |value|)); below that, a "fastest rise" or a fitted centre would be
+chosen by floating-point round-off, not by the data. Steps and rates are then
+``None`` and a fit has ``converged=False``. Non-finite samples (NaN for an
+unlogged step, or an overflowed ±inf) never count as crossing a threshold.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import numpy as np
 from regimes._validate import check_fraction, check_int
 
 __all__ = [
+    "JUMP_TOL",
     "GrokkingMeasures",
     "SigmoidFit",
     "Transition",
@@ -57,6 +65,19 @@ __all__ = [
 ArrayLike = Sequence[float] | np.ndarray
 #: Accuracies are ratios k/n; compare with this slack so 1.0 - 1e-16 counts as 1.
 _TOL = 1e-12
+
+#: The smallest rise (in the curve's units, scaled by max(1, max |value|)) that counts as a
+#: transition for :func:`detect_transition` and :func:`fit_sigmoid`. It sits between two scales:
+#: float64 round-off of the smoothing (≲ 1e-13 for curves of up to 10⁶ samples; a constant curve
+#: now smooths to itself exactly) and float32 resolution of an accuracy near 1 (6e-8) below it,
+#: and the smallest real move of an accuracy curve above it: one example of the test set,
+#: 1/n_test ≥ 1/p² ≈ 1.1e-4 for the paper's largest p = 97 (Sec. 5), still ≥ 1e-5 for 10⁵
+#: test points. So a flat curve (constant, or moving by round-off only) has no transition,
+#: and any curve that gains one test example does.
+JUMP_TOL = 1e-6
+#: Derivatives within this relative distance of the largest one are ties (a moving average
+#: of a step is a linear ramp, whose central differences agree up to round-off).
+_TIE_RTOL = 1e-9
 
 
 def _curve(steps: ArrayLike, values: ArrayLike, name: str = "values", *, min_len: int = 1
@@ -78,13 +99,22 @@ def _as_step(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
+def _scale_tol(v: np.ndarray, tol: float) -> float:
+    """``tol`` in the units of the finite values of ``v``: tol · max(1, max |v|)."""
+    fin = v[np.isfinite(v)]
+    return float(tol) * max(1.0, float(np.max(np.abs(fin))) if fin.size else 1.0)
+
+
 def first_crossing(steps: ArrayLike, values: ArrayLike, threshold: float) -> int | float | None:
-    """The first step whose value is ≥ ``threshold`` (NaN values never cross), else ``None``."""
+    """The first step whose value is ≥ ``threshold`` (up to a 1e-12 slack for ratios k/n),
+    else ``None``. Non-finite values (NaN: not logged; ±inf: overflow) never cross.
+    A single sample counts: this is the chapter's "first logged step" definition (use
+    :func:`detect_transition` for a sustained rise)."""
     s, v = _curve(steps, values)
     thr = float(threshold)
     if not math.isfinite(thr):
         raise ValueError(f"threshold={threshold!r} must be finite")
-    hit = np.nonzero(np.nan_to_num(v, nan=-np.inf) >= thr - _TOL)[0]
+    hit = np.nonzero(np.isfinite(v) & (v >= thr - _TOL))[0]
     return _as_step(s[hit[0]]) if hit.size else None
 
 
@@ -118,8 +148,8 @@ def grokking_gap(t_memorize: float | None, t_generalize: float | None) -> int | 
 def rise_time(steps: ArrayLike, values: ArrayLike, *, low: float = 0.1, high: float = 0.9
               ) -> tuple[int | float, int | float] | None:
     """(t_low, t_high): ``t_high`` is the first step with value ≥ ``high``; ``t_low`` is the
-    last step before it with value ≤ ``low`` (the first logged step if there is none).
-    ``None`` if the curve never reaches ``high``. Levels in (0, 1], ``low < high``."""
+    last step before it with value ≤ ``low`` (the first step with a finite value if there is
+    none). ``None`` if the curve never reaches ``high``. Levels in (0, 1], ``low < high``."""
     check_fraction("low", low)
     check_fraction("high", high)
     if not low < high:
@@ -129,8 +159,9 @@ def rise_time(steps: ArrayLike, values: ArrayLike, *, low: float = 0.1, high: fl
     if th is None:
         return None
     i_hi = int(np.searchsorted(s, th))
-    below = np.nonzero(np.nan_to_num(v[:i_hi], nan=np.inf) <= low + _TOL)[0]
-    t_lo = s[below[-1]] if below.size else s[0]
+    fin = np.isfinite(v[:i_hi + 1])
+    below = np.nonzero(fin[:i_hi] & (v[:i_hi] <= low + _TOL))[0]
+    t_lo = s[below[-1]] if below.size else s[int(np.argmax(fin))]
     return _as_step(t_lo), th
 
 
@@ -150,24 +181,30 @@ def smoothed_derivative(steps: ArrayLike, values: ArrayLike, *, window: int = 5,
     (shrunk at the ends) and differentiated by central differences in the step
     (``log_time=False``) or in log10(step + 1) (``log_time=True``, for log-spaced
     logs). The textbook's practice problem 5 detector (steps 2–4).
+
+    The average is taken of the deviations from the first value (then added back), so a
+    constant curve smooths to itself exactly and its derivative is exactly 0 (a running
+    sum of the raw values would leave round-off of order 1e-19 per step).
     """
     window = check_int("window", window, low=1)
     s, v = _curve(steps, values, min_len=2)
     if not np.all(np.isfinite(v)):
         raise ValueError("values contains NaN or inf: drop unlogged steps first")
     half = window // 2
-    c = np.concatenate([[0.0], np.cumsum(v)])
+    ref = v[0]
+    c = np.concatenate([[0.0], np.cumsum(v - ref)])
     idx = np.arange(v.size)
     lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, v.size)
-    sm = (c[hi] - c[lo]) / (hi - lo)
+    sm = ref + (c[hi] - c[lo]) / (hi - lo)
     return sm, np.gradient(sm, _x(s, log_time))
 
 
 @dataclass(frozen=True)
 class Transition:
     """Result of :func:`detect_transition`: the step of fastest rise, the rate there
-    (per step, or per decade with ``log_time``), and the smoothed curve ``before`` and
-    ``after`` it (one window away), so a caller can reject a flat curve."""
+    (per step, or per decade with ``log_time``), and the level of the raw curve ``before``
+    and ``after`` it (medians of the ``window`` samples on each side, so an isolated spike
+    does not count as a level)."""
 
     step: int | float
     rate: float
@@ -179,14 +216,36 @@ class Transition:
         return self.after - self.before
 
 
-def detect_transition(steps: ArrayLike, values: ArrayLike, *, window: int = 5,
-                      log_time: bool = False) -> Transition:
-    """The step where the smoothed curve rises fastest (argmax of :func:`smoothed_derivative`)."""
-    s, v = _curve(steps, values, min_len=2)
-    sm, d = smoothed_derivative(s, v, window=window, log_time=log_time)
+def _fastest(d: np.ndarray) -> int:
+    """Index of the largest entry of ``d``; among ties (within ``_TIE_RTOL``) the middle of
+    the run of tied entries around the first maximum (upper middle for an even run)."""
     i = int(np.argmax(d))
-    j0, j1 = max(0, i - window), min(v.size - 1, i + window)
-    return Transition(_as_step(s[i]), float(d[i]), float(sm[j0]), float(sm[j1]))
+    tie = d >= d[i] - _TIE_RTOL * abs(d[i])
+    lo, hi = i, i
+    while lo > 0 and tie[lo - 1]:
+        lo -= 1
+    while hi < d.size - 1 and tie[hi + 1]:
+        hi += 1
+    return (lo + hi + 1) // 2
+
+
+def detect_transition(steps: ArrayLike, values: ArrayLike, *, window: int = 5,
+                      log_time: bool = False, tol: float = JUMP_TOL) -> Transition | None:
+    """The step where the smoothed curve rises fastest (argmax of :func:`smoothed_derivative`),
+    or ``None`` if the curve has no rise there: the median of the ``window`` raw samples after
+    that step exceeds the median of the ``window`` samples before it by at most
+    ``tol`` · max(1, max |value|) (:data:`JUMP_TOL`). So a constant curve, a curve moving by
+    round-off only, a falling curve and an isolated spike give ``None`` instead of a step
+    chosen by round-off. Where several steps rise equally fast up to round-off (a moving
+    average of a step is a linear ramp), the middle of them is reported."""
+    s, v = _curve(steps, values, min_len=2)
+    _, d = smoothed_derivative(s, v, window=window, log_time=log_time)
+    i = _fastest(d)
+    before = float(np.median(v[max(0, i - window):i])) if i > 0 else float(v[0])
+    after = float(np.median(v[i + 1:i + 1 + window])) if i < v.size - 1 else float(v[-1])
+    if not (d[i] > 0 and after - before > _scale_tol(v, tol)):
+        return None
+    return Transition(_as_step(s[i]), float(d[i]), before, after)
 
 
 def sigmoid(t: np.ndarray | float, t0: float, k: float, low: float, high: float) -> np.ndarray:
@@ -199,7 +258,8 @@ def sigmoid(t: np.ndarray | float, t0: float, k: float, low: float, high: float)
 class SigmoidFit:
     """Logistic fit of a curve: centre ``t0`` (in steps), steepness ``k`` (per step, or per
     decade of steps with ``log_time``), plateaus ``low``/``high``, the fit's RMS residual
-    and whether scipy's least squares converged."""
+    and whether it is a fit of a transition (scipy's least squares converged, on a curve with
+    a sustained change, to plateaus more than :data:`JUMP_TOL` apart)."""
 
     t0: float
     k: float
@@ -214,14 +274,20 @@ class SigmoidFit:
 
 
 def fit_sigmoid(steps: ArrayLike, values: ArrayLike, *, log_time: bool = False,
-                window: int = 5) -> SigmoidFit:
+                window: int = 5, tol: float = JUMP_TOL) -> SigmoidFit:
     """Least-squares logistic fit a(t) = c + (d − c)/(1 + e^{−k(t − t₀)}) (textbook problem 5).
 
     Fitted with ``scipy.optimize.curve_fit`` (bounded trust region, k > 0), started
-    from the :func:`detect_transition` step and the curve's extremes. With
-    ``log_time`` the fit is done in u = log10(t + 1) and ``t0`` is mapped back to steps
-    (``k`` is then per decade). On failure ``converged=False`` and the start values
-    are returned.
+    from the :func:`detect_transition` step (of the negated curve if it only falls) and the
+    curve's extremes. With ``log_time`` the fit is done in u = log10(t + 1) and
+    ``t0`` is mapped back to steps (``k`` is then per decade). On failure ``converged=False``
+    and the start values are returned.
+
+    A curve with no sustained rise or fall (:func:`detect_transition` of the curve and of its
+    negative both ``None``: constant, moving by no more than ``tol`` · max(1, max |value|),
+    or an isolated spike) has no transition to fit: ``converged=False``, ``t0`` and ``k``
+    NaN, both plateaus at its median. A fit whose plateaus differ by no more than that
+    tolerance is not converged either.
     """
     from scipy.optimize import curve_fit
 
@@ -231,8 +297,16 @@ def fit_sigmoid(steps: ArrayLike, values: ArrayLike, *, log_time: bool = False,
     x = _x(s, log_time)
     span = float(x[-1] - x[0])
     lo, hi = float(np.min(v)), float(np.max(v))
-    rng = max(hi - lo, 1e-12)
-    tr = detect_transition(s, v, window=window, log_time=log_time)
+    tol_v = _scale_tol(v, tol)
+    tr = detect_transition(s, v, window=window, log_time=log_time, tol=tol)
+    if tr is None:  # no rise: a sustained fall is fitted with high < low
+        fall = detect_transition(s, -v, window=window, log_time=log_time, tol=tol)
+        if fall is None:
+            mid = float(np.median(v))
+            rmse = float(np.sqrt(np.mean((v - mid) ** 2)))
+            return SigmoidFit(float("nan"), float("nan"), mid, mid, rmse, False, log_time)
+        tr = Transition(fall.step, -fall.rate, -fall.before, -fall.after)
+    rng = hi - lo
     x0 = float(_x(np.array([float(tr.step)]), log_time)[0])
     k0 = 4.0 * max(abs(tr.rate), 1e-12) / rng
     k0 = float(np.clip(k0, 1e-3 / span, 1e4 / span))
@@ -245,6 +319,8 @@ def fit_sigmoid(steps: ArrayLike, values: ArrayLike, *, log_time: bool = False,
             popt, _ = curve_fit(sigmoid, x, v, p0=p0, bounds=bounds, method="trf", maxfev=20000)
     except (RuntimeError, ValueError):
         popt, converged = np.array(p0), False
+    if not abs(float(popt[3]) - float(popt[2])) > tol_v:
+        converged = False  # a "fit" with equal plateaus has no centre and no steepness
     rmse = float(np.sqrt(np.mean((sigmoid(x, *popt) - v) ** 2)))
     t0 = float(10 ** popt[0] - 1.0) if log_time else float(popt[0])
     return SigmoidFit(t0, float(popt[1]), float(popt[2]), float(popt[3]), rmse, converged, log_time)
@@ -252,7 +328,10 @@ def fit_sigmoid(steps: ArrayLike, values: ArrayLike, *, log_time: bool = False,
 
 @dataclass
 class GrokkingMeasures:
-    """All the chapter's measures for one run (``None`` = did not happen in the log)."""
+    """All the chapter's measures for one run (``None`` = did not happen in the log).
+
+    ``detected_step``/``detected_rate`` are ``None`` when the test curve has no rise above
+    :data:`JUMP_TOL`; ``sigmoid`` is the converged logistic fit of that rise, else ``None``."""
 
     t_mem: int | float | None
     t_grok: int | float | None
@@ -261,8 +340,8 @@ class GrokkingMeasures:
     rise_time: int | float | None
     rise_ratio: float | None
     slope_at_grok: float | None
-    detected_step: int | float
-    detected_rate: float
+    detected_step: int | float | None
+    detected_rate: float | None
     sigmoid: dict[str, Any] | None
 
     def as_dict(self) -> dict[str, Any]:
@@ -274,8 +353,11 @@ def grokking_measures(steps: ArrayLike, train_acc: ArrayLike, test_acc: ArrayLik
                       low: float = 0.1, window: int = 5, log_time: bool = False,
                       fit: bool = True) -> GrokkingMeasures:
     """t_mem, t_grok, gap, sharpness (gap/t_grok, rise time and its ratio to t_grok, slope
-    just before t_grok), the detector's step and rate on the test curve, and (``fit``)
-    the logistic fit of the test curve. Thresholds and ``low`` lie in (0, 1]."""
+    from the last logged sample before t_grok to t_grok), the detector's step and rate on the
+    test curve, and (``fit``) the logistic fit of the test curve. Thresholds and ``low`` lie
+    in (0, 1]. Unlogged (NaN) samples are skipped. A test curve without a rise above
+    :data:`JUMP_TOL` has no detected step and no fit (``None``); a fit that does not converge
+    is ``None`` too (call :func:`fit_sigmoid` for its diagnostics)."""
     s, tr = _curve(steps, train_acc, "train_acc")
     _, te = _curve(steps, test_acc, "test_acc")
     if te.size != s.size:
@@ -287,16 +369,18 @@ def grokking_measures(steps: ArrayLike, train_acc: ArrayLike, test_acc: ArrayLik
     rise = rise_time(s, te, low=min(low, grok_threshold / 2), high=grok_threshold) if tg is not None else None
     rt = None if rise is None else _as_step(float(rise[1]) - float(rise[0]))
     rise_ratio = None if rt is None or not tg else float(rt) / float(tg)
+    ok = np.isfinite(te)
     slope = None
     if tg is not None:
         i = int(np.searchsorted(s, tg))
-        slope = float((te[i] - te[i - 1]) / (s[i] - s[i - 1])) if i > 0 else None
-    ok = np.isfinite(te)
-    if ok.sum() >= 2:
-        det = detect_transition(s[ok], te[ok], window=window, log_time=log_time)
-        det_step, det_rate = det.step, det.rate
-    else:
-        det_step, det_rate = _as_step(s[0]), float("nan")
-    sig = fit_sigmoid(s[ok], te[ok], log_time=log_time, window=window).as_dict() if fit and ok.sum() >= 4 \
-        else None
+        prev = np.nonzero(ok[:i])[0]  # the last logged sample before t_grok
+        if prev.size:
+            j = int(prev[-1])
+            slope = float((te[i] - te[j]) / (s[i] - s[j]))
+    det = detect_transition(s[ok], te[ok], window=window, log_time=log_time) if ok.sum() >= 2 else None
+    det_step, det_rate = (None, None) if det is None else (det.step, det.rate)
+    sig = None
+    if fit and det is not None and ok.sum() >= 4:
+        f = fit_sigmoid(s[ok], te[ok], log_time=log_time, window=window)
+        sig = f.as_dict() if f.converged else None
     return GrokkingMeasures(tm, tg, gap, gap_ratio, rt, rise_ratio, slope, det_step, det_rate, sig)
