@@ -270,7 +270,7 @@ def test_all_nan_and_spike_and_falling_curves() -> None:
     spike[20] = 1.0
     m = grokking_measures(FLAT_STEPS, np.ones(FLAT_STEPS.size), spike)
     assert m.t_grok == 1000 and m.detected_step is None and m.sigmoid is None
-    fit = fit_sigmoid(FLAT_STEPS, spike)   # before: converged=True, t0 ≈ 563, plateaus 0.04 apart
+    fit = fit_sigmoid(FLAT_STEPS, spike)   # before: converged=True, t0 ≈ 918, plateaus 0.05 apart
     assert not fit.converged and math.isnan(fit.t0)
     assert detect_transition(FLAT_STEPS, 1 - spike) is None
     # a falling curve has no rise to detect; its fall is still fitted (high < low)
