@@ -300,9 +300,9 @@ def _opt_update(P: Params, G: Params, state: dict[str, Any], t: int, config: Tra
         nonzero = gmax > 0
         safe = torch.where(nonzero, gmax, torch.ones_like(gmax))
         us = [g / safe for g in gs]
-        sq = (us[0] * us[0]).sum()
+        sq = torch.dot(us[0].reshape(-1), us[0].reshape(-1))
         for u in us[1:]:
-            sq = sq + (u * u).sum()
+            sq = sq + torch.dot(u.reshape(-1), u.reshape(-1))
         f = torch.where(nonzero, -lr / torch.sqrt(torch.where(nonzero, sq, torch.ones_like(sq))),
                         torch.zeros_like(sq))
         for k, u in zip(G, us, strict=True):
@@ -812,9 +812,9 @@ class _StallMonitor:
     """
 
     def __init__(self, P: Params, patience: int, device: torch.device, t_first: int, t_last: int,
-                 saved: dict[str, Any] | None = None) -> None:
+                 saved: dict[str, Any] | None = None, host: bool | None = None) -> None:
         self.patience = patience
-        self.host = device.type == "cpu"
+        self.host = device.type == "cpu" if host is None else host   # host=False: the device path (tests)
         self.prev1 = {k: v.clone() for k, v in P.items()}
         if saved is not None and saved.get("prev2") is not None:
             self.prev2 = {k: saved["prev2"][k].to(v) for k, v in P.items()}

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from regimes.models.quadratic import QuadraticNet
-from regimes.tasks import Task, sample_split
+from regimes.tasks import Dataset, Task, sample_split
 from regimes.train import (
     NonFiniteError,
     TrainConfig,
     _data_loss_and_grad,
+    _opt_update,
     _prepare,
+    _StallMonitor,
     evaluate,
     linf_subgradient,
     objective_and_grad,
@@ -468,3 +470,184 @@ def test_functional_bad_inputs_raise():
         train(object(), split.train, cfg)
     with pytest.raises(ValueError, match=r"test\.task"):
         train(net, split.train, cfg, test=_cls(p=7).test)
+
+
+# ----------------------------------------------------------------------------- small losses, stalls
+def _large_margin_case(dtype, q_target=50.0):
+    """p = 5, all 25 pairs labelled by the net's own argmax, weights scaled (3-homogeneous
+    logits) so that the smallest margin is ``q_target``: every per-pair loss is ≲ e^{−50}."""
+    p = 5
+    net = QuadraticNet.init(p, 12, seed=0)
+    x = Task(p).population().x
+    out = net(x)
+    y = out.argmax(1)
+    q = (out.gather(1, y[:, None]).squeeze(1) - out.scatter(1, y[:, None], -math.inf).max(1).values).min()
+    c = (q_target / float(q)) ** (1 / 3)
+    big = QuadraticNet((c * net.W).to(dtype), (c * net.V).to(dtype))
+    return big, Dataset(Task(p), x, y)
+
+
+def _log_space_reference(W, V, data):
+    """Mean cross-entropy log1p(Σ_{j≠y} exp(f_j − f_y)) and its autograd gradient, float64."""
+    W = W.detach().to(torch.float64).requires_grad_(True)
+    V = V.detach().to(torch.float64).requires_grad_(True)
+    out = QuadraticNet.apply({"W": W, "V": V}, data.x)
+    d = out - out.gather(1, data.y[:, None])
+    mask = torch.nn.functional.one_hot(data.y, out.shape[1]).bool()
+    L = torch.log1p(torch.exp(d.masked_fill(mask, -math.inf)).sum(1)).mean()
+    L.backward()
+    return L.detach(), W.grad, V.grad
+
+
+def test_cross_entropy_in_the_small_loss_regime():
+    """Margins ≥ 50: the textbook lse − f_y rounds every loss to exactly 0 (and softmax − 1 on
+    the true class to exactly 0), while the loss is ~1e-22 and representable. The
+    logit-difference form matches a log-space reference (float64 autograd of
+    log1p(Σ_{j≠y} e^{f_j − f_y})) to 1e-12 in float64; in float32 it matches the float64
+    reference on the same weights to float32 precision (a float32 run measured in float64)."""
+    cfg = TrainConfig(steps=1, lr=1.0, loss="cross_entropy")
+    net, data = _large_margin_case(torch.float64)
+    out = net(data.x)
+    old = (torch.logsumexp(out, 1) - out.gather(1, data.y[:, None]).squeeze(1)).mean()
+    old_true_class = torch.softmax(out, 1).gather(1, data.y[:, None]) - 1.0
+    assert float(old) == 0.0 and bool((old_true_class == 0).all())       # the old formulas
+    L_ref, gW_ref, gV_ref = _log_space_reference(net.W, net.V, data)
+    assert 1e-40 < float(L_ref) < 1e-20
+    obj, g = objective_and_grad(net.params(), data, cfg)
+    assert math.isclose(float(obj), float(L_ref), rel_tol=1e-12)
+    for mine, ref in ((g["W"], gW_ref), (g["V"], gV_ref)):
+        assert float((mine - ref).abs().max()) <= 1e-10 * float(ref.abs().max())
+    assert evaluate(net, data, cfg)["train_loss"] == pytest.approx(float(L_ref), rel=1e-12)
+
+    net32, _ = _large_margin_case(torch.float32)
+    L_ref, gW_ref, gV_ref = _log_space_reference(net32.W, net32.V, data)   # float64 on float32 weights
+    obj32, g32 = objective_and_grad(net32.params(), data, cfg)
+    assert obj32.dtype == torch.float32 and math.isclose(float(obj32), float(L_ref), rel_tol=1e-4)
+    for mine, ref in ((g32["W"], gW_ref), (g32["V"], gV_ref)):
+        assert float((mine.double() - ref).abs().max()) <= 1e-4 * float(ref.abs().max())
+
+
+def test_normalized_gd_norm_does_not_underflow():
+    """Entries of 1e-30 (float32) or 1e-170 (float64) square to 0, so sqrt(Σg²) was 0 and the
+    step was skipped; scaled by max|g| first, the step has length lr."""
+    cfg = TrainConfig(steps=1, lr=0.5, optimizer="normalized_gd")
+    for dtype, tiny in ((torch.float32, 1e-30), (torch.float64, 1e-170)):
+        P = {"W": torch.zeros(3, 4, dtype=dtype), "V": torch.zeros(2, 4, dtype=dtype)}
+        G = {"W": torch.full((3, 4), tiny, dtype=dtype), "V": torch.zeros(2, 4, dtype=dtype)}
+        G["V"][0, 0] = -2 * tiny
+        assert float((G["W"] * G["W"]).sum()) == 0.0                       # the old norm
+        _opt_update(P, G, {}, 1, cfg)
+        step = torch.cat([P["W"].reshape(-1), P["V"].reshape(-1)]).double()
+        assert math.isclose(float(step.norm()), 0.5, rel_tol=1e-6)
+        assert float(P["V"][0, 0]) > 0 > float(P["W"][0, 0])             # along −g
+        Z = {"W": torch.zeros(3, 4, dtype=dtype), "V": torch.zeros(2, 4, dtype=dtype)}
+        _opt_update(P, Z, {}, 2, cfg)                                      # g = 0: θ unchanged
+        assert math.isclose(float(torch.cat([P["W"].reshape(-1), P["V"].reshape(-1)]).double().norm()), 0.5,
+                            rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("host", [True, False])
+def test_stall_monitor_classifies_steps(host):
+    """Synthetic θ sequences through both code paths (host: torch.equal per step; device:
+    per-step codes read back by sync): moving, frozen, a period-2 cycle, zero loss."""
+    def run(seq, losses, patience):
+        P = {"W": seq[0].clone()}
+        mon = _StallMonitor(P, patience, torch.device("cpu"), 1, len(seq) - 1, host=host)
+        for t in range(1, len(seq)):
+            P["W"].copy_(seq[t])
+            mon.step(t, P, torch.tensor(losses[t]))
+        mon.sync(len(seq) - 1)
+        return mon.first, mon.kind, mon.run
+
+    a, b, c = torch.tensor([1.0, 2.0]), torch.tensor([1.0, -8.0]), torch.tensor([3.0, 2.0])
+    moving = [torch.tensor([float(i), 0.0]) for i in range(12)]
+    assert run(moving, [1.0] * 12, 3) == (None, None, 0)
+    frozen = moving[:5] + [moving[4]] * 7          # θ_5 = θ_4: steps 5..11 stalled
+    assert run(frozen, [1.0] * 12, 3) == (5, "frozen", 7)
+    assert run(frozen, [1.0] * 12, 8) == (None, None, 7)       # 7 < patience: no stall yet
+    cycle = moving[:4] + [a, b] * 4                # θ_6 = θ_4: steps 6..11 stalled
+    assert run(cycle, [1.0] * 12, 4) == (6, "cycle2", 6)
+    zero = moving[:]                               # θ moves, loss exactly 0 from step 7
+    assert run(zero, [1.0] * 7 + [0.0] * 5, 5) == (7, "zero_loss", 5)
+    # an interrupted stretch restarts the count; the first confirmed stretch is kept
+    broken = moving[:3] + [c] * 3 + [moving[6]] + [a] * 5
+    assert run(broken, [1.0] * 12, 3) == (8, "frozen", 4)
+
+
+def _rich_cls(p: int, dtype):
+    n = round(2 * p ** (5 / 3))
+    split = sample_split(Task(p), n=n, seed=0)
+    return split, QuadraticNet.init(p, 8 * p, seed=0, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype,old_step,old_q,underflow_q", [
+    (torch.float32, 262, 63.60, 103.3),     # e^{-q} < 2^-149, float32's smallest subnormal
+    (torch.float64, 618, 400.7, 744.4),     # e^{-q} < 2^-1074
+])
+def test_normalized_gd_no_longer_freezes_on_rounding(dtype, old_step, old_q, underflow_q):
+    """The App. A.2 setting without the ℓ∞ term (normalized GD, lr 10, cross-entropy,
+    h = 8p, n = 2p^{5/3}, p = 23, seed 0). Before the fix θ froze bitwise at ``old_step``
+    with min margin ``old_q`` (measured with the previous code): the reported loss was
+    exactly 0, the true-class gradient 1 − p_y was exactly 0, and Σg² underflowed to 0 so
+    the normalized step was skipped, while the gradient entries (~1e-28 in float32) were
+    not 0. Now θ moves until every e^{f_j − f_y} underflows, i.e. the data gradient is
+    exactly 0 in the format (min margin > ``underflow_q``); only then does it freeze, and
+    the freeze is reported as a stall (``stop_on_stall`` ends the run there)."""
+    split, net = _rich_cls(23, dtype)
+    cfg = TrainConfig(steps=3000, lr=10.0, optimizer="normalized_gd", loss="cross_entropy", eval_every=3000,
+                      stall_patience=50, stop_on_stall=True)
+    res = train(net, split.train, cfg, test=split.test)
+    assert res.stall_kind == "frozen" and res.stalled_at is not None
+    assert res.stopped_at == res.stalled_at + 49 == res.final["step"] < 3000
+    assert res.final["stalled_at"] == res.stalled_at == res.history["stalled_at"][-1]
+    assert res.history["stalled_at"][0] is None
+    q = res.final["q_min"]
+    assert q > underflow_q > old_q
+    if dtype == torch.float32:
+        assert res.stalled_at > old_step                   # moved past the old freeze step
+    obj, g = objective_and_grad(res.net.params(), split.train, cfg)
+    assert float(obj) == 0.0 and all(bool((v == 0).all()) for v in g.values())   # a true zero gradient
+
+
+def test_deliberate_stalls_are_reported():
+    split = _cls()
+    # lr so small that every float32 update rounds away: frozen from step 1
+    net32 = QuadraticNet.init(7, 10, seed=0, dtype=torch.float32)
+    res = train(net32, split.train, TrainConfig(steps=30, lr=1e-30, eval_every=10, stall_patience=10))
+    assert (res.stalled_at, res.stall_kind, res.stopped_at) == (1, "frozen", None)
+    assert torch.equal(res.net.W, net32.W)
+    assert res.history["stalled_at"] == [None, 1, 1, 1]
+    # zero loss with θ still moving (plain GD on the ℓ∞ term of a net with margins beyond exp underflow)
+    big, data = _large_margin_case(torch.float32, q_target=400.0)
+    res = train(big, data, TrainConfig(steps=20, lr=1.0, loss="cross_entropy", lam_inf=1e-3, stall_patience=5))
+    assert (res.stalled_at, res.stall_kind) == (1, "zero_loss")
+    assert not torch.equal(res.net.W, big.W) or not torch.equal(res.net.V, big.V)
+    # a moving run has no stall; detection off: no key at all
+    net = QuadraticNet.init(7, 10, seed=0)
+    res = train(net, split.train, TrainConfig(steps=30, lr=0.1, eval_every=10))
+    assert res.stalled_at is None and res.final["stalled_at"] is None
+    res = train(net, split.train, TrainConfig(steps=30, lr=0.1, eval_every=10, stall_patience=None))
+    assert res.stalled_at is None and "stalled_at" not in res.final and "stalled_at" not in res.history
+
+
+def test_stall_state_survives_checkpoint_resume(tmp_path):
+    split = _cls()
+    net32 = QuadraticNet.init(7, 10, seed=0, dtype=torch.float32)
+    base = dict(lr=1e-30, eval_every=5, stall_patience=15, checkpoint_every=10)
+    full = train(net32, split.train, TrainConfig(steps=30, **base))
+    ck = tmp_path / "ck.pt"
+    train(net32, split.train, TrainConfig(steps=10, **base), checkpoint=ck)   # 10 stalled steps < 15
+    rest = train(net32, split.train, TrainConfig(steps=30, **base), checkpoint=ck)
+    assert rest.resumed_from == 10
+    assert (rest.stalled_at, rest.stall_kind) == (full.stalled_at, full.stall_kind) == (1, "frozen")
+    assert rest.history == full.history
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"stall_patience": 0}, "stall_patience"), ({"stall_patience": -3}, "stall_patience"),
+    ({"stall_patience": 2.5}, "stall_patience"), ({"stall_patience": True}, "stall_patience"),
+    ({"stop_on_stall": "yes"}, "stop_on_stall"), ({"stop_on_stall": True, "stall_patience": None}, "stop_on_stall"),
+])
+def test_bad_stall_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(steps=1, lr=0.1, **kwargs).validate()
