@@ -190,6 +190,29 @@ def test_train_classification_drops_overlapping_test_points():
     assert c["test_n"] == 0 and math.isnan(c["test_acc"]) and math.isnan(c["test_loss"])
 
 
+def test_after_kernel_scores_clean_pairs_only():
+    """KernelTracker's after-kernel accuracy drops candidate pairs that are not held out."""
+    from regimes.metrics.tracking import KernelTracker
+
+    for setting in ("classification", "regression"):
+        task = Task(5, setting)
+        split = sample_split(task, n=40 if setting == "regression" else 10, seed=4)
+        candidates = task.pair_task().population().x                 # all 25 pairs, trained or not
+        tr = KernelTracker(task, split.train.x, split.train.y, after_pairs=candidates)
+        want = clean_pairs(split.train, task)
+        assert 0 < tr.after_n == want.shape[0] < 25
+        rec: dict = {}
+        tr(0, QuadraticNet.init(5, 10, seed=0).params(), rec)
+        assert rec["after_kernel_n"] == tr.after_n and 0 <= rec["after_kernel_acc"] <= 1
+    # nothing held out: NaN, not a training score
+    task = Task(3)
+    pop = task.population()
+    tr = KernelTracker(task, pop.x, pop.y, after_pairs=pop.x)
+    rec = {}
+    tr(0, QuadraticNet.init(3, 6, seed=0).params(), rec)
+    assert tr.after_n == 0 and math.isnan(rec["after_kernel_acc"])
+
+
 # ----------------------------------------------------------------------------- (iv) bad input
 def test_mismatched_tasks_and_bad_arguments_raise():
     tr = sample_split(Task(5, "regression"), n=20, seed=0).train

@@ -79,6 +79,14 @@ def tracked_run(config: dict[str, Any], *, device: str = "cpu", extra_callbacks:
     ``wd_start > 0`` switches weight decay on only from that step (the textbook's
     practice problem 2): the run is split into two :func:`~regimes.train.train` calls.
     Returns ``(summary, arrays)``; arrays are the history columns as float64.
+
+    Every test quantity is held out: ``test_acc`` / ``test_loss`` are :func:`regimes.train.train`'s
+    (regression: the clean pairs, whose labelled triple was never trained on), and the
+    after-kernel accuracy is scored on up to ``after_pairs`` of the same clean pairs
+    (:func:`regimes.tasks.clean_pairs`). ``summary["stalled_at"]`` is the train loop's stall
+    report (:attr:`regimes.train.TrainResult.stalled_at`; the first phase's, else the
+    second's, in global steps), and the arrays' ``stalled_at`` column its running value (NaN
+    until a stall is confirmed).
     """
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, clean_pairs, sample_split
@@ -125,16 +133,20 @@ def tracked_run(config: dict[str, Any], *, device: str = "cpu", extra_callbacks:
                    test=split.test, callbacks=shifted, device=device)
         h2 = {k: v[1:] for k, v in r2.history.items()}
         h2["step"] = [s + wd_start for s in h2["step"]]
+        if "stalled_at" in h2:   # phase 2 reports its own stalls, in global step numbers
+            h2["stalled_at"] = [None if v is None else v + wd_start for v in h2["stalled_at"]]
         history = _concat(r1.history, h2)
         wall = r1.wall_time_s + r2.wall_time_s
+        stalled_at = r1.stalled_at if r1.stalled_at is not None else (
+            None if r2.stalled_at is None else r2.stalled_at + wd_start)
     else:
         res = train(net, split.train, TrainConfig(steps=total, weight_decay=cfg["weight_decay"], eval_steps=steps,
                                                   **common), test=split.test, callbacks=callbacks, device=device)
-        history, wall = res.history, res.wall_time_s
+        history, wall, stalled_at = res.history, res.wall_time_s, res.stalled_at
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
     summary = summarize(arrays, cfg)
     summary.update(n_train=n, width=int(cfg["width_mult"]) * p, train_wall_s=wall,
-                   tracking_s=None if tracker is None else tracker.time_s)
+                   tracking_s=None if tracker is None else tracker.time_s, stalled_at=stalled_at)
     return summary, arrays
 
 
@@ -169,7 +181,7 @@ def mlp_run(config: dict[str, Any], *, device: str = "cpu") -> tuple[dict[str, A
     arrays["embed_init"], arrays["embed_end"] = E0.numpy(), E1.numpy()
     summary = summarize(arrays, {"setting": "classification", "grok_threshold": c["grok_threshold"]})
     summary.update(n_train=len(split.train), num_params=net.num_params(), train_wall_s=res.wall_time_s,
-                   circle_score_end=circle_score(embedding_pca(E1, 2)[0])[0])
+                   circle_score_end=circle_score(embedding_pca(E1, 2)[0])[0], stalled_at=res.stalled_at)
     return summary, arrays
 
 
