@@ -9,6 +9,14 @@ classification; the p-scaled target ``p·1(a+b≡c)`` for regression) or the
 cross-entropy (classification only), and ``‖θ‖_∞`` is the largest absolute
 entry over W and V jointly.
 
+The cross-entropy and its gradient are computed from logit differences,
+``ℓ_i = softplus(logsumexp_{j≠y}(f_j − f_y))``, ``G_ij = exp(f_j − f_y − ℓ_i)`` for
+``j ≠ y`` and ``G_iy = −Σ_{j≠y} G_ij``: the textbook ``logsumexp(f) − f_y`` and
+``softmax − e_y`` round the true-class entry ``p_y − 1`` to exactly 0 once the margin
+passes ~36.7 (float64) / ~16.6 (float32) and the loss once it passes about that minus
+``ln|f_y|``, while both are representable down to the underflow of ``exp`` (margins
+~745 / ~104).
+
 Gradients are written out by hand on the raw tensors (no autograd, no
 ``torch.optim``): the first layer is a gather of two columns of W, so its
 gradient is a scatter-add of the hidden-layer gradient into those columns.
@@ -17,8 +25,14 @@ update (``tests/test_train.py`` cross-checks Adam, AdamW and SGD with momentum):
 
 * ``"gd"``: θ ← θ − η ∇L.
 * ``"normalized_gd"``: θ ← θ − η ∇L / ‖∇L‖₂ (App. A, eq. A.1). The norm is that of
-  the full gradient, penalties included (the paper leaves this open; with
-  λ = 1e-20 the choice is immaterial). A zero gradient leaves θ unchanged.
+  the full gradient, penalties included (the paper leaves this open), computed with
+  scaling (∇L / max|∇L| first), so the step has length η whenever any entry of ∇L is
+  nonzero (Σg² underflows to 0 once every |g| < ~1e-162 in float64, ~1e-23 in float32).
+  A zero gradient leaves θ unchanged. Note that the penalty is *not* immaterial late in
+  a run: once ‖∇L_data‖ falls below λ (cross-entropy margins ≳ 45–60 with λ = 1e-20),
+  the ℓ∞ subgradient dominates the direction and the step of length η moves the largest
+  entry by ±η, flipping it back and forth (a period-2 cycle; ‖θ‖∞ sampled at even steps
+  is then constant) while the rest of θ moves by ≈ η‖∇L_data‖/λ per step.
 * ``"sgd"``: heavy-ball momentum as in ``torch.optim.SGD`` (dampening 0):
   b ← μ b + ∇L (b = ∇L at the first step), θ ← θ − η b. Full batch, so not stochastic.
 * ``"adam"``: ``torch.optim.Adam`` with the ℓ2 term coupled into the gradient.
@@ -40,6 +54,11 @@ index pairs and ``with_params(params)`` rebuilding a model of the same type (e.g
 tensors jointly), metrics (per-tensor norms ``{name}_inf``/``{name}_l2`` instead
 of W/V), callbacks, NaN checks and checkpoints are shared with the quadratic net.
 Functional models are classification-only (regression targets are a quadratic-net notion).
+
+Test metrics are held out (a test metric never scores a training point; see
+:func:`evaluate` and :func:`regimes.tasks.heldout` / :func:`regimes.tasks.clean_pairs`),
+and the loop reports stalls (θ bitwise frozen or in a bitwise period-2 cycle, or an
+exactly zero training loss, for ``stall_patience`` consecutive steps; ``stalled_at``).
 
 Nothing in a run is random: the same net, data and config give the same
 trajectory bit for bit on a given device (the CUDA path replaces scatter-adds
@@ -475,9 +494,9 @@ def _ce_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     Equal to ``logsumexp(f) − f_y`` in exact arithmetic, but not rounded to 0 while it is
     representable: the textbook form subtracts two numbers that agree to every digit once
-    the margin exceeds ~37 (float64) / ~17 (float32), this one is ``≈ Σ_{j≠y} e^{f_j − f_y}``
-    there, down to the underflow of ``exp`` (margins ~745 / ~104). Differentiable (used
-    under ``torch.func`` by the functional backend).
+    ``e^{−margin}`` is below the rounding unit of ``f_y``; this one is ``≈ Σ_{j≠y} e^{f_j − f_y}``
+    there, down to the underflow of ``exp`` (margins ~745 float64 / ~104 float32).
+    Differentiable (used under ``torch.func`` by the functional backend).
     """
     fy = logits.gather(1, y[:, None])
     d = (logits - fy).scatter(1, y[:, None], float("-inf"))
