@@ -36,12 +36,13 @@ evaluated, with a correspondingly wider bracket [n_min, n*].
 
 Seeds: ``seeds`` independent runs per method and p; run s at modulus p draws its
 data seed and its init seed from ``numpy.random.SeedSequence([seed, p, s])`` (so
-data and init are independent of each other and across p and s). Kernel and net
+data and init are independent of each other and across p and s), and the dither of
+its bisection from ``SeedSequence([seed, p, s, 2])``. Kernel and net
 share them: at (p, s) both see the same training pairs, and the kernel is the
 linearisation of the very net that is trained. For one (p, s) the training sets of
 different n are nested (prefixes of one permutation of the pairs).
 
-n* per (method, p, seed): geometric bisection on n in [⌊p^lo_exp⌋, p² − k·p], one per
+n* per (method, p, seed): dithered geometric bisection on n in [⌊p^lo_exp⌋, p² − k·p], one per
 criterion, sharing every evaluated n (one training run gives all metrics), each
 stopped when the bracket's ratio is ≤ 1 + ``rel_resolution``; then n* is read off
 all evaluated sizes by :func:`regimes.stats.threshold_crossing` (the smallest
@@ -90,7 +91,7 @@ REFERENCE = {"l2_population": ("l2_population", "<=")}
 COLUMNS = ("n", "acc_heldout", "l2_heldout", "l2_population", "acc_train")
 #: part of every point's cache key: bump it when :func:`point`'s output changes, so stored
 #: points of an older version are recomputed rather than read
-POINT_VERSION = 6
+POINT_VERSION = 7
 
 
 def run_seeds(run_seed: int, p: int, s: int) -> tuple[int, int]:
@@ -165,15 +166,20 @@ def _passes(v: float, thr: float, direction: str) -> bool:
     return bool(v >= thr) if direction == ">=" else bool(v <= thr)
 
 
-def search(metrics_at, lo: int, hi: int, criteria: list[tuple[str, float, str]], rel_resolution: float
-           ) -> dict[int, dict[str, float]]:
+def search(metrics_at, lo: int, hi: int, criteria: list[tuple[str, float, str]], rel_resolution: float,
+           dither: np.random.Generator | None = None) -> dict[int, dict[str, float]]:
     """Geometric bisection for each criterion ``(column, threshold, direction)`` on n in [lo, hi],
     sharing one cache of evaluations ``metrics_at(n) -> {column: value}``; returns the cache.
 
     Each search assumes success is monotone in n: its bracket starts at the smallest cached
     passing n and the largest cached failing n below it, and halves (in log n) until its
     ratio is ≤ 1 + ``rel_resolution`` or the ends are adjacent. A criterion failing at ``hi``
-    or passing at ``lo`` needs no bisection (censored)."""
+    or passing at ``lo`` needs no bisection (censored).
+
+    ``dither``: split each bracket [a, b] at a·(b/a)^w with w ~ U(0.3, 0.7) instead of the
+    geometric midpoint (w = ½), so runs of different seeds visit different sizes: their n*
+    then differ by the search's quantisation error too, at random, instead of all landing
+    on one deterministic grid and agreeing to the last digit."""
     cache: dict[int, dict[str, float]] = {}
 
     def get(n: int) -> dict[str, float]:
@@ -187,7 +193,8 @@ def search(metrics_at, lo: int, hi: int, criteria: list[tuple[str, float, str]],
         b = min(n for n, m in cache.items() if _passes(m[col], thr, direction))
         a = max(n for n, m in cache.items() if n < b and not _passes(m[col], thr, direction))
         while b - a > 1 and b > (1 + rel_resolution) * a:
-            mid = min(max(round(math.sqrt(a * b)), a + 1), b - 1)
+            w = 0.5 if dither is None else float(dither.uniform(0.3, 0.7))
+            mid = min(max(round(a * (b / a) ** w), a + 1), b - 1)
             if _passes(get(mid)[col], thr, direction):
                 b = mid
             else:
@@ -210,8 +217,9 @@ def point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     crit = _all_criteria(c)
     t0 = time.perf_counter()
     searched = [v for k, v in crit.items() if k in CRITERIA or method in c["reference_search"]]
+    dither = np.random.default_rng(np.random.SeedSequence([int(key["run_seed"]), int(p), int(s), 2]))
     cache = search(lambda n: evaluate(method, p, n, data_seed, init_seed, c, key["device"]), lo, hi,
-                   searched, c["rel_resolution"])
+                   searched, c["rel_resolution"], dither)
     seconds = time.perf_counter() - t0
     ns = sorted(cache)
     trace = np.array([[n] + [cache[n][col] for col in COLUMNS[1:]] for n in ns], dtype=float)
@@ -451,10 +459,10 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
 
 
 QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": 10.0, "lam_inf": 1e-20,
-         "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.2, "rel_resolution": 0.15,
+         "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5, "rel_resolution": 0.2,
          "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000}
 FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000, "lr": 10.0,
-        "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.2,
+        "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5,
         "rel_resolution": 0.05, "ceiling_heldout": 1, "reference_search": ["kernel", "net"], "confidence": 0.95,
         "bootstrap": 5000}
 

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,6 +59,11 @@ def test_search_shares_evaluations_and_resolves_each_criterion(e09):
     acc_star = min(n for n, m in cache.items() if m["acc"] >= 0.95)
     loss_star = min(n for n, m in cache.items() if m["loss"] <= 0.5)
     assert 300 <= acc_star <= 300 * 1.05 and 150 <= loss_star <= 150 * 1.05
+    # dithered splits visit other sizes but resolve the same crossings
+    dith = e09.search(metrics_at, 10, 999, [("acc", 0.95, ">="), ("loss", 0.5, "<=")], 0.05,
+                      np.random.default_rng(1))
+    assert set(dith) != set(cache)
+    assert 300 <= min(n for n, m in dith.items() if m["acc"] >= 0.95) <= 315
     never = e09.search(lambda n: {"acc": 0.0}, 10, 999, [("acc", 0.95, ">=")], 0.05)
     assert sorted(never) == [999]  # fails at the ceiling: no bisection
 
