@@ -5,8 +5,11 @@ and ends with ``main(EXPERIMENT)``. The harness then gives it
 
 * ``--quick`` (minutes on a laptop CPU, the default) and ``--full`` (paper scale)
   configs, ``--seed``, ``--device``, ``--out`` and ``--force``;
-* a cache keyed by a hash of the full config: a rerun with the same config loads
-  ``results/NN_slug.json`` (+ ``.npz``) and recomputes nothing;
+* a cache keyed by a hash of the full config *and of the code that computes it*
+  (:func:`cache_key`): a rerun with the same config and the same code loads the
+  cached result and recomputes nothing, while an edit of the experiment script (its
+  ``compute`` side: everything but the ``plot`` function) or of the library's sources
+  makes a new key, so the stale entry is never served (see :func:`code_fingerprint`);
 * per-point memoisation inside a run (:meth:`RunContext.point`), so an
   interrupted sweep loses only the point in flight;
 * atomic writes (temp file + ``os.replace``; the JSON, written last, carries
@@ -19,11 +22,15 @@ and ends with ``main(EXPERIMENT)``. The harness then gives it
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import functools
 import hashlib
 import importlib.util
+import inspect
 import io
 import json
+import marshal
 import math
 import os
 import platform
@@ -38,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
 Arrays = dict[str, np.ndarray]
@@ -109,10 +117,132 @@ def read_complete(jpath: Path, npath: Path) -> tuple[dict[str, Any], Arrays] | N
         return None
 
 
+def _hashable(obj: Any) -> Any:
+    """Like :func:`_jsonable`, but non-finite floats stay floats, so that ``json.dumps``
+    writes them as the tokens ``NaN``/``Infinity``/``-Infinity``: distinct from ``null``
+    (None) and from the strings ``"inf"``/``"-inf"``, which :func:`_jsonable` maps them to."""
+    if isinstance(obj, dict):
+        return {str(k): _hashable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_hashable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _hashable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _hashable(obj.item())
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return _hashable(obj.item())
+    return obj
+
+
 def config_hash(config: dict[str, Any]) -> str:
-    """A stable 16-hex-digit hash of a JSON-able config."""
-    blob = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
+    """A stable 16-hex-digit hash of a JSON-able config.
+
+    Equal after a JSON round trip means equal here (key order, tuple vs list and numpy vs
+    Python scalars do not matter), but NaN, ±inf, ``None`` and the strings ``"inf"``/``"-inf"``
+    all hash differently.
+    """
+    blob = json.dumps(_hashable(config), sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- code fingerprints
+#: Library modules left out of :func:`library_fingerprint`: they only present stored results
+#: (figures, the report page, the command line), never run inside ``compute``, so editing
+#: them (restyling every figure, say) recomputes nothing. No other module imports them.
+PRESENTATION_MODULES = frozenset({"plots.py", "report.py", "cli.py"})
+
+
+@functools.cache
+def library_fingerprint(package_dir: Path = PACKAGE_DIR) -> str:
+    """A 16-hex-digit hash of the library's sources: every ``*.py`` file under
+    ``package_dir`` (path and bytes, in sorted order) except :data:`PRESENTATION_MODULES`.
+
+    Computed once per process (the code a process runs is the code it imported). It hashes
+    the files themselves rather than the git revision, so an edited, uncommitted library
+    (a dirty working tree, or a copy without git) gets its own key, and two different dirty
+    states never share one.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(package_dir).rglob("*.py")):
+        rel = path.relative_to(package_dir).as_posix()
+        if "__pycache__" in path.parts or rel in PRESENTATION_MODULES:
+            continue
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _source_file(fn: Any) -> Path | None:
+    """The file defining ``fn`` (through ``functools.partial`` and decorators), if readable."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    fn = inspect.unwrap(fn)
+    for obj in (fn, type(fn)):
+        try:
+            f = inspect.getsourcefile(obj)
+        except TypeError:
+            continue
+        if f and Path(f).is_file():
+            return Path(f).resolve()
+    return None
+
+
+def _drop_function(source: bytes, name: str) -> bytes:
+    """``source`` without the lines of its (last) top-level ``def name`` and decorators."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name]
+    if not defs:
+        return source
+    node = defs[-1]
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    lines = source.splitlines(keepends=True)
+    return b"".join(lines[:first - 1] + lines[node.end_lineno:])
+
+
+def script_fingerprint(exp: Experiment) -> str:
+    """A 16-hex-digit hash of the experiment's source: the bytes of the file that defines
+    ``exp.compute`` (the ``NN_slug.py`` script), less its ``plot`` function when that is a
+    top-level function of the same file (a figure is redrawn from stored results, so
+    restyling it needs no recomputation; helpers that ``plot`` calls stay in the hash).
+    Read at each call, so an edited script gives a new key. A ``compute`` without a source
+    file is hashed by its bytecode."""
+    path = _source_file(exp.compute)
+    if path is None:
+        code = getattr(inspect.unwrap(exp.compute), "__code__", None)
+        blob = marshal.dumps(code) if code is not None else getattr(exp.compute, "__qualname__", "?").encode()
+    else:
+        blob = path.read_bytes()
+        plot = inspect.unwrap(exp.plot)
+        name = getattr(plot, "__name__", "<lambda>")
+        if name != "<lambda>" and inspect.isfunction(plot) and _source_file(plot) == path:
+            blob = _drop_function(blob, name)
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def code_fingerprint(exp: Experiment) -> dict[str, str]:
+    """What besides the config decides a result: ``{"script": script_fingerprint(exp),
+    "library": library_fingerprint()}`` (stored with every result as ``"code"``)."""
+    return {"script": script_fingerprint(exp), "library": library_fingerprint()}
+
+
+def cache_key(full_config: dict[str, Any], code: dict[str, str]) -> str:
+    """The name of a result's cache entry, stored as its ``"config_hash"``: a hash of the full
+    config and the :func:`code_fingerprint`, so a code change never serves a stale result."""
+    return config_hash({"config": full_config, "code": code})
+
+
+def result_record(exp: Experiment, full_config: dict[str, Any], key: str, code: dict[str, str],
+                  metrics: dict[str, Any], wall: float) -> dict[str, Any]:
+    """The result record the cache stores (metrics plus run metadata), marked complete."""
+    return {
+        "experiment": exp.name, "title": exp.title, "figure": exp.figure,
+        "config": full_config, "config_hash": key, "code": code, "metrics": metrics,
+        "versions": versions(), "git_revision": git_revision(),
+        "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": platform.node(), "complete": True,
+    }
 
 
 # --------------------------------------------------------------------------- metadata
@@ -168,9 +298,11 @@ class RunContext:
               ) -> tuple[dict[str, Any], Arrays]:
         """Memoise one sweep point: ``fn() -> (json-able metrics, arrays)``.
 
-        The point is stored under a hash of ``key`` (plus the experiment config)
-        with its JSON written last, so a killed run resumes at the first
-        unfinished point and a half-written point is never read.
+        The point is stored under a hash of ``key`` (plus the experiment config) in
+        ``points_dir``, which :func:`run` names after the run's cache key (config and
+        code), with its JSON written last, so a killed run resumes at the first
+        unfinished point, a half-written point is never read, and a code change
+        starts a fresh folder.
         """
         h = config_hash({"config": self.config, "key": key})
         jpath, npath = self.points_dir / f"{h}.json", self.points_dir / f"{h}.npz"
@@ -257,6 +389,12 @@ def run(
 ) -> RunOutcome:
     """Run ``exp`` (or load it from the cache) and (re)draw its figure.
 
+    The cache entry is named by :func:`cache_key` of the full config and the
+    :func:`code_fingerprint` (the script's ``compute`` side and the library's sources):
+    it is served only when both match, so after an edit the result is recomputed, and
+    ``force`` recomputes regardless. The record carries the key as ``"config_hash"`` and
+    the fingerprints as ``"code"``.
+
     ``executor`` (optional; keyword arguments of :func:`regimes.sweep.run_sweep`) lets
     :meth:`RunContext.map` compute the experiment's points in parallel; it is not
     part of the config, so it never changes the cache key or the result.
@@ -273,7 +411,8 @@ def run(
     out = Path(out)
     config = {**(exp.quick if mode == "quick" else exp.full), **(overrides or {})}
     full_config = {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
-    h = config_hash(full_config)
+    code = code_fingerprint(exp)
+    h = cache_key(full_config, code)
     results_dir, figures_dir = out / "results", out / "figures"
     cache_json = results_dir / "cache" / exp.name / f"{h}.json"
     cache_npz = cache_json.with_suffix(".npz")
@@ -283,21 +422,14 @@ def run(
     cached = False
     result: dict[str, Any] | None = None
     hit = None if force else read_complete(cache_json, cache_npz)
-    if hit is not None and hit[0].get("config_hash") == h:
+    if hit is not None and hit[0].get("config_hash") == h and hit[0].get("code") == code:
         (result, arrays), cached = hit, True
     if result is None:
         ctx = RunContext(full_config, int(seed), device, quiet, results_dir / "cache" / exp.name / f"{h}-points",
                          executor)
         t0 = time.perf_counter()
         metrics, arrays = exp.compute(ctx)
-        wall = time.perf_counter() - t0
-        result = {
-            "experiment": exp.name, "title": exp.title, "figure": exp.figure,
-            "config": full_config, "config_hash": h, "metrics": metrics,
-            "versions": versions(), "git_revision": git_revision(),
-            "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "host": platform.node(), "complete": True,
-        }
+        result = result_record(exp, full_config, h, code, metrics, time.perf_counter() - t0)
         atomic_write_npz(cache_npz, arrays)
         atomic_write_json(cache_json, result)
         # Plot from what was stored, exactly as a cache hit would: a figure never

@@ -5,7 +5,10 @@ The model
 ---------
 A *sweep* is a list of *points* (JSON-able dicts, usually a :func:`grid`) and a
 *point function* ``fn(point) -> (metrics, arrays)``. Every point has a cache
-entry named by :func:`regimes.harness.config_hash` of the point; :func:`run_sweep`
+entry named by :func:`regimes.harness.config_hash` of the point and of the code
+that computes it (:class:`PointCache`'s ``code``; :class:`ExperimentCache` uses the
+harness's own :func:`regimes.harness.cache_key`), so an edit of that code never
+serves a stale point; :func:`run_sweep`
 
 1. loads every point whose entry is complete (it never recomputes one),
 2. sends the rest to an executor — in-process (``jobs=1``), a pool of local
@@ -102,17 +105,26 @@ class PointCache:
     ``salt`` (optional) is mixed into the hash as ``{"config": salt, "key": point}``,
     which is exactly how :meth:`regimes.harness.RunContext.point` names its points,
     so a sweep can fill the point cache of an experiment run.
+
+    ``code`` (optional) fingerprints the point function, e.g. :func:`fn_fingerprint` of it,
+    and is mixed into the hash too, so editing the function (or the library) recomputes
+    the points. Without it the key covers the point alone, and the caller must name
+    ``directory`` after the code instead, as :func:`regimes.harness.run` does for the
+    points of an experiment run (its ``…/{cache key}-points`` folder).
     """
 
-    def __init__(self, directory: str | Path, salt: dict[str, Any] | None = None) -> None:
+    def __init__(self, directory: str | Path, salt: dict[str, Any] | None = None,
+                 code: dict[str, str] | None = None) -> None:
         self.directory = Path(directory)
         self.salt = salt
+        self.code = code
 
     def key(self, point: dict[str, Any]) -> str:
-        """The point's cache name: a hash of its config (Theorem-free bookkeeping)."""
-        if self.salt is None:
-            return harness.config_hash(point)
-        return harness.config_hash({"config": self.salt, "key": point})
+        """The point's cache name: a hash of its config and (if given) salt and code."""
+        named: dict[str, Any] = point if self.salt is None else {"config": self.salt, "key": point}
+        if self.code is not None:
+            named = {"point": named, "code": self.code}
+        return harness.config_hash(named)
 
     def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
         h = self.key(point)
@@ -129,7 +141,8 @@ class PointCache:
         """Write arrays, then the JSON marked complete (both atomic)."""
         jpath, npath = self.paths(point)
         harness.atomic_write_npz(npath, arrays)
-        harness.atomic_write_json(jpath, {"key": point, "hash": self.key(point), "metrics": metrics,
+        harness.atomic_write_json(jpath, {"key": point, "hash": self.key(point), "code": self.code,
+                                          "metrics": metrics,
                                           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                           "complete": True})
         return jpath
@@ -180,23 +193,29 @@ class ExperimentCache:
     """The harness's own cache: ``out/results/cache/NN_slug/{hash}.json`` (+ ``.npz``).
 
     A point's "metrics" here are the harness's whole result record (config,
-    metrics, versions, git revision, wall time), so an entry written by a sweep
-    is a cache hit for :func:`regimes.harness.run` and vice versa.
+    metrics, versions, git revision, wall time, code fingerprints), so an entry
+    written by a sweep is a cache hit for :func:`regimes.harness.run` and vice versa.
+    The key is :func:`regimes.harness.cache_key` (config and code), with the code
+    fingerprinted once per script when the cache first names one of its points; a
+    result computed by other code (a worker with another checkout, or an edit during
+    the sweep) is refused by :meth:`store`.
     """
 
     def __init__(self, out: str | Path, force: bool = False) -> None:
         self.out = Path(out)
         self.force = force
         self._exps: dict[str, harness.Experiment] = {}
+        self._code: dict[str, dict[str, str]] = {}
 
     def _exp(self, script: str) -> harness.Experiment:
         if script not in self._exps:
             self._exps[script] = load_experiment(script)
+            self._code[script] = harness.code_fingerprint(self._exps[script])
         return self._exps[script]
 
     def key(self, point: dict[str, Any]) -> str:
         pt = ExperimentPoint.from_dict(point)
-        return harness.config_hash(full_config(self._exp(pt.script), pt))
+        return harness.cache_key(full_config(self._exp(pt.script), pt), self._code[pt.script])
 
     def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
         exp = self._exp(point["script"])
@@ -207,9 +226,17 @@ class ExperimentCache:
         if self.force:
             return None
         hit = harness.read_complete(*self.paths(point))
-        return hit if hit is not None and hit[0].get("config_hash") == self.key(point) else None
+        ok = (hit is not None and hit[0].get("config_hash") == self.key(point)
+              and hit[0].get("code") == self._code[point["script"]])
+        return hit if ok else None
 
     def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path:
+        key, code = self.key(point), self._code[point["script"]]
+        if metrics.get("config_hash") != key or metrics.get("code") != code:
+            raise SweepError(
+                f"{point['script']} was computed by other code than this checkout's (code "
+                f"{metrics.get('code')} on {metrics.get('host', '?')}, here {code}): give the "
+                "workers the same checkout, and do not edit the script or the library during a sweep")
         jpath, npath = self.paths(point)
         harness.atomic_write_npz(npath, arrays)
         harness.atomic_write_json(jpath, metrics)
@@ -233,20 +260,32 @@ def experiment_point(point: dict[str, Any], *, out: str, quiet: bool = True
             raise SweepError(f"device={pt.device!r} but CUDA is not available on worker "
                              f"{platform.node()}: use --device cpu or GPU workers")
     cfg = full_config(exp, pt)
-    h = harness.config_hash(cfg)
+    code = harness.code_fingerprint(exp)
+    h = harness.cache_key(cfg, code)
     points_dir = Path(out) / "results" / "cache" / exp.name / f"{h}-points"
     ctx = harness.RunContext(cfg, int(pt.seed), pt.device, quiet, points_dir)
     t0 = time.perf_counter()
     metrics, arrays = exp.compute(ctx)
-    wall = time.perf_counter() - t0
-    result = {
-        "experiment": exp.name, "title": exp.title, "figure": exp.figure,
-        "config": cfg, "config_hash": h, "metrics": metrics,
-        "versions": harness.versions(), "git_revision": harness.git_revision(),
-        "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": platform.node(), "complete": True,
-    }
+    result = harness.result_record(exp, cfg, h, code, metrics, time.perf_counter() - t0)
     return harness._jsonable(result), {k: np.asarray(v) for k, v in arrays.items()}
+
+
+def fn_fingerprint(fn: Callable[..., Any]) -> dict[str, str]:
+    """The code behind a point function, for :class:`PointCache`'s ``code``: a hash of the
+    file that defines ``fn`` (through ``functools.partial``; its bytecode if it has no
+    file) and :func:`regimes.harness.library_fingerprint`."""
+    import hashlib
+    import marshal
+
+    path = harness._source_file(fn)
+    if path is not None:
+        blob = path.read_bytes()
+    else:
+        while isinstance(fn, functools.partial):
+            fn = fn.func
+        code = getattr(fn, "__code__", None)
+        blob = marshal.dumps(code) if code is not None else getattr(fn, "__qualname__", "?").encode()
+    return {"fn": hashlib.sha256(blob).hexdigest()[:16], "library": harness.library_fingerprint()}
 
 
 # --------------------------------------------------------------------------- executors
@@ -464,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     fn = functools.partial(SWEEPS[args.name], sleep=args.sleep)
     try:
-        res = run_sweep(fn, grid(x=range(args.points)), PointCache(args.cache), jobs=args.jobs,
+        res = run_sweep(fn, grid(x=range(args.points)), PointCache(args.cache, code=fn_fingerprint(fn)),
+                        jobs=args.jobs,
                         executor=args.executor, scheduler=args.scheduler, quiet=True)
     except KeyboardInterrupt:
         print("interrupted: finished points are kept; rerun to resume", file=sys.stderr)

@@ -26,6 +26,7 @@ from regimes.sweep import (
     PointCache,
     demo_point,
     experiment_point,
+    fn_fingerprint,
     grid,
     run_sweep,
 )
@@ -124,8 +125,12 @@ def test_killed_sweep_keeps_finished_points_and_resumes(tmp_path: Path, sig: int
         assert proc.returncode == -signal.SIGKILL
     done = _finished(cache_dir)
     assert 3 <= len(done) < n_points                        # killed mid-run, progress kept
-    # every file that reads as finished holds exactly what the point computes
-    cache, pts = PointCache(cache_dir), grid(x=range(n_points))
+    # every file that reads as finished holds exactly what the point computes; the CLI keys
+    # them by the demo function's code (read back from an entry: the library may be edited
+    # by someone else while this test runs, which would rightly change the key)
+    code = json.loads((cache_dir / f"{sorted(done)[0]}.json").read_text())["code"]
+    assert set(code) == {"fn", "library"} and code["fn"] == fn_fingerprint(demo_point)["fn"]
+    cache, pts = PointCache(cache_dir, code=code), grid(x=range(n_points))
     by_hash = {cache.key(p): p for p in pts}
     stamps = {}
     for h in done:
@@ -268,3 +273,61 @@ def test_ctx_map_runs_points_on_worker_processes_and_shares_the_point_cache(tmp_
                              / "96_mapped" / f"{par.result['config_hash']}-points")
     m, _ = ctx.point({"i": 3}, lambda: pytest.fail("recomputed a point map had finished"))
     assert m["sq"] == 9
+
+
+# --------------------------------------------------------------------------- code in the key
+def test_edited_experiment_script_is_recomputed_by_a_sweep(tmp_path: Path) -> None:
+    """ExperimentCache keys by config and code like harness.run: after an edit of the
+    script's compute, a sweep recomputes (before: served the old entries) and the new
+    entries are harness.run hits; a result computed by other code is refused."""
+    from regimes.sweep import SweepError
+
+    script = tmp_path / "exps" / "97_tinysweep.py"
+    script.parent.mkdir()
+    script.write_text(_TINY)
+    out = tmp_path / "out"
+    pts = [{"script": str(script), "mode": "quick", "seed": s, "device": "cpu", "overrides": {}}
+           for s in (0, 1)]
+    fn = functools.partial(experiment_point, out=str(out))
+    first = run_sweep(fn, pts, ExperimentCache(out), quiet=True)
+    assert all(r.cached for r in run_sweep(fn, pts, ExperimentCache(out), quiet=True))
+    script.write_text(_TINY.replace('return {"sum": float(sum(v))}',
+                                    'return {"sum": float(sum(v)), "n": len(v)}'))
+    again = run_sweep(fn, pts, ExperimentCache(out), quiet=True)
+    assert not any(r.cached for r in again)
+    assert all(r.metrics["metrics"]["n"] == 2 for r in again)
+    assert {r.hash for r in again}.isdisjoint(r.hash for r in first)
+    exp = harness.discover(script.parent)[0]
+    for r in again:
+        oc = harness.run(exp, seed=r.point["seed"], out=out, quiet=True)
+        assert oc.cached and oc.result["config_hash"] == r.hash and oc.result["metrics"]["n"] == 2
+    # a record computed by other code (an old checkout on a worker) is refused, not stored
+    stale = dict(first[0].metrics)
+    with pytest.raises(SweepError, match="other code"):
+        ExperimentCache(out).store(pts[0], stale, first[0].arrays)
+
+
+def test_point_cache_keys_by_the_point_functions_code(tmp_path: Path) -> None:
+    mod = tmp_path / "pointfn.py"
+    mod.write_text("def square(point):\n    return {'y': point['x'] ** 2}, {}\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import pointfn
+
+        code = fn_fingerprint(pointfn.square)
+        assert fn_fingerprint(functools.partial(pointfn.square)) == code
+        pts = grid(x=range(3))
+        assert all(not r.cached for r in run_sweep(pointfn.square, pts, PointCache(tmp_path / "c", code=code),
+                                                   quiet=True))
+        assert all(r.cached for r in run_sweep(pointfn.square, pts, PointCache(tmp_path / "c", code=code),
+                                               quiet=True))
+        mod.write_text("def square(point):\n    return {'y': point['x'] ** 2, 'z': 0}, {}\n")
+        edited = fn_fingerprint(pointfn.square)
+        assert edited["fn"] != code["fn"] and edited["library"] == code["library"]
+        assert PointCache(tmp_path / "c", code=edited).key(pts[0]) != PointCache(tmp_path / "c", code=code).key(pts[0])
+        assert all(PointCache(tmp_path / "c", code=edited).load(p) is None for p in pts)
+        # without code the key is the point's alone (the harness keys the folder instead)
+        assert PointCache(tmp_path / "c").key(pts[0]) == harness.config_hash(pts[0])
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("pointfn", None)
