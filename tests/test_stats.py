@@ -237,3 +237,12 @@ def test_threshold_crossing_errors(args, kwargs, match):
 def test_fit_exponent_errors(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fit_exponent(*args, **kwargs)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import regimes.stats
+
+    res = doctest.testmod(regimes.stats, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 3 and res.failed == 0
