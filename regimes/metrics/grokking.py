@@ -310,7 +310,7 @@ def fit_sigmoid(steps: ArrayLike, values: ArrayLike, *, log_time: bool = False,
     x0 = float(_x(np.array([float(tr.step)]), log_time)[0])
     k0 = 4.0 * max(abs(tr.rate), 1e-12) / rng
     k0 = float(np.clip(k0, 1e-3 / span, 1e4 / span))
-    p0 = [x0, k0, lo, hi]
+    p0 = [x0, k0, lo, hi] if tr.rate > 0 else [x0, k0, hi, lo]
     bounds = ([x[0] - span, 1e-6 / span, lo - rng, lo - rng], [x[-1] + span, 1e6 / span, hi + rng, hi + rng])
     converged = True
     try:
