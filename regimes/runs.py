@@ -137,15 +137,28 @@ def _kernel_baseline(net0, split, setting: str) -> dict[str, float]:
     return {"kernel_heldout_acc": acc, "kernel_heldout_l2_ratio": ratio}
 
 
+def _penalty_dominated_at(history: dict[str, list]) -> int | None:
+    """The first evaluation step at which the ℓ∞ penalty's gradient λ‖∂‖θ‖∞‖₂ exceeds the
+    data loss's (see :func:`regimes.train.train`), or ``None``."""
+    for t, d, q in zip(history["step"], history.get("grad_data_l2", []), history.get("grad_penalty_l2", []),
+                       strict=False):
+        if d < q:
+            return int(t)
+    return None
+
+
 def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train one run as ``config`` says and measure it on held-out points.
 
     Returns ``(summary, arrays)``. ``summary`` holds the config, ``n``, ``width``, the final
     ``train_loss``, ``train_acc``, ``heldout_acc``, ``heldout_loss``, ``heldout_l2_ratio``
-    (held-out square loss over the zero predictor's on the same points; classification: of
-    the softmax-free logits against one-hot targets is not defined for cross-entropy, so it
-    is NaN there), ``theta_inf``, ``q_min``, ``norm_margin``, ``stalled_at`` (first step of a
-    stretch where θ stopped changing, or None), ``steps_per_s`` and, with
+    (held-out square loss over the zero predictor's on the same points; NaN for
+    classification, which trains on cross-entropy and has no square-loss target),
+    ``theta_inf``, ``q_min``, ``norm_margin``, ``stalled_at`` and ``stall_kind`` (the first
+    step of a stretch where θ stopped changing or cycled, and how; None if it never did),
+    ``penalty_dominated_at`` (the first evaluation step at which the ℓ∞ penalty's gradient
+    exceeds the data loss's, so that a normalized step is spent on the penalty; None if
+    never), ``steps_per_s`` and, with
     ``kernel_baseline``, the kernel's ``kernel_heldout_acc`` and ``kernel_heldout_l2_ratio``.
     ``arrays`` holds the curves (step, train/test loss and accuracy, θ∞, normalized margin).
 
@@ -171,7 +184,8 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
         "config": config.as_dict(), "n": config.n, "width": config.width_mult * p,
         "train_loss": f["train_loss"], "train_acc": f["train_acc"], "heldout_acc": f["test_acc"],
         "heldout_loss": f["test_loss"], "theta_inf": f["theta_inf"], "q_min": f.get("q_min", math.nan),
-        "norm_margin": f.get("norm_margin", math.nan), "stalled_at": getattr(res, "stalled_at", None),
+        "norm_margin": f.get("norm_margin", math.nan), "stalled_at": res.stalled_at,
+        "stall_kind": res.stall_kind, "penalty_dominated_at": _penalty_dominated_at(h),
         "steps_per_s": res.steps_per_s, "wall_s": res.wall_time_s,
     }
     if setting == "regression":

@@ -287,6 +287,15 @@ def _opt_init(config: TrainConfig, P: Params) -> dict[str, Any]:
     return {}
 
 
+def _scaled_l2(tensors: Sequence[torch.Tensor]) -> float:
+    """‖(t₁, t₂, …)‖₂ in float64, scaled by the largest |entry| first so that entries far
+    below the square root of the smallest normal number do not square to 0."""
+    m = max(float(t.abs().max()) for t in tensors)
+    if m == 0.0:
+        return 0.0
+    return m * math.sqrt(sum(float(((t.double() / m) ** 2).sum()) for t in tensors))
+
+
 def _add_penalties(P: Params, G: Params, config: TrainConfig) -> None:
     """Add λ·∂‖θ‖_∞ (tie-splitting, over all tensors jointly) and the coupled ℓ2 term
     wd·θ (not for AdamW) to the data-loss gradients ``G`` in place (eq. 2.2)."""
@@ -1017,7 +1026,9 @@ def train(
         update) and at every evaluation step, with ``params`` the model's parameter dict
         (``{"W", "V"}`` for the quadratic net; detached copies of θ_step) and ``record``
         the metrics dict of that step (see :func:`evaluate`); a callback may add keys to
-        ``record`` and they enter the history.
+        ``record`` and they enter the history. With ``lam_inf > 0`` the record also holds
+        ``grad_data_l2`` = ‖∇(data loss)‖₂ and ``grad_penalty_l2`` = λ‖∂‖θ‖∞‖₂ (the
+        minimum-norm subgradient): which of the two terms of eq. 2.2 sets the direction.
     checkpoint : path of a checkpoint file: if it exists and was written by a run
         with the same config (up to ``steps`` and the evaluation cadence) and net
         shape, training resumes from it, reproducing the uninterrupted run exactly;
@@ -1100,6 +1111,15 @@ def train(
             raise NonFiniteError(step, "parameters", last_record)
         rec: dict[str, Any] = {"step": step}
         rec.update(be.record(params))
+        if config.lam_inf:
+            # Which term sets the update direction: ‖∇(data loss)‖₂ against λ‖∂‖θ‖∞‖₂ (the
+            # minimum-norm subgradient). Once the data gradient falls below the penalty's, a
+            # normalized step of fixed length η is spent mostly on the ℓ∞ term (e.g. flipping
+            # the largest entry back and forth) and the margin all but stops growing.
+            _, Gd = be.loss_and_grad()
+            _, subs = linf_subgradient_all(list(P.values()))
+            rec["grad_data_l2"] = _scaled_l2(list(Gd.values()))
+            rec["grad_penalty_l2"] = float(config.lam_inf) * _scaled_l2(subs)
         if mon is not None:
             mon.sync(step)
             rec["stalled_at"] = mon.first

@@ -196,6 +196,13 @@ def test_c17_summary_and_t_exit_on_synthetic_curves() -> None:
     assert c17_summary(arrays, small=0.001)["holds"] is False          # S(t_fit) = 0.004 is not small
     never = {**arrays, "test_acc": np.zeros(6)}
     assert c17_summary(never)["holds"] is None
+    # a ratio of two round-off values is not growth: S(t_fit) = 2.2e-16 → 1e-14 is 45× but of nothing
+    roundoff = {**arrays, "ntk_dist_train": np.array([0.0, 1e-16, 2.2e-16, 5e-16, 1e-14, 2e-14])}
+    c = c17_summary(roundoff)
+    assert c["holds"] is False and c["growth_ratio"] < 1e-4
+    # an unmoved kernel at t_fit (S = 0 exactly) that then turns measurably does grow
+    still = {**arrays, "ntk_dist_train": np.array([0.0, 0.0, 0.0, 0.01, 0.08, 0.1])}
+    assert c17_summary(still)["holds"] is True
     s = summarize(arrays, {"setting": "classification", "exit_threshold": 0.5, "exit_relative": True})
     assert (s["t_mem"], s["t_grok"], s["t_exit"]) == (100, 5000, 5000)  # S ≥ 0.05 first at 5000
     assert s["exit_after_mem"] is True

@@ -426,8 +426,9 @@ def test_transformer_trains_deterministically_with_callbacks_and_metrics():
     assert math.isclose(a.final["train_loss"], ce, rel_tol=1e-12)
     assert math.isclose(a.final["theta_inf"], a.net.theta_inf())
     assert math.isclose(a.final["theta_l2"] ** 2, sum(a.final[f"{k}_l2"] ** 2 for k in PARAM_NAMES), rel_tol=1e-12)
+    loop_only = ("step", "stalled_at", "grad_data_l2", "grad_penalty_l2")     # recorded by the loop, not evaluate
     assert evaluate(a.net, split.train, cfg, test=split.test) == {k: v for k, v in a.final.items()
-                                                                  if k not in ("step", "stalled_at")}
+                                                                  if k not in loop_only}
     # a different seed gives a different run
     c = train(_tiny_transformer(seed=1), split.train, cfg)
     assert c.history["train_loss"] != a.history["train_loss"]
@@ -651,3 +652,27 @@ def test_stall_state_survives_checkpoint_resume(tmp_path):
 def test_bad_stall_config_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(steps=1, lr=0.1, **kwargs).validate()
+
+
+def test_gradient_balance_diagnostic_matches_autograd() -> None:
+    """With λ∞ > 0 each record holds ‖∇(data loss)‖₂ and λ‖∂‖θ‖∞‖₂; both are recomputed here
+    independently (autograd on the data loss; the subgradient by hand: a single largest entry
+    has subgradient norm 1) at the final step."""
+    p, h = 7, 12
+    task = Task(p)
+    split = sample_split(task, n=30, seed=3)
+    net = QuadraticNet.init(p, h, seed=3, dtype=torch.float64)
+    lam = 0.05
+    cfg = TrainConfig(steps=40, lr=0.5, optimizer="normalized_gd", loss="cross_entropy", lam_inf=lam, eval_every=20)
+    res = train(net, split.train, cfg)
+    W = res.net.W.detach().clone().requires_grad_(True)
+    V = res.net.V.detach().clone().requires_grad_(True)
+    logits = QuadraticNet.apply({"W": W, "V": V}, split.train.x, res.net.output_scale)
+    torch.nn.functional.cross_entropy(logits, split.train.y).backward()
+    data_l2 = float(torch.sqrt((W.grad**2).sum() + (V.grad**2).sum()))
+    assert res.final["grad_data_l2"] == pytest.approx(data_l2, rel=1e-10)
+    theta = torch.cat([W.detach().reshape(-1), V.detach().reshape(-1)]).abs()
+    ties = int((theta == theta.max()).sum())
+    assert res.final["grad_penalty_l2"] == pytest.approx(lam / ties**0.5, rel=1e-12)   # k ties: ‖(1/k)·1_k‖ = 1/√k
+    plain = train(net, split.train, TrainConfig(steps=5, lr=0.5, optimizer="normalized_gd", loss="cross_entropy"))
+    assert "grad_data_l2" not in plain.final                                              # λ = 0: no diagnostic

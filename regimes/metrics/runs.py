@@ -209,6 +209,12 @@ def _at(steps: np.ndarray, values: np.ndarray, t: float | None) -> float | None:
     return v if math.isfinite(v) else None
 
 
+#: Kernel distances S(t, 0) below this are read as "no measurable movement": the float64
+#: round-off of S is ~1e-16, so a growth ratio S(t_gen, 0)/S(t_fit, 0) is taken against
+#: max(S(t_fit, 0), S_FLOOR) and a ratio of two round-off values can never pass.
+S_FLOOR = 1e-9
+
+
 def c17_summary(arrays: dict[str, np.ndarray], *, gen_threshold: float = 0.95, small: float = 0.1,
                 growth: float = 10.0, train_key: str = "train_acc", kernel_key: str = "ntk_dist_train"
                 ) -> dict[str, Any]:
@@ -217,7 +223,8 @@ def c17_summary(arrays: dict[str, np.ndarray], *, gen_threshold: float = 0.95, s
     t_fit: first step with training accuracy 100 %; t_gen: first step with test accuracy
     ≥ ``gen_threshold``. ``small_at_fit``: S(t_fit, 0) ≤ ``small`` (Fort distance of the
     training-set eNTK). ``growth_ratio``: S(t_gen, 0) / S(t_fit, 0), to be ≥ ``growth``
-    ("orders of magnitude": at least one). Also the relative change ‖Θ̂_t − Θ̂₀‖/‖Θ̂₀‖ at
+    ("orders of magnitude": at least one), with S(t_fit, 0) floored at :data:`S_FLOOR` so that
+    round-off is never read as growth. Also the relative change ‖Θ̂_t − Θ̂₀‖/‖Θ̂₀‖ at
     both times and its ratio. ``holds`` is ``None`` when the run did not fit or generalise.
     """
     steps = arrays["step"]
@@ -232,7 +239,7 @@ def c17_summary(arrays: dict[str, np.ndarray], *, gen_threshold: float = 0.95, s
     s_fit, s_gen = _at(steps, S, tf), _at(steps, S, tg)
     r_fit = _at(steps, rel, tf) if rel is not None else None
     r_gen = _at(steps, rel, tg) if rel is not None else None
-    ratio = None if not s_fit or s_gen is None else s_gen / s_fit
+    ratio = None if s_fit is None or s_gen is None else s_gen / max(s_fit, S_FLOOR)
     holds = None if s_fit is None or ratio is None else bool(s_fit <= small and ratio >= growth)
     out.update(S_fit=s_fit, S_gen=s_gen, growth_ratio=ratio, rel_fit=r_fit, rel_gen=r_gen,
                rel_ratio=None if not r_fit or r_gen is None else r_gen / r_fit, holds=holds)
@@ -256,12 +263,12 @@ def summarize(arrays: dict[str, np.ndarray], cfg: dict[str, Any]) -> dict[str, A
         S = arrays["ntk_dist_train"]
         ok = np.isfinite(S)
         thr = float(cfg["exit_threshold"])
-        if cfg.get("exit_relative", False) and ok.any() and np.max(S[ok]) > 0:
+        if cfg.get("exit_relative", False) and ok.any() and np.max(S[ok]) > S_FLOOR:
             # scale-free definition: the first step at which the kernel has done `thr` of its
             # total turning, S(t, 0) ≥ thr · max_t S(t, 0)
             out["t_exit"] = first_crossing(steps[ok], S[ok], thr * float(np.max(S[ok])))
             out["t_exit_definition"] = f"first step with S(t,0) >= {thr:g} * max_t S(t,0)"
-        elif ok.any():
+        elif ok.any() and not cfg.get("exit_relative", False):
             out["t_exit"] = t_exit(steps[ok], S[ok], thr)
             out["t_exit_definition"] = f"first step with S(t,0) >= {thr:g}"
     out["exit_after_mem"] = (None if out["t_exit"] is None or m.t_mem is None
