@@ -375,6 +375,8 @@ class _Batch:
     onehot_ab: torch.Tensor | None   # (n, 2p) incidence matrix (CUDA path only)
     onehot_c: torch.Tensor | None    # (n, p) for regression's dV (CUDA path only)
     arange: torch.Tensor             # 0..n-1 on the device
+    y_col: torch.Tensor              # (n, 1) view of y: the true class for gather/scatter
+    zeros_n: torch.Tensor            # (n,) zeros in dtype (softplus as logaddexp(m, 0))
     ws: dict[str, torch.Tensor] = field(default_factory=dict)   # reused workspace buffers
 
 
@@ -395,7 +397,10 @@ def _prepare(data: Dataset, dtype: torch.dtype, device: torch.device, determinis
         if regression:
             oh_c = torch.zeros(n, p, dtype=dtype, device=device)
             oh_c[ar, x[:, 2]] = 1
-    return _Batch(regression, x, y, cols_a, cols_b, cols_ab, oh_ab, oh_c, torch.arange(x.shape[0], device=device))
+    n = x.shape[0]
+    return _Batch(regression, x, y, cols_a, cols_b, cols_ab, oh_ab, oh_c, torch.arange(n, device=device),
+                  y[:, None],
+                  torch.zeros(n, dtype=dtype, device=device))
 
 
 def _buf(b: _Batch, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -448,14 +453,14 @@ def _data_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, b: _Batch, loss: str,
             # from logit differences (see _ce_rows): ℓ_i = softplus(m_i), m_i = lse_{j≠y}(f_j − f_y);
             # G_ij = softmax_j = exp(f_j − f_y − ℓ_i) for j ≠ y and G_iy = −Σ_{j≠y} G_ij, never the
             # rounded 1 − p_y (which is exactly 0 once p_y rounds to 1)
-            fy = out.gather(1, b.y[:, None])
-            torch.sub(out, fy, out=G)
-            G[ar, b.y] = float("-inf")
+            yc = b.y_col
+            torch.sub(out, out.gather(1, yc), out=G)
+            G.scatter_(1, yc, float("-inf"))
             m = torch.logsumexp(G, dim=1)
-            rows = torch.logaddexp(m, torch.zeros_like(m))   # softplus(m), no overflow, no 1 + tiny
+            rows = torch.logaddexp(m, b.zeros_n)             # softplus(m), no overflow, no 1 + tiny
             L = rows.mean()
             G.sub_(rows[:, None]).exp_()                      # exp(−inf) = 0 on the true class
-            G[ar, b.y] = -G.sum(dim=1)
+            G.scatter_(1, yc, G.sum(dim=1, keepdim=True).neg_())
             G.mul_(scale / n)
         else:
             G.copy_(out)
