@@ -96,6 +96,7 @@ def test_rich_run_scores_only_held_out_points() -> None:
     assert s["heldout_zero_loss"] == pytest.approx(25.0 * true_held / len(split.test), rel=1e-12)
     assert s["heldout_l2_ratio"] == pytest.approx(s["heldout_loss"] / s["heldout_zero_loss"], rel=1e-12)
     assert math.isfinite(s["kernel_heldout_l2_ratio"]) and len(arrays["step"]) >= 2
+    assert 0.0 <= s["kernel_heldout_acc"] <= 1.0 and 0.0 <= s["heldout_acc"] <= 1.0
 
 
 @pytest.mark.slow
