@@ -491,8 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one experiment or a sweep", formatter_class=_FMT,
                        description="Run experiment NN through the harness: results/NN_slug.json "
                                    "(+ .npz) and figures/NN_slug.png. A cached result with the same "
-                                   "config is reused. Several --seed values or --set lists make a "
-                                   "sweep: each point is cached by its config hash, runs on local "
+                                   "config and code (the script and the library) is reused. Several "
+                                   "--seed values or --set lists make a sweep: each point is cached "
+                                   "by its config and code hash, runs on local "
                                    "processes (--jobs) or Dask (--executor dask), survives Ctrl-C, "
                                    "and lands in results/NN_slug/ and figures/NN_slug/.",
                        epilog="examples:\n"

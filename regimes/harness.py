@@ -551,6 +551,8 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
         manifest["checks"] = {e["id"]: {"verdict": e.get("verdict"), "mode": e.get("mode"), "wall_s": e.get("wall_s"),
                                         "git_revision": e.get("git_revision")}
                               for e in checks.get("checks", [])}
+    manifest["total_experiment_wall_s"] = sum(float(e["wall_time_s"] or 0) for e in manifest["experiments"].values())
+    manifest["total_check_wall_s"] = sum(float(c["wall_s"] or 0) for c in manifest.get("checks", {}).values())
     atomic_write_json(to / "MANIFEST.json", manifest)
     return manifest
 
