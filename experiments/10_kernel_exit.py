@@ -112,7 +112,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
         x = np.maximum(s, 1)
         tr_key = f"run{i}_train_fit_acc" if f"run{i}_train_fit_acc" in arrays else f"run{i}_train_acc"
         ax.plot(x, arrays[tr_key], color=plots.COLORS[0], **plots.TRAIN_STYLE, label="train acc")
-        ax.plot(x, arrays[f"run{i}_test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="test acc")
+        ax.plot(x, arrays[f"run{i}_test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="held-out acc")
         ak = arrays.get(f"run{i}_after_kernel_acc")
         if ak is not None:
             ok = np.isfinite(ak)

@@ -147,7 +147,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
     ax, sx, px, qx = axes[0]
     x = np.maximum(arrays["step"], 1)
     ax.plot(x, arrays["train_acc"], color=plots.COLORS[0], **plots.TRAIN_STYLE, label="train acc")
-    ax.plot(x, arrays["test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="test acc")
+    ax.plot(x, arrays["test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="held-out acc")
     ax.plot(x, arrays["ipr2"], color=plots.COLORS[1], label="IPR₂ (frequency basis)")
     ax.plot(x, arrays["ipr2_coef"], color=plots.COLORS[2], label="IPR₂ (coefficient basis)")
     ax.axhline(m["ipr_analytic"], color=plots.COLORS[1], ls="--", lw=0.9)
@@ -167,7 +167,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
         bx, tx, ix, ex = axes[1]
         xm = np.maximum(arrays["mlp_step"], 1)
         bx.plot(xm, arrays["mlp_train_acc"], color=plots.COLORS[0], **plots.TRAIN_STYLE, label="train acc")
-        bx.plot(xm, arrays["mlp_test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="test acc")
+        bx.plot(xm, arrays["mlp_test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="held-out acc")
         for t in (mm["t_mem"], mm["t_grok"]):
             if t is not None:
                 bx.axvline(max(t, 1), color="0.4", ls=":")
