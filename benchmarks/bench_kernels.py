@@ -13,7 +13,7 @@ multiset equals the one on its distinct points). The baseline solves each n's
 Usage::
 
     .venv/bin/python benchmarks/bench_kernels.py            # quick: shared eNTK p=31, matrix-valued p=11
-    .venv/bin/python benchmarks/bench_kernels.py --full     # issue 3 §6: p=47 shared, p=23 matrix-valued
+    .venv/bin/python benchmarks/bench_kernels.py --full     # full: shared eNTK p=47, matrix-valued p=23
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Overhead of the eNTK-tracking callback (issue 5: ≤ 20 % at the default cadence).
+"""Overhead of the eNTK-tracking callback (target: ≤ 20 % at the default cadence).
 
 Trains the quadratic net (p = 31, h = 4p, n = 2p^{5/3}, AdamW, cross-entropy) for
 ``--steps`` steps, evaluating metrics at the default cadence (``log_steps(steps)``:

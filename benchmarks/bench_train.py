@@ -1,4 +1,4 @@
-"""Steps per second of the full-batch ℓ∞-regularized training step (issue 4 §6).
+"""Steps per second of the full-batch ℓ∞-regularized training step.
 
 Setting: classification, p = 97, h = 8p, n = 2p^{5/3} training pairs, float32,
 cross-entropy, normalized GD (lr 10) with λ‖θ‖_∞ (λ = 1e-20), as in Fig 4.

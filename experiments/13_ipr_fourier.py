@@ -8,7 +8,7 @@ the PCA of the learned token embeddings (the columns W[:, a] of the a-block —
 for this net the first layer is an embedding table) at init and at the end, with
 the circle score (share of the 2-D layout on one Fourier frequency).
 
-Second row: the blog's own model (seed 003), the embedding MLP of
+Second row: the blog's own model ("Some thoughts on Grokking"), the embedding MLP of
 :mod:`regimes.models.mlp` (one shared embedding table E ∈ R^{p×128}, the two rows
 concatenated, a 128-unit ReLU layer, p logits), trained with the blog's settings
 through :func:`regimes.train.train`: full-batch AdamW, lr 3e-2, weight decay 0.03,
@@ -86,7 +86,7 @@ def _run(cfg: dict[str, Any], device: str) -> tuple[dict[str, Any], dict[str, np
 
 
 def _embedding_views(E: torch.Tensor, out: dict[str, Any], arrays: dict[str, np.ndarray], tag: str) -> None:
-    """PCA circle (blog, seed 003) and frequency spectrum of embedding rows ``E`` (p, d), stored under ``tag``.
+    """PCA circle (the blog post) and frequency spectrum of embedding rows ``E`` (p, d), stored under ``tag``.
 
     Besides the top-2 PCA plane, the circle score of the PC pairs (1, 2), (3, 4), (5, 6): the blog notes
     that the circle may be spread over several components at different frequencies."""

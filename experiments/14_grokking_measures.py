@@ -1,5 +1,5 @@
 """Experiment 14 — the textbook's grokking measures under weight decay and data fraction
-(textbook chapter, seed 002; blog, seed 003).
+(a textbook chapter on grokking; the blog post "Some thoughts on Grokking").
 
 AdamW on the quadratic net (cross-entropy, h = 4p). Three sweeps, each run
 summarised by t_mem, t_grok (90 %), the gap, the rise time and the logistic fit

@@ -3,7 +3,8 @@
 * :func:`fourier_interpolator` — the exact Fourier construction of Prop 3.8 /
   Appendix F: ``h = 8p`` neurons with ``‖W‖_∞ = ‖V‖_∞ = 1`` and
   ``f_q(e_n, e_m) = 4p·1(n + m ≡ q)`` for every ``p ≥ 2`` (odd or even: the
-  roots-of-unity sum needs no parity, digest §8 item 4), duplicated to wider
+  roots-of-unity sum needs no parity, although the paper says the construction needs p odd; see
+  proofs/prop_3_8_fourier_interpolator.md), duplicated to wider
   nets with each copy scaled by ``c^{-1/3}`` (the function is unchanged and
   ``‖θ‖_∞ = c^{-1/3}``), rescaled by ``4^{-1/3}`` for the regression target
   ``p·1(a+b≡c)``, and the ``4p − 3``-neuron variant for odd ``p`` (Remark F.1).
@@ -52,7 +53,8 @@ def fourier_block(p: int, k: int, dtype: torch.dtype = torch.float64) -> tuple[t
     the columns of ``V`` at output ``q`` are ``(c_q, −c_q, −c_q, c_q, s_q, −s_q, s_q, −s_q)``.
     Their contribution to ``f_q(e_n, e_m)`` is ``4 cos ω(n + m − q)``. (F.10 as printed
     writes ``cos cos − sin sin`` in an intermediate line; with these +sin entries it is
-    ``cos cos + sin sin``; digest §8 item 3.) Returns ``(W_k (8, 2p), V_k (p, 8))``.
+    ``cos cos + sin sin``; an erratum, see proofs/prop_3_8_fourier_interpolator.md.)
+    Returns ``(W_k (8, 2p), V_k (p, 8))``.
     """
     t = torch.arange(p, dtype=torch.float64)
     om = 2 * math.pi * k / p
@@ -85,7 +87,8 @@ def fourier_interpolator(
         scaled by ``c^{-1/3}`` (3-homogeneity keeps the function; ``‖θ‖_∞`` becomes
         ``c^{-1/3}``, Prop 3.8's ``⌊h/8p⌋^{-1/3}``); leftover neurons are zero.
     variant : ``"8p"``: all ``p`` frequencies, 8 neurons each, neuron ``8k + j`` is
-        neuron ``j`` of :func:`fourier_block` ``k`` (interleaved layout, digest §3.E).
+        neuron ``j`` of :func:`fourier_block` ``k`` (interleaved layout: App. F stacks W
+        blockwise but indexes V and h as 8k..8k+7; we use 8k + j for all three).
         ``"4p-3"`` (odd ``p`` only, Remark F.1): frequency 0 collapses to the single
         neuron ``W = 1, V = 1`` (it contributes the constant 4) and frequencies
         ``1..(p−1)/2`` keep their 8 neurons with ``V`` doubled (pairing ``k`` with

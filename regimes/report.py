@@ -35,8 +35,8 @@ from regimes.checks import VERDICTS, Check, CheckResult
 
 CHECKS_FILE = Path("results") / "checks.json"
 
-#: The paper's typos and slips that the suite implements in corrected form
-#: (after the theory digest's errata list), each as (where, what we do).
+#: The paper's typos and slips that the suite implements in corrected form, each as
+#: (where, what we do). The proof notes under ``proofs/`` give the details of each.
 ERRATA: list[tuple[str, str]] = [
     ("Theorem 3.4",
      "The constant printed in front of the trivial loss, w/2, is a slip for 1/2: the text itself "

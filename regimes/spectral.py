@@ -1,4 +1,4 @@
-"""The spectral lower-bound machinery of Appendix D (digest §3.C).
+"""The spectral lower-bound machinery of Appendix D (proofs/appendix_d_spectral_lower_bound.md).
 
 Notation. The domain is ``[p]^m`` (``m`` coordinates, each in ``0..p-1``),
 ordered lexicographically as in :meth:`regimes.tasks.Task.population`, so
@@ -23,7 +23,8 @@ What is here
 * :func:`sigma_eigenvalues_by_degree` — Σ is a function of Hamming distance,
   so it is diagonal in the degree decomposition of functions on ``[p]^m``; the
   eigenvalue on degree ``k`` is a Krawtchouk sum of the ``C_d``. The closed form
-  (digest §3.C, Lemma D.9) is ``p^{m−2}`` on the constants, ``(1/p)(p/(p−1))^{m−1}``
+  (Lemma D.9 attained with equality; our derivation, proved in
+  proofs/appendix_d_spectral_lower_bound.md) is ``p^{m−2}`` on the constants, ``(1/p)(p/(p−1))^{m−1}``
   on the top degree ``m`` (multiplicity ``(p−1)^m``) and 0 in between.
 * :func:`slice_projector` (onto V_s, functions of one coordinate),
   :func:`top_degree_projector` (onto functions with vanishing line sums),
@@ -262,7 +263,8 @@ def sigma_eigenvalues_by_degree(p: int, m: int) -> torch.Tensor:
 
 
 def sigma_spectrum(p: int, m: int) -> list[tuple[float, int]]:
-    """The exact spectrum of Σ as ``(eigenvalue, multiplicity)`` pairs (digest §3.C):
+    """The exact spectrum of Σ as ``(eigenvalue, multiplicity)`` pairs (our derivation, see
+    proofs/appendix_d_spectral_lower_bound.md):
     ``p^{m−2}`` once (constants), ``(1/p)(p/(p−1))^{m−1}`` with multiplicity
     ``(p−1)^m`` (top degree), and 0 with multiplicity ``p^m − 1 − (p−1)^m``.
 
@@ -315,7 +317,8 @@ def lemma_d11_pair_sum(p: int, m: int, v: torch.Tensor, d: int) -> float:
 
     Lemma D.11 states ``(−1)^d C(m, d)`` for unit v ⊥ V_s; the proof needs all
     line sums of v to vanish (v in the top-degree component). For v ⊥ V_s of
-    intermediate degree the identity fails (digest §8.8): see the tests.
+    intermediate degree the identity fails (an erratum, see ``regimes.report.ERRATA`` and
+    proofs/appendix_d_spectral_lower_bound.md): see the tests.
     """
     d = check_int("d", d, low=0, high=m)
     v = v.to(F64).reshape(-1)
@@ -392,7 +395,8 @@ def best_fit_loss(K_cols: torch.Tensor, p: int, m: int, *, extra: torch.Tensor |
     ``K_cols`` is (p**m, n): column t is the kernel section ``K(x_t, ·)`` on the
     population (i.e. ``K_pop[:, train_idx]``) — any kernel, any points.
     ``extra`` (p**m, e) adds further functions to the span (e.g. the eNTK prior
-    mean f₀, digest §8.15). ``P`` is the projector onto the column span.
+    mean f₀ of App. B.1, which Definition 2.3 leaves out). ``P`` is the projector onto the
+    column span.
     """
     p, m = _pm(p, m)
     A = K_cols if extra is None else torch.cat([K_cols.to(F64), extra.to(F64).reshape(p**m, -1)], 1)

@@ -3,7 +3,7 @@
 Inputs are integer index tuples, never one-hot matrices: a classification
 point is a row ``(a, b)`` of an ``(n, 2)`` int64 tensor with label
 ``op(a, b) mod p``; a regression point is a row ``(a, b, c)`` of an
-``(n, 3)`` tensor with target ``p * 1(op(a, b) == c mod p)`` (paper §1,
+``(n, 3)`` tensor with target ``p * 1(op(a, b) == c mod p)`` (paper Sec. 3,
 footnote: the zero predictor then has population square loss ``p``).
 ``one_hot`` exists only for generic autodiff and the neural-tangents cross-check.
 
@@ -78,7 +78,7 @@ class Task:
         """Labels of index rows ``x``.
 
         Classification: ``op(x) mod p`` as int64. Regression: the float64 target
-        ``p * 1(op(x[:, :-1]) == x[:, -1] mod p)`` (paper §1).
+        ``p * 1(op(x[:, :-1]) == x[:, -1] mod p)`` (paper Sec. 3).
         """
         x = check_index_tensor("x", x, self.p, self.arity)
         head = x if self.setting == "classification" else x[:, :-1]
@@ -113,7 +113,7 @@ class Task:
 
         Classification: the pair itself. Regression: the labelled triple
         ``(a, b, op(a, b) mod p)``, the only triple of the pair with target ``p``
-        (paper §1). Returns (m, arity) int64.
+        (paper Sec. 3). Returns (m, arity) int64.
         """
         head = self.pair_task()
         pairs = check_index_tensor("pairs", pairs, self.p, head.arity)
@@ -267,7 +267,7 @@ def clean_pairs(train: Dataset, test_or_task: Dataset | Task) -> torch.Tensor:
     """The distinct heads (pairs (a, b) for ``summands = 2``) on which a held-out
     accuracy is scored: those whose labelled point was never trained on.
 
-    Regression (paper §1, Prop E.7): the classifier is (a, b) ↦ argmax_c g(a, b, c); it is
+    Regression (paper Sec. 3, Prop E.7): the classifier is (a, b) ↦ argmax_c g(a, b, c); it is
     scored on the distinct pairs (a, b) of the candidate triples whose **labelled** triple
     (a, b, op(a, b) mod p) is not in ``train``. Classification: the distinct pairs of the
     candidates that are not in ``train`` (as :func:`heldout`).

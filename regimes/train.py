@@ -619,7 +619,7 @@ def evaluate(net: Any, train: Dataset, config: TrainConfig, *,
 
     With ``population=True``, population metrics over all ``task.size`` points, training
     points included: ``population_loss`` and ``population_acc`` (regression: over all p²
-    pairs). These are the paper's population quantities (§1, Thm 3.4, 4.3), not test metrics.
+    pairs). These are the paper's population quantities (Thm 3.4, 4.3), not test metrics.
 
     Regression: ``train_loss`` is the mean square loss of g on the training triples;
     ``train_acc`` and ``q_min`` are those of the argmax_c classifier over the distinct (a, b)

@@ -86,7 +86,7 @@ def test_thm_3_4_half_threshold(p, prior):
     assert n >= 1
     assert B.thm_3_4_regression_lower_bound(p, n, prior_mean=prior) >= p / 2
     assert B.thm_3_4_regression_lower_bound(p, n + 1, prior_mean=prior) < p / 2
-    # digest §3.B: n ≲ 0.18 p³ at p = 5 and ≲ 0.44 p³ at p = 31.
+    # From the explicit form of Thm 3.4: n ≲ 0.18 p³ at p = 5 and ≲ 0.44 p³ at p = 31.
     if p == 5 and not prior:
         assert 0.17 <= n / p**3 <= 0.19
     if p == 31 and not prior:

@@ -1,4 +1,4 @@
-"""Tests of the dynamics side of issue 5: the one-layer transformer (parity with an
+"""Tests of the training-dynamics code: the one-layer transformer (parity with an
 independent implementation, init law, shared-embedding equivariance, its torch.func
 eNTK), the C17 kernel-exit check and the C17b init-scale check (slow)."""
 

@@ -47,7 +47,7 @@ def test_c1_float32_and_mean_field(p: int) -> None:
 
 
 def test_printed_def_c3_convention_breaks_lemma_c5() -> None:
-    """Erratum (digest §8, Def C.3): the printed W'_{ij} = W_{i,σ1(j)} (the inverse of
+    """Erratum (Def C.3, see proofs/thm_3_3_equivariance.md): the printed W'_{ij} = W_{i,σ1(j)} (the inverse of
     the convention used for V) does not satisfy Lemma C.5 unless σ1, σ2 are involutions;
     the corrected W'[:, σ1(j)] = W[:, j] does."""
     p, h = 7, 12
@@ -208,7 +208,7 @@ def test_thm_2_4_for_every_invariant_kernel(name: str) -> None:
 def test_thm_2_4_converse_direction_single_entk() -> None:
     """The eNTK of one draw is not invariant, and (on this instance) its regressor is
     not equivariant: the "only if" direction the paper states but does not prove
-    (digest §8 item 13) is at least not contradicted here."""
+    (see proofs/thm_2_4_kernel_equivariance.md) is at least not contradicted here."""
     p = 5
     net = QuadraticNet.init(p, 10, seed=33)
     sigma = random_sigma(p, seed=34)

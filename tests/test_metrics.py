@@ -1,5 +1,5 @@
 """Tests of regimes.metrics: known answers on synthetic curves/kernels/weights, edge cases,
-cross-checks against independent computations, and bad input (issue 5)."""
+cross-checks against independent computations, and bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the blog's embedding MLP (:mod:`regimes.models.mlp`, seed 003): parity with an
+"""Tests of the blog post's embedding MLP (:mod:`regimes.models.mlp`): parity with an
 independent ``torch.nn`` build, the init law, training through the generic loop, its
 ``torch.func`` eNTK against an explicit autograd Jacobian, and input validation."""
 

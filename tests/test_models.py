@@ -175,7 +175,7 @@ def test_cuda_matches_cpu() -> None:
     assert torch.allclose(g(x).cpu(), a(x), rtol=1e-12)
 
 
-# --------------------------------------------------------------------------- bad input (§8)
+# --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("width", [0, -2, 1.5, None])
 def test_bad_width(width) -> None:
     with pytest.raises(ValueError, match="width"):

@@ -119,7 +119,7 @@ def test_lemma_d11_holds_on_top_degree_and_fails_below_it():
     for d in range(m + 1):
         assert abs(S.lemma_d11_pair_sum(p, m, v, d) - (-1) ** d * math.comb(m, d)) < 1e-10
     # A unit vector ⊥ V_s of degree 2 (function of (x1, x2), centred in both): D.11's identity fails,
-    # yet D.9's conclusion still holds because Σ vanishes on degree 2 (digest §8.8).
+    # yet D.9's conclusion still holds because Σ vanishes on degree 2 (see the Lemma D.11 erratum).
     u = torch.randn(p, p, generator=g, dtype=F64)
     u = u - u.mean(0, keepdim=True) - u.mean(1, keepdim=True) + u.mean()
     w = u[:, :, None].expand(p, p, p).reshape(-1).clone()

@@ -185,7 +185,7 @@ def test_one_hot() -> None:
     assert torch.equal(u.nonzero()[:, 1], torch.tensor([0, 7, 2, 5]))
 
 
-# --------------------------------------------------------------------------- bad input (§8)
+# --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("p", [1, 0, -3, 2.5, True, "7"])
 def test_bad_p(p) -> None:
     with pytest.raises(ValueError, match="p"):

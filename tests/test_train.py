@@ -1,4 +1,4 @@
-"""Tests of the full-batch training loop (issue 4 §2): hand-written gradients vs
+"""Tests of the full-batch training loop: hand-written gradients vs
 autograd, optimizers vs torch.optim, penalties, metrics, determinism,
 checkpoint/resume, NaN handling and bad input."""
 

@@ -3,7 +3,8 @@
 ``regimes.bounds.lower`` holds the kernel-regime lower bounds (Thm 3.4, 3.5,
 4.3, D.1, D.2, Cor D.8, Lemmas D.4–D.10, Prop E.7); ``regimes.bounds.upper``
 the rich-regime upper bounds (Prop 3.7, Thm 3.6, 4.5, 4.6, Lemmas E.2, G.10–G.13).
-Printed typos are fixed as in the digest's errata (§8); each docstring says so.
+Printed typos are fixed (the list is ``regimes.report.ERRATA``; the proof notes under
+``proofs/`` give the details); each docstring says so.
 """
 
 from regimes.bounds.lower import *  # noqa: F403

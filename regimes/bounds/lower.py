@@ -1,7 +1,7 @@
 """Kernel-regime lower bounds (Appendix D, Thm 3.4/3.5/4.3, Prop E.7), one function per result.
 
 All are closed-form numbers; the matrices behind them live in
-:mod:`regimes.spectral`. Conventions (digest §3.C–3.D):
+:mod:`regimes.spectral`. Conventions (Appendix D; see proofs/appendix_d_spectral_lower_bound.md):
 
 * Cor D.8 / Thm D.1 / Thm D.2 bound the **unnormalised** best-fit loss
   ``Σ_x (f(x) − Ψ(x))²`` summed over the ``p^m`` points, where ``Ψ`` is a 0/1
@@ -12,12 +12,13 @@ All are closed-form numbers; the matrices behind them live in
   predictor's loss (the bound is invariant to the label scale).
 * ``prior_mean=True`` accounts for the eNTK's prior mean f₀ (App. B.1): the
   predictor then lives in an ``(n+1)``-dimensional span (``np+1`` for
-  classification), digest §8.15.
+  classification). Definition 2.3 leaves f₀ out; see the "Kernel regression with a
+  prior mean" entry of ``regimes.report.ERRATA``.
 
 The returned values are the raw formulas: they may be ≤ 0 (vacuous) when n is
-large. Printed typos are fixed: Thm 3.4's ``w/2`` is ``1/2`` (errata 1); Cor
-D.8's proof has ``n/(p^m − 1)`` where the statement (used here) has ``n/p^m``
-(errata 7).
+large. Printed typos are fixed: Thm 3.4's ``w/2`` is ``1/2``; Cor D.8's proof
+has ``n/(p^m − 1)`` where the statement (used here) has ``n/p^m``. Both are in
+``regimes.report.ERRATA``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def _p_m(p: int, m: int, *, strict: bool = True) -> tuple[int, int]:
 
 def lemma_d9_exact(p: int, m: int) -> float:
     """Lemma D.9, attained value: ``max_{v ⊥ V_s, ‖v‖=1} E_σ⟨Ψ_σ, v⟩² = (1/p)(p/(p−1))^{m−1}``,
-    the top-degree eigenvalue of Σ (digest §3.C, [I][N])."""
+    the top-degree eigenvalue of Σ (our derivation, checked numerically; see
+    proofs/appendix_d_spectral_lower_bound.md)."""
     p, m = _p_m(p, m, strict=False)
     return (1.0 / p) * (p / (p - 1)) ** (m - 1)
 
@@ -78,8 +80,9 @@ def lemma_d7_top_eigensum(p: int, n: int, m: int) -> float:
 
 
 def lemma_d7_top_eigensum_exact(p: int, n: int, m: int) -> float:
-    """Exact Ky Fan sum of Σ (digest §3.C [I]): ``Σ_{i ≤ n} λ_i(Σ) = p^{m−2} + min(n−1, (p−1)^m)·
-    (1/p)(p/(p−1))^{m−1}`` for n ≥ 1 (0 for n = 0), from the exact spectrum."""
+    """Exact Ky Fan sum of Σ (our derivation, not stated in the paper):
+    ``Σ_{i ≤ n} λ_i(Σ) = p^{m−2} + min(n−1, (p−1)^m)·(1/p)(p/(p−1))^{m−1}`` for n ≥ 1 (0 for
+    n = 0), from the exact spectrum of Σ (proofs/appendix_d_spectral_lower_bound.md)."""
     p, m = _p_m(p, m, strict=False)
     n = check_int("n", n, low=0)
     if n == 0:
@@ -98,7 +101,7 @@ def cor_d8_lower_bound(p: int, n: int, m: int) -> float:
     ``E_σ inf_α ‖Σ_t α_t K(x_t, ·) − Ψ_σ‖² ≥ p^{m−1}(1 − 1/p − (n/p^m) e^{(m−1)/(p−1)})``.
 
     Unnormalised sum over the p^m points; needs ``1 ≤ m < p`` and ``n ≥ 1``. The
-    statement's ``n/p^m`` is used (the proof's ``n/(p^m − 1)`` is a typo, errata 7).
+    statement's ``n/p^m`` is used (the proof's ``n/(p^m − 1)`` is a typo; see ``regimes.report.ERRATA``).
     """
     p, m = _p_m(p, m)
     n = check_int("n", n, low=1)
@@ -132,13 +135,13 @@ def thm_d2_classification_lower_bound(p: int, n: int) -> float:
 
 
 def thm_3_4_regression_lower_bound(p: int, n: int, *, prior_mean: bool = False) -> float:
-    """Thm 3.4 (explicit form, digest §3.B): for any permutation-equivariant kernel
+    """Thm 3.4 (explicit form, our derivation from Thm D.1): for any permutation-equivariant kernel
     method on n i.i.d. samples, ``E L_ℓ2 ≥ p(1 − 1/p − (n'/p³) e^{2/(p−1)})`` where
     ``L_ℓ2 = (1/p³) Σ (f − p·1(a+b≡c))²`` (zero predictor: p) and ``n' = n + 1``
     with a prior mean f₀ in the predictor (``prior_mean=True``), else ``n' = n``.
 
     The paper states the consequence ``E L ≥ p/2`` for ``n < C p³`` (printed
-    ``w/2``, errata 1); see :func:`thm_3_4_max_n_for_half`.
+    ``w/2``, a slip for ``1/2``); see :func:`thm_3_4_max_n_for_half`.
     """
     p = check_int("p", p, low=4)
     n = check_int("n", n, low=1)

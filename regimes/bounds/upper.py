@@ -11,13 +11,14 @@ Two kinds of constant are *not* given by the paper and are exposed as arguments:
 
 The classification bound (Thm 4.6) is fully explicit: Lemma G.9 (PAC-Bayes)
 plus the perturbation lemmas G.11, G.13, with the union bound over all inputs
-that the "max over x" of G.9 needs (digest §7 C13) and a union over a fixed
+that the "max over x" of G.9 needs (check C13) and a union over a fixed
 grid of prior scales so the Gaussian prior does not depend on the data.
 
-Errata applied (digest §8): Lemma E.1's ``Q₃ = (−W/2; −V)`` (item 5; the printed
-``(−W/2; V)`` is kept behind ``printed_sign=True`` to show that it fails), and
+Errata applied (listed in ``regimes.report.ERRATA``; details in the proof notes under
+``proofs/``): Lemma E.1's ``Q₃ = (−W/2; −V)`` (the paper prints ``(−W/2; V)`` in (E.4),
+kept behind ``printed_sign=True`` to show that it fails), and
 ``‖U‖_∞ = (2/9)^{1/3} max(‖W‖_∞, ‖V‖_∞)`` rather than ``max(·)``; Lemma G.13's
-stray ``σ`` in the max (item 10); Lemma G.10's missing ``√2`` (the printed constant is
+stray ``σ`` in the max; Lemma G.10's missing ``√2`` (the printed constant is
 kept behind ``printed=True``: it fails for a worst-case W and δ < 0.0629, check C13).
 """
 
@@ -67,7 +68,8 @@ def lemma_e1_decomposition(w: torch.Tensor, v: torch.Tensor, *, printed_sign: bo
     ``v = ⟨v, x''⟩`` on the 3-hot input ``x = (e_a, e_b, e_c)``, absorbing the signs into
     the cubes: ``U = (2/9)^{1/3} (Q₁; Q₂; Q₃; Q₄)`` with ``Q₁ = (w; v)``, ``Q₂ = (−w; v)``,
     ``Q₃ = (−w/2; −v)``, ``Q₄ = (w/2; −v)``. The paper prints ``Q₃ = (−w/2; v)``
-    (digest §8 item 5), which is wrong; ``printed_sign=True`` builds that version.
+    in (E.4), which is wrong (see proofs/lemma_e_1_cubic_decomposition.md);
+    ``printed_sign=True`` builds that version.
     ``w``: (2p,), ``v``: (p,). Returns ``U`` of shape (4, 3p); ``‖U‖_∞ =
     (2/9)^{1/3} max(‖w‖_∞, ‖v‖_∞)``.
     """
@@ -209,7 +211,7 @@ def lemma_g12_bound(h: int, sigma: float, delta: float) -> float:
 def lemma_g13_bound(h: int, r: float, sigma: float, delta: float) -> float:
     """Lemma G.13: ``|Λ_σ(0_h)ᵀ(Λ_σ(W)x)^{⊙2}| ≤ 32 √h L^{3/2} max(σ³, rσ², r²σ)``,
     ``L = log(2(h+1)/δ)``, w.p. ``≥ 1 − δ`` (the printed max has a stray extra σ,
-    digest §8 item 10)."""
+    see proofs/lemma_g_10_g_13_perturbations.md)."""
     L = math.log(2 * (h + 1) / _delta(delta))
     return 32.0 * math.sqrt(h) * L**1.5 * max(sigma**3, r * sigma**2, r**2 * sigma)
 
@@ -226,7 +228,7 @@ def perturbation_bound(p: int, h: int, r: float, sigma: float, delta: float, *,
     lemmas. (The perturbed output is ``f_c + V_c(Q̃² + 2Q⊙Q̃) + Ṽ_c(Q + Q̃)²``: the first
     part is G.11, the second G.13.) The paper writes the looser
     ``64√(2h) (log(2p(h+1)/δ))^{3/2} max(σ³, rσ², r²σ)`` and unions over ``c`` only,
-    although Lemma G.9 needs the max over ``x`` too (digest §7 C13). ``inf`` if G.11's
+    although Lemma G.9 needs the max over ``x`` too (check C13). ``inf`` if G.11's
     width condition fails.
     """
     p = check_int("p", p, low=2)
@@ -288,7 +290,7 @@ def theorem_4_6_bound(n: int, p: int, width: int, r: float, gamma: float, delta:
 
 def theorem_4_6_paper_form(n: int, p: int, width: int, r: float, gamma: float, delta: float,
                            delta1: float | None = None, margin_loss: float = 0.0) -> float:
-    """The closed form the paper reaches at the end of Thm 4.6's proof (digest §3.F step 5):
+    """The closed form the paper reaches at the end of Thm 4.6's proof (its step 5):
 
     ``L_γ + 4 √([3hp log(2(h+1)/δ₁) / ((γ/r³)/(256√(2h)))^{2/3} + log(6n/δ)] / (n − 1))``
 

@@ -1,4 +1,4 @@
-"""C17 — kernel-to-rich timing (Figs 1, 2, 5; digest §7 C17).
+"""C17 — kernel-to-rich timing (Figs 1, 2, 5).
 
 Tracked runs of the quadratic net in the large-init, small-weight-decay regime of
 Lyu et al. (2023): plain full-batch GD on cross-entropy, init scale α = 16, weight

@@ -1,4 +1,4 @@
-"""Checks C1, C2, C3, C8 of the digest (§7): equivariance and eNTK rank.
+"""Checks C1, C2, C3, C8: equivariance and eNTK rank.
 
 * C1 — Lemmas C.5, C.6: forward and gradient equivariance, pointwise, to 1e-12.
 * C2 — Thm 3.3, Prop 4.2, Cor C.7: coupled training runs (GD, Adam, GD + λ‖θ‖∞;

@@ -1,4 +1,4 @@
-"""Kernel-regime checks C4, C5, C6, C7, C11 (digest §7.1; issue 3 §3).
+"""Kernel-regime checks C4, C5, C6, C7, C11.
 
 * C4 — Σ from C_d (Lemma D.10) matches a Monte-Carlo average over random σ;
   its spectrum (Lemma D.9) and trace are exact; Ky Fan sums obey Lemma D.7.

@@ -1,4 +1,4 @@
-"""Rich-regime checks C9, C10, C12, C12b (Lemma E.2), C13, C14 (digest §7).
+"""Rich-regime checks C9, C10, C12, C12b (Lemma E.2), C13, C14.
 
 * C9  — Prop 3.8 / Remark F.1: the Fourier interpolator is exact for every p in 2..31.
 * C10 — margins: q_min = 4p at ‖θ‖_∞ = 1; q_min(cθ) = c³ q_min(θ).

@@ -1,4 +1,4 @@
-"""Kernel predictors, kernels on index inputs, and population metrics (issue 3 §1).
+"""Kernel predictors, kernels on index inputs, and population metrics.
 
 * :mod:`regimes.kernels.regression` — ridgeless/ridge kernel regression with a
   prior mean (:func:`kernel_regression`, :class:`KernelRegressor`), the

@@ -1,4 +1,4 @@
-"""Kernels on index inputs for the kernel-regime comparisons (issue 3 §1).
+"""Kernels on index inputs for the kernel-regime comparisons.
 
 Every builder takes integer index rows — pairs ``(a, b)`` (classification,
 or Cor D.8 with m = 2) or tuples ``(a, b, c)`` (regression) — and returns a

@@ -1,4 +1,4 @@
-"""Population metrics of predictors, in the paper's normalisations (§1, Thm 3.4, 4.3, Prop E.7).
+"""Population metrics of predictors, in the paper's normalisations (Sec. 3, Thm 3.4, 4.3, Prop E.7).
 
 Predictions are given on the whole population in the order of
 :meth:`regimes.tasks.Task.population` (lexicographic): regression ``(p³,)``
@@ -58,8 +58,8 @@ def _pred(pred: torch.Tensor, shape: tuple[int, ...], name: str = "pred") -> tor
 
 
 def regression_l2_loss(pred: torch.Tensor, p: int) -> float:
-    """Population square loss ``(1/p³) Σ_{a,b,c} (g(a,b,c) − p·1(a+b≡c))²`` (paper §1:
-    the zero predictor scores exactly p)."""
+    """Population square loss ``(1/p³) Σ_{a,b,c} (g(a,b,c) − p·1(a+b≡c))²`` (paper Sec. 3,
+    footnote: the zero predictor scores exactly p)."""
     p = check_int("p", p, low=2)
     pred = _pred(pred, (p**3,))
     return float(((pred - regression_targets(p)) ** 2).mean())

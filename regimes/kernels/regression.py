@@ -216,7 +216,7 @@ Evaluator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 class NestedKernelRegression:
     """Kernel regression on every prefix of one training sequence, reusing one
-    kernel build and one factorisation (Performance section of issue 3).
+    kernel build and one factorisation (timed by ``benchmarks/bench_kernels.py``).
 
     Given the Gram ``K_union`` of an ordered sequence of ``n_max`` training
     points (e.g. one i.i.d. draw whose prefixes are the training sets of the

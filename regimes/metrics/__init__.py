@@ -1,4 +1,4 @@
-"""Metrics over training: kernel movement, grokking measures, Fourier views (issue 5).
+"""Metrics over training: kernel movement, grokking measures, Fourier views.
 
 * :mod:`regimes.metrics.kernel` — ‖Θ̂_t − Θ̂₀‖_F, relative change, Fort et al.'s
   kernel distance S(t, t'), kernel–target alignment (Kumar et al.), CKA.
@@ -7,9 +7,10 @@
   ``torch.func`` otherwise), log-spaced cadences, seeded evaluation subsets,
   the after-kernel accuracy.
 * :mod:`regimes.metrics.grokking` — t_mem, t_grok, gap, sharpness, the smoothed-
-  derivative detector and the logistic fit, t_exit (textbook chapter, seed 002).
+  derivative detector and the logistic fit, t_exit (after a textbook chapter on grokking).
 * :mod:`regimes.metrics.fourier` — Fourier spectra of W and of embeddings,
-  Gromov's IPR (his eqs 28–29), PCA of embeddings and the circle score (seed 003).
+  Gromov's IPR (his eqs 28–29), PCA of embeddings and the circle score (the blog post
+  "Some thoughts on Grokking", code okitouni/simple-grokking).
 """
 
 from regimes.metrics.fourier import (

@@ -21,7 +21,8 @@ construction); at random init the power is spread over all frequencies.
   two blocks, so each neuron of the analytic solution has IPR = 1;
   ``basis="coefficient"`` uses all 2p complex DFT coefficients of the row (his
   literal sum over D = 2p), where the analytic solution's neurons have IPR_2 = 1/4.
-* :func:`embedding_pca`, :func:`circle_score` — the blog's picture (seed 003):
+* :func:`embedding_pca`, :func:`circle_score` — the picture of the blog post "Some
+  thoughts on Grokking" (code: okitouni/simple-grokking):
   the top principal components of the token embeddings, and how much of their
   2-D layout is a single circle a ↦ r e^{i(2πja/p + φ)} traversed at frequency j.
 """

@@ -1,4 +1,4 @@
-"""Measures of grokking on logged training curves (textbook chapter, seed 002; issue 5 §1).
+"""Measures of grokking on logged training curves (after a textbook chapter on grokking).
 
 All functions take the evaluation steps and a curve sampled at them (lists or
 arrays of equal length, steps strictly increasing; the spacing may be uneven,
@@ -10,7 +10,7 @@ Definitions used here (our wording of the chapter's):
 * memorisation time ``t_mem``: the first logged step at which the training
   accuracy reaches its threshold (100 % by default);
 * grokking time ``t_grok``: the first logged step at which the test accuracy
-  reaches its threshold (90 % by default; the digest's C17 uses 95 %);
+  reaches its threshold (90 % by default; check C17 uses 95 % for its t_gen);
 * grokking gap: ``t_grok − t_mem``, the time spent memorised but not general;
 * sharpness: how abrupt the jump is, reported three ways: the gap relative to
   ``t_grok``; the rise time (from the last step at or below a low accuracy level

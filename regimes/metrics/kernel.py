@@ -1,11 +1,11 @@
-"""How far a kernel has moved, and how well it matches the target (issue 5 §1).
+"""How far a kernel has moved, and how well it matches the target.
 
 Every function takes Gram matrices ``K`` of shape (n, n) (or any equal shapes
 for the distances) and works in float64.
 
 * :func:`kernel_change` — ‖K_t − K_0‖_F, the quantity the paper plots (Fig 1 left,
   Fig 2 right, Fig 5).
-* :func:`relative_kernel_change` — ‖K_t − K_0‖_F / ‖K_0‖_F (digest C17).
+* :func:`relative_kernel_change` — ‖K_t − K_0‖_F / ‖K_0‖_F (reported by check C17).
 * :func:`kernel_distance` — Fort et al. (2020)'s S(t, t') = 1 − ⟨K_t, K_t'⟩_F /
   (‖K_t‖_F ‖K_t'‖_F): the cosine distance between two Gram matrices, blind to
   their overall scale. With ``center=True`` both kernels are centred first
@@ -69,7 +69,7 @@ def kernel_change(K_t: torch.Tensor, K_0: torch.Tensor) -> float:
 
 
 def relative_kernel_change(K_t: torch.Tensor, K_0: torch.Tensor) -> float:
-    """‖K_t − K_0‖_F / ‖K_0‖_F (digest C17). ``ValueError`` if K_0 = 0."""
+    """‖K_t − K_0‖_F / ‖K_0‖_F (reported by check C17). ``ValueError`` if K_0 = 0."""
     A, B = _pair(K_t, K_0, ("K_t", "K_0"))
     n0 = float(torch.linalg.matrix_norm(B))
     if n0 == 0:

@@ -33,7 +33,8 @@ DEFAULT_RUN: dict[str, Any] = {
 }
 
 
-#: Defaults of :func:`mlp_run`: the blog's embedding MLP and settings (seed 003; okitouni/simple-grokking).
+#: Defaults of :func:`mlp_run`: the embedding MLP and settings of the blog post "Some thoughts on
+#: Grokking" (code: okitouni/simple-grokking).
 DEFAULT_MLP_RUN: dict[str, Any] = {
     "p": 53, "d_embed": 128, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 0.03,
     "fraction": 0.6, "steps": 10_000, "n_track": 80, "dtype": "float32", "grok_threshold": 0.9, "seed": 0,
@@ -218,7 +219,7 @@ S_FLOOR = 1e-9
 def c17_summary(arrays: dict[str, np.ndarray], *, gen_threshold: float = 0.95, small: float = 0.1,
                 growth: float = 10.0, train_key: str = "train_acc", kernel_key: str = "ntk_dist_train"
                 ) -> dict[str, Any]:
-    """The quantities of check C17 (digest §7) for one run.
+    """The quantities of check C17 for one run.
 
     t_fit: first step with training accuracy 100 %; t_gen: first step with test accuracy
     ≥ ``gen_threshold``. ``small_at_fit``: S(t_fit, 0) ≤ ``small`` (Fort distance of the

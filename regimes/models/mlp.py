@@ -1,4 +1,4 @@
-"""The blog's embedding MLP on a + b mod p (seed 003, "Some thoughts on Grokking"), in
+"""The embedding MLP of the blog post "Some thoughts on Grokking" on a + b mod p, in
 functional form.
 
 The blog's minimal grokking model (code: okitouni/simple-grokking) is "a simple 2-layer
