@@ -105,14 +105,26 @@ Callback = Callable[[int, Params, dict], None]
 
 class NonFiniteError(FloatingPointError):
     """Raised when the loss or the parameters become NaN/∞; carries the step and
-    the last finite metrics record (``.step``, ``.last_record``)."""
+    the last finite metrics record (``.step``, ``.last_record``).
 
-    def __init__(self, step: int, what: str, last_record: dict[str, Any] | None) -> None:
+    ``.step`` is the step at which the value was *found* non-finite; ``.step_range``
+    ``(a, b)`` the steps between which it *became* non-finite (``a == b == step`` when
+    every step is checked; with ``check_finite_every = k > 1`` the loss is tested only
+    every k-th step, so it may have blown up at any step since the last finite test).
+    """
+
+    def __init__(self, step: int, what: str, last_record: dict[str, Any] | None, *,
+                 since: int | None = None, check_every: int = 1) -> None:
         self.step = step
+        self.step_range = (step if since is None else min(since, step), step)
         self.last_record = last_record
         last = "none recorded" if last_record is None else ", ".join(
             f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in last_record.items())
-        super().__init__(f"non-finite {what} at step {step}; last finite metrics: {last}")
+        a = self.step_range[0]
+        where = "" if a == step else (
+            f" (found there; it became non-finite between steps {a} and {step}: "
+            f"check_finite_every={check_every} tests it only every {check_every} steps)")
+        super().__init__(f"non-finite {what} at step {step}{where}; last finite metrics: {last}")
 
 
 @dataclass
@@ -191,6 +203,13 @@ class TrainConfig:
         check_positive("target_scale", self.target_scale)
         check_int("checkpoint_every", self.checkpoint_every, low=1)
         check_int("check_finite_every", self.check_finite_every, low=1)
+        decay = float(self.lr) * float(self.weight_decay)
+        if self.optimizer in ("adamw", "gd", "sgd") and decay >= 1:
+            # AdamW's decoupled decay θ ← θ(1 − η·wd), and the coupled term's own contraction
+            # under (S)GD, multiply θ by 1 − η·wd ≤ 0: every step zeroes or flips θ's sign.
+            raise ValueError(f"lr={self.lr!r} with weight_decay={self.weight_decay!r} gives lr·weight_decay = "
+                             f"{decay:.6g}: out of range for optimizer={self.optimizer!r}, which scales θ by "
+                             f"1 − lr·weight_decay each step (allowed: 0 ≤ lr·weight_decay < 1)")
         if self.stall_patience is not None:
             check_int("stall_patience", self.stall_patience, low=1)
         if not isinstance(self.stop_on_stall, bool):
@@ -1109,8 +1128,11 @@ def train(
 
     last_record: dict[str, Any] | None = None
 
+    # the last step whose training loss is known finite (the loss at step s is that of θ after s updates)
+    verified = start - 1
+
     def do_eval(step: int) -> None:
-        nonlocal last_record
+        nonlocal last_record, verified
         params = be.external(P)
         if not all(bool(torch.isfinite(v).all()) for v in P.values()):
             raise NonFiniteError(step, "parameters", last_record)
@@ -1131,6 +1153,7 @@ def train(
         for k in ("train_loss", "theta_inf"):
             if not math.isfinite(rec[k]):
                 raise NonFiniteError(step, k, last_record)
+        verified = max(verified, step)
         for cb in cbs:
             cb(step, params, rec)
         append(rec)
@@ -1167,8 +1190,11 @@ def train(
     last = start
     for t in it:
         L, G = be.loss_and_grad()
-        if t % cf_every == 0 and not bool(torch.isfinite(L)):
-            raise NonFiniteError(t - 1, "training loss", last_record)
+        if t % cf_every == 0:
+            if not bool(torch.isfinite(L)):
+                raise NonFiniteError(t - 1, "training loss", last_record, since=verified + 1,
+                                     check_every=cf_every)
+            verified = t - 1
         _add_penalties(P, G, config)
         _opt_update(P, G, state, t, config)
         last = t

@@ -18,29 +18,59 @@ import torch
 from regimes._validate import check_int, check_positive
 
 F64 = torch.float64
-#: Relative tolerance for negative eigenvalues of a Gram (round-off of a PSD matrix stays far below it).
-PSD_TOL = 1e-8
+#: Factor c of the round-off tolerance ``c · n · eps(dtype)`` (relative to the Gram's scale) for
+#: asymmetry and negative eigenvalues of an (n, n) Gram given in ``dtype`` (see :func:`gram_tol`).
+PSD_C = 16.0
 
 __all__ = [
     "KernelRegressor",
     "NestedKernelRegression",
     "check_gram",
+    "gram_tol",
     "kernel_regression",
     "matrix_kernel_regression",
 ]
 
 
-def check_gram(name: str, K: object, *, psd: bool = True, tol: float = PSD_TOL) -> torch.Tensor:
+def _eps(dtype: torch.dtype) -> float:
+    """Unit round-off of the precision a Gram was given in (integer Grams are exact: float64's)."""
+    return float(torch.finfo(dtype).eps) if dtype.is_floating_point else float(torch.finfo(F64).eps)
+
+
+def gram_tol(n: int, dtype: torch.dtype) -> float:
+    """Relative round-off tolerance ``PSD_C · n · eps(dtype)`` of an (n, n) Gram stored in ``dtype``.
+
+    A PSD Gram computed in ``dtype`` has eigenvalues perturbed by about ``n · eps · ‖K‖``
+    (each of the n² entries carries a relative error ~eps), so its smallest eigenvalue can
+    read as ``−n · eps · λ_max``: ≈ −1e-5 · λ_max for a float32 Gram on a few hundred points,
+    where a fixed float64-sized tolerance would refuse a valid kernel.
+    """
+    return PSD_C * max(int(n), 1) * _eps(dtype)
+
+
+def _psd_error(name: str, lo: float, hi: float, n: int, dtype: torch.dtype, tol: float) -> ValueError:
+    return ValueError(f"{name} is not positive semi-definite: smallest eigenvalue {lo:.3g} is below "
+                      f"−{tol:.3g} · λ_max = {-tol * max(abs(hi), 0.0):.3g} (λ_max {hi:.3g}), the round-off "
+                      f"allowance c·n·eps = {PSD_C:g}·{n}·{_eps(dtype):.3g} of an (n, n) Gram given in {dtype}; "
+                      f"a kernel's Gram must be PSD")
+
+
+def check_gram(name: str, K: object, *, psd: bool = True, tol: float | None = None) -> torch.Tensor:
     """Validate a Gram matrix and return it as float64.
 
     Raises ``ValueError`` unless ``K`` is a finite square matrix that is symmetric
     to ``tol`` (relative to its largest entry) and, with ``psd=True``, has no
     eigenvalue below ``−tol · λ_max`` (a non-PSD "kernel" is not a kernel).
+    ``tol=None`` (default) is the round-off allowance of ``K``'s own precision and
+    size, :func:`gram_tol` ``(n, K.dtype)``: a float32 Gram gets a float32 tolerance.
     """
     if not isinstance(K, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(K).__name__}")
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"{name} has shape {tuple(K.shape)}: expected a square (n, n) Gram matrix")
+    in_dtype = K.dtype
+    if tol is None:
+        tol = gram_tol(K.shape[0], in_dtype)
     K = K.to(F64)
     if not torch.isfinite(K).all():
         raise ValueError(f"{name} contains NaN or inf entries")
@@ -51,8 +81,7 @@ def check_gram(name: str, K: object, *, psd: bool = True, tol: float = PSD_TOL) 
     if psd and K.numel():
         lo, hi = torch.linalg.eigvalsh(0.5 * (K + K.t()))[[0, -1]].tolist()
         if lo < -tol * max(abs(hi), 1e-300):
-            raise ValueError(f"{name} is not positive semi-definite: smallest eigenvalue {lo:.3g} "
-                             f"(largest {hi:.3g}); a kernel's Gram must be PSD")
+            raise _psd_error(name, lo, hi, K.shape[0], in_dtype, tol)
     return K
 
 
@@ -82,16 +111,17 @@ def _prior(name: str, f0: object, shape: tuple[int, int]) -> torch.Tensor:
     return f0
 
 
-def _eig_solve(K: torch.Tensor, Y: torch.Tensor, ridge: float, rcond: float | None
-               ) -> tuple[torch.Tensor, int, torch.Tensor]:
-    """α = (K + ridge·I)⁻¹Y (ridge > 0) or K⁺Y (ridge = 0) via eigh; returns (α, rank, eigvals)."""
+def _eig_solve(K: torch.Tensor, Y: torch.Tensor, ridge: float, rcond: float | None,
+               in_dtype: torch.dtype = F64) -> tuple[torch.Tensor, int, torch.Tensor]:
+    """α = (K + ridge·I)⁻¹Y (ridge > 0) or K⁺Y (ridge = 0) via eigh; returns (α, rank, eigvals).
+    ``in_dtype`` is the precision the Gram was given in (it sets the PSD round-off allowance)."""
     n = K.shape[0]
     if n == 0:
         return Y.new_zeros(0, Y.shape[1]), 0, K.new_zeros(0)
     s, U = torch.linalg.eigh(0.5 * (K + K.t()))
-    if float(s[0]) < -PSD_TOL * max(abs(float(s[-1])), 1e-300):
-        raise ValueError(f"the Gram matrix is not positive semi-definite: smallest eigenvalue {float(s[0]):.3g} "
-                         f"(largest {float(s[-1]):.3g}); a kernel's Gram must be PSD")
+    tol = gram_tol(n, in_dtype)
+    if float(s[0]) < -tol * max(abs(float(s[-1])), 1e-300):
+        raise _psd_error("the Gram matrix", float(s[0]), float(s[-1]), n, in_dtype, tol)
     if ridge > 0:
         inv = 1.0 / (s.clamp_min(0.0) + ridge)
         rank = n
@@ -128,7 +158,7 @@ def kernel_regression(K_train: torch.Tensor, y_train: torch.Tensor, K_test_train
         raise ValueError("K_test_train contains NaN or inf entries")
     f0_tr = _prior("prior_train", prior_train, tuple(Y.shape))
     f0_te = _prior("prior_test", prior_test, (Kt.shape[0], Y.shape[1]))
-    alpha, _, _ = _eig_solve(K, Y - f0_tr, ridge, rcond)
+    alpha, _, _ = _eig_solve(K, Y - f0_tr, ridge, rcond, K_train.dtype)
     out = f0_te + Kt @ alpha
     return out[:, 0] if squeeze else out
 
@@ -157,7 +187,7 @@ class KernelRegressor:
         K = check_gram("K_train", K_train, psd=False)  # PSD is checked on the eigendecomposition
         Y, squeeze = _as_targets("y_train", y_train, K.shape[0])
         f0 = _prior("prior", prior, tuple(Y.shape))
-        alpha, self.rank_, self.eigvals_ = _eig_solve(K, Y - f0, self.ridge, self.rcond)
+        alpha, self.rank_, self.eigvals_ = _eig_solve(K, Y - f0, self.ridge, self.rcond, K_train.dtype)
         self._squeeze = squeeze
         self.dual_coef_ = alpha[:, 0] if squeeze else alpha
         self.n_features_in_ = K.shape[0]
@@ -182,7 +212,7 @@ def _flatten_matrix_gram(K: torch.Tensor, name: str) -> torch.Tensor:
     if K.ndim != 4 or K.shape[2] != K.shape[3]:
         raise ValueError(f"{name} has shape {tuple(K.shape)}: expected (n, n2, p, p)")
     n, n2, p, _ = K.shape
-    return K.to(F64).permute(0, 2, 1, 3).reshape(n * p, n2 * p)
+    return K.permute(0, 2, 1, 3).reshape(n * p, n2 * p)  # keeps K's dtype: it sets the PSD tolerance
 
 
 def matrix_kernel_regression(K_train: torch.Tensor, Y_train: torch.Tensor, K_test_train: torch.Tensor, *,
@@ -231,13 +261,19 @@ class NestedKernelRegression:
     Gram serves every prefix with two triangular solves each.
 
     * ``ridge > 0``: ``K + ridge·I`` is PD; one Cholesky serves every n exactly.
-    * ``ridge = 0``: duplicate points (i.i.d. sampling) make K singular, but with
-      consistent labels the minimum-norm interpolant on a multiset equals the
-      one on its distinct points, so ``keys`` (one id per point, e.g.
-      ``Task.flat_index``) removes repeats — the distinct prefix of a prefix is
-      a prefix of the distinct sequence. The factor is trusted up to the first
-      pivot with ``L_jj² < pivot_tol · max K_ii`` (numerically singular beyond);
-      larger prefixes fall back to a per-n eigendecomposition (pseudo-inverse).
+    * ``ridge = 0``: duplicate points (i.i.d. sampling) make K singular. The
+      ridgeless least-squares predictor ``K⁺y`` on a multiset equals the
+      minimum-norm interpolant on its distinct points of the **mean label** of
+      each repeated point (least squares averages conflicting labels), so
+      ``keys`` (one id per point, e.g. ``Task.flat_index``) removes repeats and
+      gives each distinct point the mean of its labels among the first n — the
+      same predictions as :func:`kernel_regression` on the full prefix. Points
+      sharing a key must have equal Gram rows (``ValueError`` otherwise). The
+      distinct prefix of a prefix is a prefix of the distinct sequence. The
+      factor is trusted up to the first pivot with ``L_jj² < pivot_tol · max K_ii``
+      (numerically singular beyond; default ``pivot_tol = max(1e-10, c·n·eps)`` of
+      ``K_union``'s precision, :func:`gram_tol`); larger prefixes fall back to a
+      per-n eigendecomposition (pseudo-inverse).
 
     ``block = p`` for a matrix-valued kernel flattened point-major ((n·p)²
     Gram): prefixes are then taken in whole points. ``prior_union`` /
@@ -249,10 +285,13 @@ class NestedKernelRegression:
                  K_eval: torch.Tensor | None = None, evaluate: Evaluator | None = None,
                  ridge: float = 0.0, keys: torch.Tensor | None = None,
                  prior_union: torch.Tensor | None = None, prior_eval: torch.Tensor | None = None,
-                 block: int = 1, pivot_tol: float = 1e-10, rcond: float | None = None) -> None:
+                 block: int = 1, pivot_tol: float | None = None, rcond: float | None = None) -> None:
         self.ridge = check_positive("ridge", ridge, allow_zero=True)
         self.block = check_int("block", block, low=1)
         K = check_gram("K_union", K_union, psd=False)
+        self._in_dtype = K_union.dtype
+        if pivot_tol is None:
+            pivot_tol = max(1e-10, gram_tol(K.shape[0], self._in_dtype))
         if K.shape[0] % self.block:
             raise ValueError(f"K_union has {K.shape[0]} rows: not a multiple of block={self.block}")
         self.n_max = K.shape[0] // self.block
@@ -279,14 +318,29 @@ class NestedKernelRegression:
             keys = keys.reshape(-1).tolist()
             if len(keys) != self.n_max:
                 raise ValueError(f"keys has {len(keys)} entries: expected {self.n_max}")
-            seen: set = set()
-            first = [i for i, k in enumerate(keys) if not (k in seen or seen.add(k))]
+            pos: dict = {}
+            first: list[int] = []
+            inv = []
+            for i, k in enumerate(keys):
+                if k not in pos:
+                    pos[k] = len(first)
+                    first.append(i)
+                inv.append(pos[k])
             self.order = torch.tensor(first, dtype=torch.int64)
+            self._inv = torch.tensor(inv, dtype=torch.int64)  # point i -> its distinct position
             is_first = torch.zeros(self.n_max, dtype=torch.int64)
             is_first[self.order] = 1
             self._n_distinct = torch.cumsum(is_first, 0)
+            rep = self._rows(self.order[self._inv])  # each point's first occurrence, row-wise
+            allr = self._rows(torch.arange(self.n_max))
+            if (rep != allr).any():
+                gap = float((K[allr] - K[rep]).abs().max())
+                if gap > gram_tol(K.shape[0], self._in_dtype) * max(float(K.abs().max()), 1e-300):
+                    raise ValueError(f"keys name as one point rows of K_union that differ (max |ΔK| = {gap:.3g}): "
+                                     "points sharing a key must be the same input")
         else:
             self.order = torch.arange(self.n_max)
+            self._inv = None
             self._n_distinct = torch.arange(1, self.n_max + 1)
         rows = self._rows(self.order)
         Ko = K[rows][:, rows] + self.ridge * torch.eye(rows.numel(), dtype=F64)
@@ -312,12 +366,23 @@ class NestedKernelRegression:
         pts = self.order[:nd]
         rows = self._rows(pts)
         r = rows.numel()
+        if self._inv is None:
+            Yr = self.Y[rows]
+        else:
+            # Mean label of each distinct point over its occurrences among the first n
+            # (what least squares on the multiset fits; conflicting labels are averaged).
+            inv = self._inv[:n]
+            k = self.Y.shape[1]
+            Yb = self.Y.reshape(self.n_max, self.block * k)[:n]
+            sums = torch.zeros(nd, self.block * k, dtype=F64).index_add_(0, inv, Yb)
+            counts = torch.bincount(inv, minlength=nd).to(F64)
+            Yr = (sums / counts[:, None]).reshape(nd * self.block, k)
         if nd <= self.valid_points:
             Lr = self.L[:r, :r]
-            alpha = torch.cholesky_solve(self.Y[rows], Lr)
+            alpha = torch.cholesky_solve(Yr, Lr)
             self.stats["cholesky"] += 1
         else:
-            alpha, _, _ = _eig_solve(self.K[rows][:, rows], self.Y[rows], self.ridge, self.rcond)
+            alpha, _, _ = _eig_solve(self.K[rows][:, rows], Yr, self.ridge, self.rcond, self._in_dtype)
             self.stats["eigh"] += 1
         return pts, alpha
 

@@ -25,7 +25,9 @@ Keys added (``S`` = set, ``train`` or ``eval``):
   Long 2021), trained on the training set, no prior mean, scored on the clean
   ``after_pairs`` only (:func:`regimes.tasks.clean_pair_mask`: classification, pairs not in
   the training set; regression, pairs whose labelled triple (a, b, (a+b) mod p) is not);
-  ``after_kernel_n`` — how many pairs it scores;
+  ``after_kernel_n`` — how many pairs it scores. A Gram the solver refuses as not PSD
+  beyond its own precision's round-off gives NaN with a ``RuntimeWarning`` (counted in
+  ``KernelTracker.after_kernel_failures``), never a silent NaN;
 * ``tracking_time_s`` — seconds this callback has spent so far (overhead benchmark).
 
 The kernel is the first-logit eNTK (Fig 1 footnote: f₁, i.e. logit 0) for
@@ -37,6 +39,7 @@ other functional model from ``torch.func`` (:func:`regimes.ntk.autodiff.entk_aut
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -85,9 +88,12 @@ def quadratic_kernel_fn(setting: str = "classification", *, logit: int = 0,
 
     ``dense=False`` calls :mod:`regimes.ntk.closed_form` (group-by-group, memory-lean).
     ``dense=True`` (default, for repeated tracking on fixed inputs) evaluates the same
-    formula as two dense matrix products and a cached 0/1/2 mask m(x, x') = 1(a = a') +
+    formula as two dense matrix products and a 0/1/2 mask m(x, x') = 1(a = a') +
     1(b = b') (and 1(c = c') for triples), which is several times faster for n ≲ 10⁴
-    but stores n·n2 mask entries per input pair (cross-checked in tests/test_metrics.py).
+    but holds n·n2 mask entries (cross-checked in tests/test_metrics.py). The mask is
+    rebuilt on every call: a cache of it saved no measurable time (n = 2000, p = 97,
+    h = 16 or 388 on CPU: the matrix products dominate), and one keyed on the tensors'
+    addresses served stale masks after an in-place edit or an address reuse.
     """
     if setting not in ("classification", "regression"):
         raise ValueError(f"setting={setting!r} is not allowed: choose 'classification' or 'regression'")
@@ -103,21 +109,16 @@ def quadratic_kernel_fn(setting: str = "classification", *, logit: int = 0,
 
 class _DenseQuadraticKernel:
     """K = s² [ Q Q'ᵀ (⊙ 1(c = c')) + 4 m ⊙ (A A'ᵀ) ] with z = W[:, a] + W[:, p+b], Q = z⊙z, and
-    A = z ⊙ V_logit (first logit) or z ⊙ V_c (regression); masks cached per input pair."""
+    A = z ⊙ V_logit (first logit) or z ⊙ V_c (regression); the masks are computed per call
+    (no cache: it can never return another input's masks)."""
 
     def __init__(self, regression: bool, logit: int, output_scale: float) -> None:
         self.regression, self.logit, self.s2 = regression, int(logit), float(output_scale) ** 2
-        self._masks: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def _mask(self, x: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        key = (x.data_ptr(), tuple(x.shape), x2.data_ptr(), tuple(x2.shape), str(x.device))
-        if key not in self._masks:
-            m = (x[:, None, 0] == x2[None, :, 0]).to(torch.float64) + (x[:, None, 1] == x2[None, :, 1])
-            c = (x[:, None, 2] == x2[None, :, 2]).to(torch.float64) if self.regression else None
-            if len(self._masks) > 8:
-                self._masks.clear()
-            self._masks[key] = (4.0 * m, c)
-        return self._masks[key]
+        m = (x[:, None, 0] == x2[None, :, 0]).to(torch.float64) + (x[:, None, 1] == x2[None, :, 1])
+        c = (x[:, None, 2] == x2[None, :, 2]).to(torch.float64) if self.regression else None
+        return 4.0 * m, c
 
     def __call__(self, params: Params, x: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
         W, V = params["W"].to(torch.float64), params["V"].to(torch.float64)
@@ -227,6 +228,7 @@ class KernelTracker:
         self.kernels: dict[int, torch.Tensor] = {}
         self.history: dict[str, list[float]] = {"step": []}
         self.time_s = 0.0
+        self.after_kernel_failures = 0  # after-kernel solves refused (recorded NaN, with a warning)
 
     # ------------------------------------------------------------------ cadence
     def tracks(self, step: int) -> bool:
@@ -249,11 +251,13 @@ class KernelTracker:
             sets["eval"] = self.x_eval
         K_train = None
         for name, x in sets.items():
-            K = self.kernel_fn(params, x.to(dev), None).to(torch.float64)
+            K_native = self.kernel_fn(params, x.to(dev), None)
+            K = K_native.to(torch.float64)
             Kc = _center(K)
             nK, nKc = _fro(K), _fro(Kc)
             if name == "train":
-                K_train, Kc_train, norms_train = K, Kc, (nK, nKc)
+                # the after-kernel solve gets the kernel in its own precision: its PSD tolerance
+                K_train, Kc_train, norms_train, K_train_native = K, Kc, (nK, nKc), K_native
             if name not in self._K0:
                 self._K0[name], self._K0c[name] = (K, nK), (Kc, nKc)
             (K0, n0), (K0c, n0c) = self._K0[name], self._K0c[name]
@@ -280,7 +284,7 @@ class KernelTracker:
         out["ntk_calign_train"] = 1.0 - _cos_dist(Kc_train, self._Tc, norms_train[1], self._nT[1])
         if self.after_x is not None:
             due = self._n_tracked % self.after_every == 0 and self.after_n > 0
-            out["after_kernel_acc"] = self._after_kernel(params, K_train, dev) if due else float("nan")
+            out["after_kernel_acc"] = self._after_kernel(params, K_train_native, dev, step) if due else float("nan")
             out["after_kernel_n"] = self.after_n
         self._n_tracked += 1
         if self.keep_kernels:
@@ -297,13 +301,21 @@ class KernelTracker:
             if len(col) == n_prev:
                 col.append(float("nan"))
 
-    def _after_kernel(self, params: Params, K_train: torch.Tensor, dev: torch.device) -> float:
+    def _after_kernel(self, params: Params, K_train: torch.Tensor, dev: torch.device, step: int) -> float:
+        """Held-out accuracy of ridgeless regression with Θ̂_t. ``K_train`` is in the kernel's
+        own precision, so the PSD check allows that precision's round-off (not float64's).
+        A Gram the solver still refuses (not PSD beyond round-off: a broken ``kernel_fn``) is
+        recorded as NaN *with* a ``RuntimeWarning`` carrying the solver's message and a count
+        in ``self.after_kernel_failures``, never silently."""
         from regimes.kernels import kernel_regression
 
         Kxt = self.kernel_fn(params, self.after_x.to(dev), self.x_train.to(dev)).to(torch.float64)
         try:
             pred = kernel_regression(K_train, self._Y.to(dev), Kxt, ridge=0.0)
-        except ValueError:
+        except ValueError as err:
+            self.after_kernel_failures += 1
+            warnings.warn(f"KernelTracker: after-kernel accuracy at step {step} recorded as NaN: {err}",
+                          RuntimeWarning, stacklevel=3)
             return float("nan")
         pred = pred.reshape(-1, self.task.p)  # regression: one row of p triples per pair
         return float((pred.argmax(dim=1).cpu() == self.after_labels).to(torch.float64).mean())

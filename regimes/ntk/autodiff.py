@@ -25,6 +25,7 @@ stays bounded; the (n, n2[, k, k]) result itself must fit in memory.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -135,7 +136,13 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
         NTK-vector products, whose jvp intermediates hold chunk² × (activations
         per input) numbers: lower it for models with large activations.
     dtype : floating params (and floating inputs) are cast to it first; ``None``
-        keeps them. The result is always float64.
+        keeps them. The result has the precision the kernel was computed in: float64
+        by default, the params' (promoted) dtype with ``None`` — so a float32 kernel
+        stays float32 and :func:`regimes.kernels.check_gram` applies float32's
+        round-off tolerance to it, not float64's.
+
+    An empty ``x`` or ``x2`` (zero inputs) gives an empty kernel, (0, n2) or (n, 0)
+    (as the closed forms of :mod:`regimes.ntk.closed_form` do).
     """
     check_choice("implementation", implementation, IMPLEMENTATIONS)
     check_positive("max_bytes", max_bytes)
@@ -143,8 +150,8 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
             isinstance(v, torch.Tensor) for v in params.values()):
         raise ValueError("params must be a non-empty dict of tensors")
     for name, xx in (("x", x), ("x2", x2)):
-        if xx is not None and (not isinstance(xx, torch.Tensor) or xx.ndim < 1 or xx.shape[0] < 1):
-            raise ValueError(f"{name} must be a tensor with at least one input along dim 0")
+        if xx is not None and (not isinstance(xx, torch.Tensor) or xx.ndim < 1):
+            raise ValueError(f"{name} must be a tensor of inputs along dim 0")
     if dtype is not None:
         params = {n: (t.to(dtype) if t.is_floating_point() else t) for n, t in params.items()}
         x = x.to(dtype) if x.is_floating_point() else x
@@ -160,13 +167,26 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
         def fn(prm: Params, xx: torch.Tensor) -> torch.Tensor:
             return model({**const, **prm}, xx)
 
-    k_all, scalar = _num_outputs(fn, params, x)
-    if output is not None:
-        output = check_int("output", output, low=0, high=k_all - 1)
-    k = 1 if (scalar or output is not None) else k_all
+    out_dtype = functools.reduce(torch.promote_types, [t.dtype for t in params.values()])
     symmetric = x2 is None
     xs2 = x if symmetric else x2
     n, n2 = x.shape[0], xs2.shape[0]
+    if n and n2:
+        k_all, scalar = _num_outputs(fn, params, x)
+    else:  # an empty kernel: its output count from a forward pass on whichever input is not empty
+        probe = x if n else xs2
+        if probe.shape[0]:
+            k_all, scalar = _num_outputs(fn, params, probe)
+        else:
+            with torch.no_grad():
+                o = fn(params, probe)
+            k_all, scalar = (1, True) if o.ndim == 1 else (int(o.shape[1]), False)
+    if output is not None:
+        output = check_int("output", output, low=0, high=k_all - 1)
+    k = 1 if (scalar or output is not None) else k_all
+    if n == 0 or n2 == 0:
+        empty = torch.zeros(n, n2, k, k, dtype=out_dtype, device=x.device)
+        return empty[:, :, 0, 0] if k == 1 and (scalar or output is not None) else empty
     n_params = sum(t.numel() for t in params.values())
     if chunk_size is None:
         per_input = 8 * k * n_params * (2 if implementation == "jacobian_contraction" else 1)
@@ -179,7 +199,7 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
 
     f1 = _single(fn, output, scalar)
     fb = _batched(fn, output, scalar)
-    out = torch.empty(n, n2, k, k, dtype=torch.float64, device=x.device)
+    out = torch.empty(n, n2, k, k, dtype=out_dtype, device=x.device)
     blocks = [slice(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
     blocks2 = blocks if symmetric else [slice(j, min(j + chunk_size, n2))
                                          for j in range(0, n2, chunk_size)]
@@ -207,9 +227,9 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
                 blk = torch.einsum("akt,blt->abkl", Ja, Jb)
             else:
                 blk = _block_nvp(f1, fb, params, x[sa], xs2[sb], k)
-            out[sa, sb] = blk.to(torch.float64)
+            out[sa, sb] = blk.to(out_dtype)
             if symmetric and jb > ia:
-                out[sb, sa] = blk.permute(1, 0, 3, 2).to(torch.float64)
+                out[sb, sa] = blk.permute(1, 0, 3, 2).to(out_dtype)
     return out[:, :, 0, 0] if k == 1 and (scalar or output is not None) else out
 
 
