@@ -103,7 +103,7 @@ def test_sweep_rejects_bad_arguments(tmp_path: Path) -> None:
                          ids=["ctrl-c-2-processes", "kill-9-in-process"])
 def test_killed_sweep_keeps_finished_points_and_resumes(tmp_path: Path, sig: int,
                                                         jobs: int) -> None:
-    n_points, cache_dir = 12, tmp_path / "cache"
+    n_points, cache_dir = 40, tmp_path / "cache"    # ≥ 18 s of work left when the signal is sent
     cmd = [sys.executable, "-m", "regimes.sweep", "demo", "--cache", str(cache_dir),
            "--points", str(n_points), "--sleep", "0.5", "--jobs", str(jobs)]
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
