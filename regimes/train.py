@@ -817,6 +817,21 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _restore_callbacks(cbs: Sequence[Any], states: list | None, path: Path) -> None:
+    """Resume each stateful callback (one with ``state_dict``/``load_state_dict``, e.g.
+    :class:`regimes.metrics.KernelTracker`) from the state the checkpoint saved for it (by
+    position), so a resumed run equals the uninterrupted one; ``ValueError`` if the
+    checkpoint holds none for it (a fresh callback would silently restart its references)."""
+    for i, cb in enumerate(cbs):
+        if not callable(getattr(cb, "load_state_dict", None)):
+            continue
+        if states is None or i >= len(states) or states[i] is None:
+            raise ValueError(f"checkpoint {path} holds no state for callback {i} ({type(cb).__name__}): "
+                             "resuming would restart it from scratch (e.g. a KernelTracker's Θ̂₀ would become "
+                             "the kernel at the resume step); resume with the callbacks of the saved run")
+        cb.load_state_dict(states[i])
+
+
 def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any] | None:
     if not path.exists():
         return None
@@ -1057,6 +1072,10 @@ def train(
         with the same config (up to ``steps`` and the evaluation cadence) and net
         shape, training resumes from it, reproducing the uninterrupted run exactly;
         it is (re)written atomically every ``config.checkpoint_every`` steps and at the end.
+        Callbacks with ``state_dict()`` / ``load_state_dict(state)`` (e.g.
+        :class:`regimes.metrics.KernelTracker`) are saved with it and restored on resume
+        (pass the same callbacks, in the same order); the resumed history keeps only
+        the rows of this run's own evaluation schedule.
     device : train on this device (the net and data are moved there); default: the
         net's device. The returned net lives there.
     progress : show a tqdm progress bar.
@@ -1112,6 +1131,13 @@ def train(
             history = {k: list(v) for k, v in saved["history"].items()}
             if start > config.steps:
                 raise ValueError(f"checkpoint {ckpt_path} is at step {start}, beyond steps={config.steps}")
+            # A shorter run evaluates its last step; the longer run resumed from it may not:
+            # keep only the rows this run's own schedule has, as an uninterrupted run would.
+            keep_steps = set(config.schedule())
+            rows = [i for i, s in enumerate(history["step"]) if s in keep_steps]
+            if len(rows) != len(history["step"]):
+                history = {k: [v[i] for i in rows] for k, v in history.items()}
+            _restore_callbacks(cbs, saved.get("callbacks"), ckpt_path)
     patience = config.stall_patience
     mon = None if patience is None else _StallMonitor(
         P, int(patience), dev, start + 1, config.steps, None if resumed_from is None else saved.get("stall"))
@@ -1169,6 +1195,7 @@ def train(
             "opt_state": {k: (None if v is None else be.state_layout(k, v.detach()).cpu().contiguous())
                           for k, v in state.items()},
             "history": history, "config": config.as_dict(), "dtype": str(dtype),
+            "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in cbs],
         })
 
     schedule = config.schedule()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -201,3 +202,41 @@ def test_decay_that_flips_theta_is_refused(opt: str, lr: float, wd: float) -> No
     with pytest.raises(ValueError, match=r"lr=.*weight_decay=.*lr·weight_decay < 1"):
         TrainConfig(steps=1, lr=lr, weight_decay=wd, optimizer=opt).validate()
     TrainConfig(steps=1, lr=lr, weight_decay=0.99 / lr, optimizer=opt).validate()
+
+
+# ------------------------------------------------------------------ resume with stateful callbacks
+def test_resume_restores_tracker_and_history(tmp_path) -> None:
+    """Failed before: resuming at step 20 with a fresh tracker took Θ̂₀ = Θ̂_20 (S(t, 0) at step 25
+    read ≈ 2e-16 instead of ≈ 0.09) and the history kept an extra row at the interruption step."""
+    from regimes.train import TrainConfig, train
+
+    task = Task(7)
+    split = sample_split(task, n=30, seed=0)
+    net = QuadraticNet.init(7, 16, seed=5)
+    steps = [0, 5, 10, 15, 25, 30, 35, 40]   # 20 (the interruption) is not an evaluation step
+    base = dict(lr=0.05, optimizer="adam", loss="cross_entropy", eval_steps=steps, checkpoint_every=1000)
+
+    def tracker():
+        return KernelTracker(task, split.train.x, split.train.y, steps=steps)
+
+    t_full = tracker()
+    full = train(net, split.train, TrainConfig(steps=40, **base), callbacks=[t_full])
+    ck = tmp_path / "run.pt"
+    train(net, split.train, TrainConfig(steps=20, **{**base, "eval_steps": [s for s in steps if s <= 20]}),
+          callbacks=[tracker()], checkpoint=ck)
+    t_rest = tracker()
+    rest = train(net, split.train, TrainConfig(steps=40, **base), callbacks=[t_rest], checkpoint=ck)
+    assert rest.resumed_from == 20
+    assert torch.equal(rest.net.W, full.net.W) and torch.equal(rest.net.V, full.net.V)
+    drop = {"tracking_time_s"}
+    assert rest.history["step"] == full.history["step"] == steps
+    for a, b in ((rest.history, full.history), (t_rest.history, t_full.history)):
+        assert set(a) == set(b)
+        for k in b:
+            if k not in drop:
+                np.testing.assert_array_equal(np.asarray(a[k], dtype=float), np.asarray(b[k], dtype=float), err_msg=k)
+    assert rest.history["ntk_dist_train"][steps.index(25)] > 1e-3
+    # a stateful callback the checkpoint has no state for is refused, not silently restarted
+    with pytest.raises(ValueError, match="no state for callback"):
+        train(net, split.train, TrainConfig(steps=40, **base), callbacks=[lambda *a: None, tracker()],
+              checkpoint=ck)

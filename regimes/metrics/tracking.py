@@ -230,6 +230,37 @@ class KernelTracker:
         self.time_s = 0.0
         self.after_kernel_failures = 0  # after-kernel solves refused (recorded NaN, with a warning)
 
+    # ------------------------------------------------------------------ checkpoint state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue as if never interrupted: the reference
+        kernels Θ̂₀ (for S(t, 0) and ‖Θ̂_t − Θ̂₀‖), the previous tracked kernel (velocity), the
+        target Grams, the after-kernel cadence, kept kernels, history and counters.
+        :func:`regimes.train.train` saves it in its checkpoint and restores it on resume
+        (through :meth:`load_state_dict`), as for any callback with this pair of methods."""
+        return {"x_train": self.x_train.cpu(), "n_tracked": self._n_tracked,
+                "T": self._T, "Tc": self._Tc, "nT": getattr(self, "_nT", None),
+                "K0": self._K0, "K0c": self._K0c, "prev": self._prev, "kernels": self.kernels,
+                "history": self.history, "time_s": self.time_s,
+                "after_kernel_failures": self.after_kernel_failures}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output. ``ValueError`` if it was saved by a tracker on
+        other training inputs."""
+        x = state["x_train"]
+        if tuple(x.shape) != tuple(self.x_train.shape) or not torch.equal(x, self.x_train.cpu()):
+            raise ValueError("KernelTracker.load_state_dict: the saved state was tracked on other training "
+                             "inputs (x_train differs)")
+        self._n_tracked = int(state["n_tracked"])
+        self._T, self._Tc = state["T"], state["Tc"]
+        if state["nT"] is not None:
+            self._nT = tuple(state["nT"])
+        self._K0, self._K0c = dict(state["K0"]), dict(state["K0c"])
+        self._prev = dict(state["prev"])
+        self.kernels = dict(state["kernels"])
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.time_s = float(state["time_s"])
+        self.after_kernel_failures = int(state["after_kernel_failures"])
+
     # ------------------------------------------------------------------ cadence
     def tracks(self, step: int) -> bool:
         """Whether ``step`` is one of the tracked steps."""
