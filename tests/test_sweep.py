@@ -106,8 +106,11 @@ def test_killed_sweep_keeps_finished_points_and_resumes(tmp_path: Path, sig: int
     n_points, cache_dir = 40, tmp_path / "cache"    # ≥ 18 s of work left when the signal is sent
     cmd = [sys.executable, "-m", "regimes.sweep", "demo", "--cache", str(cache_dir),
            "--points", str(n_points), "--sleep", "0.5", "--jobs", str(jobs)]
+    # a shell that starts this run in the background ignores SIGINT, and children inherit that:
+    # give the sweep the default disposition, so Python turns Ctrl-C into KeyboardInterrupt
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while len(_finished(cache_dir)) < 3:
