@@ -104,13 +104,13 @@ def test_sweep_rejects_bad_arguments(tmp_path: Path) -> None:
 def test_killed_sweep_keeps_finished_points_and_resumes(tmp_path: Path, sig: int,
                                                         jobs: int) -> None:
     n_points, cache_dir = 40, tmp_path / "cache"    # ≥ 18 s of work left when the signal is sent
-    cmd = [sys.executable, "-m", "regimes.sweep", "demo", "--cache", str(cache_dir),
-           "--points", str(n_points), "--sleep", "0.5", "--jobs", str(jobs)]
-    # a shell that starts this run in the background ignores SIGINT, and children inherit that:
-    # give the sweep the default disposition, so Python turns Ctrl-C into KeyboardInterrupt
-    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # `python -m regimes.sweep demo …` (its main()), with Python's Ctrl-C handler installed first: a shell
+    # that starts the suite in the background ignores SIGINT, and children inherit that
+    args = ["demo", "--cache", str(cache_dir), "--points", str(n_points), "--sleep", "0.5", "--jobs", str(jobs)]
+    boot = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            f"from regimes.sweep import main; sys.exit(main({args!r}))")
+    proc = subprocess.Popen([sys.executable, "-c", boot], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while len(_finished(cache_dir)) < 3:
