@@ -653,13 +653,7 @@ def evaluate(net: Any, train: Dataset, config: TrainConfig, *,
     """
     if not isinstance(population, bool):
         raise ValueError(f"population={population!r} must be a bool (True or False)")
-    if not isinstance(train, Dataset):
-        raise ValueError(f"train must be a Dataset, got {type(train).__name__}")
-    if test is not None:
-        if not isinstance(test, Dataset):
-            raise ValueError(f"test must be a Dataset or None, got {type(test).__name__}")
-        if test.task != train.task:
-            raise ValueError(f"test.task={test.task} differs from train.task={train.task}")
+    _check_test(train, test)
     if isinstance(net, QuadraticNet):
         params, scale = net.params(), net.output_scale
         apply_fn = None
@@ -744,6 +738,13 @@ def _check_common(train: Dataset, test: Dataset | None, config: TrainConfig) -> 
         raise ValueError(f"train.x and train.y are on different devices: {train.x.device} vs {train.y.device}")
     if train.task.setting == "regression" and config.loss != "mse":
         raise ValueError(f"loss={config.loss!r} is not allowed for regression: use 'mse'")
+    _check_test(train, test)
+
+
+def _check_test(train: Dataset, test: Dataset | None) -> None:
+    """``train`` a :class:`Dataset`; ``test`` ``None`` or a :class:`Dataset` of the same task."""
+    if not isinstance(train, Dataset):
+        raise ValueError(f"train must be a Dataset, got {type(train).__name__}")
     if test is not None:
         if not isinstance(test, Dataset):
             raise ValueError(f"test must be a Dataset or None, got {type(test).__name__}")
