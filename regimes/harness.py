@@ -536,6 +536,7 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
     checks_src = Path(checks_file) if checks_file is not None else out / "results" / "checks.json"
     manifest: dict[str, Any] = {"mode": mode, "published_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                 "versions": versions(), "machine": machine(), "experiments": {}}
+    gallery.mkdir(parents=True, exist_ok=True)
     for exp, result, arrays in found:
         atomic_write_json(to / f"{exp.name}.json", result)
         atomic_write_npz(to / f"{exp.name}.npz", arrays)

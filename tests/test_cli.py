@@ -411,3 +411,29 @@ def test_check_result_verdicts_cannot_contradict_holds() -> None:
         CheckResult("X", "t", 3.0, 2.0, "<=", False, verdict="PASS")
     with pytest.raises(ValueError, match="verdict='MAYBE' is not allowed"):
         CheckResult("X", "t", 3.0, 2.0, "<=", False, verdict="MAYBE")
+
+
+def test_publish_copies_results_redraws_figures_and_refuses_missing_ones(
+        tmp_path: Path, capsys: pytest.CaptureFixture, fakes) -> None:
+    """`regimes publish`: the committed copy equals the run's result, the gallery figure is
+    drawn from the copy, MANIFEST records the run; a missing or other-mode result is refused
+    with the command that would produce it, before anything is written."""
+    exps, out, to, gal = tmp_path / "exps", tmp_path / "out", tmp_path / "pub", tmp_path / "gal"
+    write_tiny(exps)
+    common = ["--experiments", str(exps), "--out", str(out), "--to", str(to), "--gallery", str(gal)]
+    code, _, err = invoke(["publish", "--quick", *common], capsys)
+    assert code == 2 and "regimes run 91 --quick" in err and not to.exists()
+    assert invoke(["run", "91", "--experiments", str(exps), "--out", str(out)], capsys)[0] == 0
+    assert invoke(["check", "--only", "T1", "--out", str(out)], capsys)[0] == 0
+    code, _, err = invoke(["publish", "--full", *common], capsys)          # only a quick result exists
+    assert code == 2 and "--full" in err and not to.exists()
+    code, text, _ = invoke(["publish", "--quick", *common], capsys)
+    assert code == 0 and "published 1 experiment(s) and 1 check verdict(s)" in text
+    ran = json.loads((out / "results" / "91_tinya.json").read_text())
+    assert json.loads((to / "91_tinya.json").read_text()) == ran
+    assert (to / "91_tinya.npz").read_bytes() == (out / "results" / "91_tinya.npz").read_bytes()
+    assert (gal / "91_tinya.png").stat().st_size > 0 and not (gal / "91_tinya.pdf").exists()
+    manifest = json.loads((to / "MANIFEST.json").read_text())
+    assert manifest["experiments"]["91_tinya"]["config_hash"] == ran["config_hash"]
+    assert manifest["checks"]["T1"]["verdict"] == "pass"
+    assert manifest["total_experiment_wall_s"] == pytest.approx(ran["wall_time_s"])
