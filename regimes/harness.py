@@ -23,20 +23,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
-import functools
 import hashlib
 import importlib.util
 import inspect
-import io
 import json
 import marshal
-import math
-import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,147 +38,32 @@ from typing import Any
 
 import numpy as np
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
+from regimes.store import (  # noqa: F401  (re-exported: the harness's public names before regimes.store)
+    PACKAGE_DIR,
+    PRESENTATION_MODULES,
+    REPO_ROOT,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_npz,
+    config_hash,
+    git_revision,
+    library_fingerprint,
+    load_npz,
+    machine,
+    read_complete,
+    source_file,
+    versions,
+)
+from regimes.store import hashable as _hashable  # noqa: F401
+from regimes.store import jsonable as _jsonable  # noqa: F401
+from regimes.store import source_file as _source_file  # noqa: F401
+
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
 Arrays = dict[str, np.ndarray]
 
 
-# --------------------------------------------------------------------------- io
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
-        return _jsonable(obj.item())
-    return obj
-
-
-def atomic_write_json(path: Path, obj: dict[str, Any]) -> None:
-    """Atomically write ``obj`` as indented JSON (numpy scalars/arrays converted)."""
-    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n").encode())
-
-
-def atomic_write_npz(path: Path, arrays: Arrays) -> None:
-    """Atomically write a compressed ``.npz``."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_npz(path: Path) -> Arrays:
-    """Load every array of an ``.npz`` into memory."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def read_complete(jpath: Path, npath: Path) -> tuple[dict[str, Any], Arrays] | None:
-    """The JSON at ``jpath`` (if marked ``"complete": true``) and the arrays at ``npath``;
-    ``None`` if either is missing, half-written or corrupt, so such an entry is recomputed."""
-    import zipfile
-
-    try:
-        stored = json.loads(jpath.read_text())
-        if not isinstance(stored, dict) or stored.get("complete") is not True:
-            return None
-        return stored, load_npz(npath)
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
-        return None
-
-
-def _hashable(obj: Any) -> Any:
-    """Like :func:`_jsonable`, but non-finite floats stay floats, so that ``json.dumps``
-    writes them as the tokens ``NaN``/``Infinity``/``-Infinity``: distinct from ``null``
-    (None) and from the strings ``"inf"``/``"-inf"``, which :func:`_jsonable` maps them to."""
-    if isinstance(obj, dict):
-        return {str(k): _hashable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_hashable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _hashable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _hashable(obj.item())
-    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
-        return _hashable(obj.item())
-    return obj
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A stable 16-hex-digit hash of a JSON-able config.
-
-    Equal after a JSON round trip means equal here (key order, tuple vs list and numpy vs
-    Python scalars do not matter), but NaN, ±inf, ``None`` and the strings ``"inf"``/``"-inf"``
-    all hash differently.
-    """
-    blob = json.dumps(_hashable(config), sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 # --------------------------------------------------------------------------- code fingerprints
-#: Library modules left out of :func:`library_fingerprint`: they only present stored results
-#: (figures, the report page, the command line), never run inside ``compute``, so editing
-#: them (restyling every figure, say) recomputes nothing. No other module imports them.
-PRESENTATION_MODULES = frozenset({"plots.py", "report.py", "cli.py"})
-
-
-@functools.cache
-def library_fingerprint(package_dir: Path = PACKAGE_DIR) -> str:
-    """A 16-hex-digit hash of the library's sources: every ``*.py`` file under
-    ``package_dir`` (path and bytes, in sorted order) except :data:`PRESENTATION_MODULES`.
-
-    Computed once per process (the code a process runs is the code it imported). It hashes
-    the files themselves rather than the git revision, so an edited, uncommitted library
-    (a dirty working tree, or a copy without git) gets its own key, and two different dirty
-    states never share one.
-    """
-    h = hashlib.sha256()
-    for path in sorted(Path(package_dir).rglob("*.py")):
-        rel = path.relative_to(package_dir).as_posix()
-        if "__pycache__" in path.parts or rel in PRESENTATION_MODULES:
-            continue
-        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def _source_file(fn: Any) -> Path | None:
-    """The file defining ``fn`` (through ``functools.partial`` and decorators), if readable."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    fn = inspect.unwrap(fn)
-    for obj in (fn, type(fn)):
-        try:
-            f = inspect.getsourcefile(obj)
-        except TypeError:
-            continue
-        if f and Path(f).is_file():
-            return Path(f).resolve()
-    return None
-
-
 def _drop_function(source: bytes, name: str) -> bytes:
     """``source`` without the lines of its (last) top-level ``def name`` and decorators."""
     try:
@@ -208,7 +86,7 @@ def script_fingerprint(exp: Experiment) -> str:
     restyling it needs no recomputation; helpers that ``plot`` calls stay in the hash).
     Read at each call, so an edited script gives a new key. A ``compute`` without a source
     file is hashed by its bytecode."""
-    path = _source_file(exp.compute)
+    path = source_file(exp.compute)
     if path is None:
         code = getattr(inspect.unwrap(exp.compute), "__code__", None)
         blob = marshal.dumps(code) if code is not None else getattr(exp.compute, "__qualname__", "?").encode()
@@ -216,7 +94,7 @@ def script_fingerprint(exp: Experiment) -> str:
         blob = path.read_bytes()
         plot = inspect.unwrap(exp.plot)
         name = getattr(plot, "__name__", "<lambda>")
-        if name != "<lambda>" and inspect.isfunction(plot) and _source_file(plot) == path:
+        if name != "<lambda>" and inspect.isfunction(plot) and source_file(plot) == path:
             blob = _drop_function(blob, name)
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -243,33 +121,6 @@ def result_record(exp: Experiment, full_config: dict[str, Any], key: str, code: 
         "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(), "complete": True,
     }
-
-
-# --------------------------------------------------------------------------- metadata
-def git_revision() -> str:
-    """``HEAD``'s hash (with ``-dirty`` if the tree has changes), or ``"unknown"``."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the libraries a result depends on."""
-    out = {"python": platform.python_version()}
-    for mod in ("regimes", "torch", "numpy", "scipy", "matplotlib", "jax", "neural_tangents"):
-        if mod in ("jax", "neural_tangents") and mod not in sys.modules:
-            continue  # never import the heavy optional stack just to record it
-        try:
-            m = importlib.import_module(mod)
-            out[mod] = str(getattr(m, "__version__", "?"))
-        except ImportError:
-            pass
-    return out
 
 
 # --------------------------------------------------------------------------- run context
@@ -496,16 +347,6 @@ def main(exp: Experiment, argv: list[str] | None = None) -> int:
 #: Where committed results live (``docs/results/<mode>/``) and the figures drawn from them.
 PUBLISHED_DIR = REPO_ROOT / "docs" / "results"
 GALLERY_DIR = REPO_ROOT / "docs" / "gallery"
-
-
-def machine() -> dict[str, Any]:
-    """What ran a result: OS, processor, CPU count, torch threads, CUDA device (if any)."""
-    import torch
-
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-    return info
 
 
 def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = "quick",
