@@ -300,6 +300,7 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
     from tqdm.auto import tqdm
 
     from regimes import report
+    from regimes.checks import runner
 
     bar = tqdm(total=len(checks), desc="checks", disable=_bars_off(quiet), leave=False)
 
@@ -311,10 +312,10 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
                   flush=True)
 
     try:
-        entries = report.run_checks(checks, quick=quick, on_result=tick)
+        entries = runner.run_checks(checks, quick=quick, on_result=tick)
     finally:
         bar.close()
-    report.save_checks(out, entries)
+    runner.save_checks(out, entries)
     if as_json:
         print(json.dumps(entries, indent=2))
         return entries
@@ -355,9 +356,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                                     quiet=args.quiet, as_json=args.json)
     bad = _bad(entries)
     if not args.json:
-        from regimes import report
+        from regimes.checks.runner import ENTRY_VERDICTS
 
-        counts = {v: sum(e["verdict"] == v for e in entries) for v in report.ENTRY_VERDICTS}
+        counts = {v: sum(e["verdict"] == v for e in entries) for v in ENTRY_VERDICTS}
         print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
               + (f" (exit 1: {', '.join(bad)})" if bad else ""))
     return EXIT_FAIL if bad else EXIT_OK
@@ -367,8 +368,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _build_report(out: Path, exps: list[harness.Experiment], checks: list[Any], *, run_missing: bool,
                   quiet: bool) -> Path:
     from regimes import report
+    from regimes.checks import runner
 
-    stored = report.load_checks(out)
+    stored = runner.load_checks(out)
     missing = [c for c in checks if c.id not in stored]
     if missing and run_missing:
         print(f"running {len(missing)} check(s) with no stored verdict (quick): "
@@ -377,7 +379,7 @@ def _build_report(out: Path, exps: list[harness.Experiment], checks: list[Any], 
 
         bar = tqdm(total=len(missing), desc="checks", disable=_bars_off(quiet), leave=False)
         try:
-            report.save_checks(out, report.run_checks(missing, quick=True,
+            runner.save_checks(out, runner.run_checks(missing, quick=True,
                                                       on_result=lambda _e: bar.update(1)))
         finally:
             bar.close()

@@ -11,8 +11,9 @@ and referenced relatively, styles are inline, there is no script, so it opens
 from disk in any browser without a server. It is built in a temporary folder
 and swapped into place, so a failed build never leaves a half-written report.
 
-Check verdicts come from ``results/checks.json``, written by
-:func:`run_checks` (``regimes check``, ``regimes reproduce``).
+It only renders: check verdicts come from ``results/checks.json``, run and stored by
+:mod:`regimes.checks.runner` (``regimes check``, ``regimes reproduce``), and the errata
+from ``proofs/ERRATA.md``, the one list (:data:`ERRATA` is a parsed view of it).
 """
 
 from __future__ import annotations
@@ -25,137 +26,48 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from regimes import harness
-from regimes.checks import VERDICTS, Check, CheckResult
+from regimes import harness, store
+from regimes.checks import VERDICTS, Check
+from regimes.checks.runner import (  # noqa: F401  (re-exported: their home before regimes.checks.runner)
+    CHECKS_FILE,
+    ENTRY_VERDICTS,
+    load_checks,
+    run_checks,
+    save_checks,
+    verdict_of,
+)
 
-CHECKS_FILE = Path("results") / "checks.json"
-
-#: The paper's typos and slips that the suite implements in corrected form, each as
-#: (where, what we do). The proof notes under ``proofs/`` give the details of each.
-ERRATA: list[tuple[str, str]] = [
-    ("Theorem 3.4",
-     "The constant printed in front of the trivial loss, w/2, is a slip for 1/2: the text itself "
-     "evaluates the bound to p/2, half the loss of the zero predictor."),
-    ("Margin loss, eq. (4.3)",
-     "The inequality is the wrong way round. A point is a margin error when its margin is at most "
-     "γ (not above it), so that L_0 is the 0-1 error."),
-    ("Eq. (F.10)",
-     "One intermediate line reads cos·cos − sin·sin; with the second layer as printed (positive "
-     "sine entries) the sum is cos·cos + sin·sin = cos(ω(n + m − q)). The final identity is right."),
-    ("Proposition 3.8 / App. F",
-     "The Fourier construction works for even p too; only the smaller (4p − 3)-neuron variant of "
-     "Remark F.1 uses oddness. Indices run over 0…p − 1 (not 0…p). W is laid out block by block, "
-     "while V and the hidden index use runs of eight consecutive neurons."),
-    ("Lemma E.1, eq. (E.4)",
-     "The third block must be Q_3 = (−W/2; −V) for the identity to hold, and the norm relation is "
-     "an inequality carrying a (2/9)^{1/3} factor, not an equality (check C12)."),
-    ("Width requirement",
-     "The paper asks for h > 4p in Section 3's introduction, h ≥ 8p in Theorem 3.6 and "
-     "Proposition 3.8, and uses h = 4p in Figure 3 (which Remark F.1 allows for odd p)."),
-    ("Corollary D.8",
-     "The proof divides by p^m − 1 where the statement has p^m, and the coefficients are called "
-     "both α and λ_t. The suite checks the statement's form."),
-    ("Lemma D.11",
-     "It is proved only for vectors whose line sums vanish. The lower bound downstream still holds, "
-     "because Σ has no component of degree 1 … m − 1."),
-    ("Definition of X_d",
-     "It is defined by the number of coinciding indices but used as the number of differing ones; "
-     "the latter reading is the one the proofs need."),
-    ("Lemma G.13", "A stray σ appears inside the max, and δ_4 is used without being defined."),
-    ("Appendix A.2",
-     "The sentence on 2·p^{5/3} training points says 'regression task' inside the classification "
-     "subsection; it is the classification setting."),
-    ("Proposition B.3",
-     "The Gaussian case should read κ_W = 3 (the first layer's kurtosis), not κ_V."),
-    ("Theorem 2.4",
-     "Stated as an equivalence, but only the 'invariant kernel ⇒ equivariant regression' direction "
-     "is proved; the suite checks that direction and shows a non-invariant kernel failing."),
-    ("Initialisation",
-     "Cited as He et al. (2015) and also described as PyTorch's default, which is "
-     "U(±1/√fan_in); the suite uses the PyTorch default, scaled by α."),
-    ("Kernel regression with a prior mean",
-     "eNTK regression keeps the network's output at initialisation f_0 (App. B.1), which "
-     "Definition 2.3 leaves out; it adds one dimension to the span, so the lower bounds use n + 1."),
-    ("Definition C.3 (parameter action)",
-     "As printed, the first-layer permutation is the inverse of the one used for V and in the proof "
-     "of Lemma C.5; the suite permutes W's columns by σ^{-1} so that forward and gradient "
-     "equivariance hold exactly (checks C1, C2)."),
-    ("Lemma G.10",
-     "The bound 4r²σ√(h log(2/δ)) lacks a √2: the Gaussian tail (Lemma G.4) gives "
-     "4r²σ√(2h log(2/δ)). With every first-layer entry equal to r the term is exactly "
-     "|N(0, 16r⁴σ²h)| and the printed value fails for every δ < 0.0629 (exceeded with "
-     "probability 0.0548 at δ = 0.05 and 0.0213 at δ = 0.01; 4·10⁶ Monte-Carlo draws agree). "
-     "The suite uses the corrected constant (check C13); Theorem 4.6 uses G.11 and G.13 only "
-     "and is not affected."),
-]
+#: The one errata list (rendered in the report's last section; the README links it).
+ERRATA_FILE = harness.REPO_ROOT / "proofs" / "ERRATA.md"
 
 
-# --------------------------------------------------------------------------- checks
-#: Every verdict a stored check entry can carry (lower case), in display order.
-ENTRY_VERDICTS = ("pass", "fail", "vacuous", "inconclusive", "observation", "error")
-
-
-def verdict_of(res: CheckResult) -> str:
-    """The stored verdict of a result: ``res.verdict`` in lower case (``"pass"``, ``"fail"``,
-    ``"vacuous"``, ``"inconclusive"``, ``"observation"``; see :data:`regimes.checks.VERDICTS`)."""
-    return str(res.verdict).lower()
-
-
-def run_checks(checks: Iterable[Check], *, quick: bool = True,
-               on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Run each check and return one JSON-able record per check.
-
-    A check that raises gets verdict ``"error"`` with the exception text, so one
-    broken check never hides the others' verdicts.
-    """
-    entries = []
-    rev = harness.git_revision()
-    for chk in checks:
-        t0 = time.perf_counter()
-        entry: dict[str, Any] = {"id": chk.id, "theorem": chk.theorem, "statement": chk.statement,
-                                 "test": chk.test, "mode": "quick" if quick else "full"}
-        try:
-            res = chk.fn(quick=quick)
-            if not isinstance(res, CheckResult):
-                raise TypeError(f"check {chk.id} returned {type(res).__name__}, not CheckResult")
-            entry.update(result=harness._jsonable(res.to_dict()), verdict=verdict_of(res),
-                         error=None)
-        except Exception as e:
-            entry.update(result=None, verdict="error", error=f"{type(e).__name__}: {e}",
-                         traceback=traceback.format_exc(limit=6))
-        entry.update(wall_s=time.perf_counter() - t0,
-                     finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_revision=rev)
-        entries.append(entry)
-        if on_result:
-            on_result(entry)
+def parse_errata(text: str) -> list[tuple[str, str]]:
+    """The entries of ``proofs/ERRATA.md`` as ``(where, body)``: one per ``## where`` heading,
+    ``body`` its text up to the next heading (Markdown as written, blank lines kept)."""
+    entries: list[tuple[str, str]] = []
+    for block in text.split("\n## ")[1:]:
+        head, _, body = block.partition("\n")
+        entries.append((head.strip(), body.strip()))
     return entries
 
 
-def load_checks(out: str | Path) -> dict[str, dict[str, Any]]:
-    """Stored check records by id (empty if none or unreadable)."""
-    path = Path(out) / CHECKS_FILE
+def load_errata(path: Path = ERRATA_FILE) -> list[tuple[str, str]]:
+    """:func:`parse_errata` of ``path`` (empty if it cannot be read)."""
     try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {e["id"]: e for e in stored.get("checks", []) if isinstance(e, dict) and "id" in e}
+        return parse_errata(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        return []
 
 
-def save_checks(out: str | Path, entries: list[dict[str, Any]]) -> Path:
-    """Merge ``entries`` into ``results/checks.json`` (atomically) and return its path."""
-    merged = load_checks(out)
-    merged.update({e["id"]: e for e in entries})
-    path = Path(out) / CHECKS_FILE
-    harness.atomic_write_json(path, {"checks": list(merged.values()),
-                                     "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    return path
+#: The paper's typos and slips that the suite implements in corrected form, as (where, text):
+#: a parsed view of ``proofs/ERRATA.md``, the one source (read at import).
+ERRATA: list[tuple[str, str]] = load_errata()
 
 
+# --------------------------------------------------------------------------- checks
 def fmt_num(x: Any) -> str:
     """A compact number: 4 significant digits, scientific when tiny or huge."""
     if x is None:
@@ -238,6 +150,21 @@ def _compact_json(obj: Any, indent: int = 0) -> str:
         items = (f"{inner}{json.dumps(str(k))}: {_compact_json(v, indent + 2)}" for k, v in obj.items())
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
     return json.dumps(num(obj), default=str)
+
+
+def _md(text: str) -> str:
+    """A minimal Markdown rendering of an errata body: paragraphs, ``code`` and **bold**
+    (everything escaped first; the proof-notes renderer may replace it with MathML)."""
+    import re
+
+    paras = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        lines = re.split(r"\n(?=\*\*)", para)        # a line opening in bold starts a new line
+        h = "<br>".join(_e(" ".join(line.split())) for line in lines)
+        h = re.sub(r"`([^`]+)`", r"<code>\1</code>", h)
+        h = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", h)
+        paras.append(h)
+    return "<br>".join(paras)
 
 
 def _verdict_badge(verdict: str) -> str:
@@ -393,16 +320,17 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
             f"</p>{_figure_block(exp, results.get(exp.name), images.get(exp.name), full=True)}"
             "</section>")
 
-    errata = "".join(f"<li><b>{_e(w)}.</b> {_e(t)}</li>" for w, t in ERRATA)
+    errata = "".join(f'<li id="erratum-{i}"><b>{_e(w)}.</b> {_md(t)}</li>'
+                     for i, (w, t) in enumerate(ERRATA, start=1))
     gen = time.strftime("%Y-%m-%d %H:%M:%S %z")
-    vers = harness.versions()
+    vers = store.versions()
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{_e(title)}</title><style>{_CSS}</style></head><body>
 <h1>{_e(title)}</h1>
 <p class="meta">Kernel (lazy) vs rich (feature-learning) regime on modular arithmetic — checks of
 the theorems of Mohamadi, Li, Wu &amp; Sutherland, <i>Why Do You Grok?</i> (ICML 2024).
-Generated {_e(gen)} · git {_e(harness.git_revision())} ·
+Generated {_e(gen)} · git {_e(store.git_revision())} ·
 {_e(", ".join(f"{k} {v}" for k, v in vers.items()))}</p>
 <p>{summary}</p>
 <h2 id="verification">Verification table</h2>
