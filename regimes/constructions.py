@@ -27,7 +27,7 @@ import torch
 
 from regimes._validate import check_choice, check_int
 from regimes.models.quadratic import QuadraticNet
-from regimes.tasks import OPS
+from regimes.tasks import OPS, all_points
 
 __all__ = [
     "ACTIVATIONS",
@@ -262,7 +262,7 @@ def analytic_accuracy(
     else:
         fn = op
     p = net.p
-    x = torch.cartesian_prod(torch.arange(p), torch.arange(p)).to(net.device)
+    x = all_points(p, 2).to(net.device)
     z = QuadraticNet.hidden(net.W, x)
     out = act(z) @ net.V.t()
     y = fn(x[:, 0], x[:, 1]) % p

@@ -32,7 +32,7 @@ import torch
 
 from regimes._validate import check_int, check_positive
 from regimes.models.quadratic import QuadraticNet, permute_params
-from regimes.tasks import Dataset, Sigma, _check_sigma, transform
+from regimes.tasks import Dataset, Sigma, _check_sigma, all_points, transform
 
 __all__ = [
     "CoupledRun",
@@ -50,8 +50,7 @@ __all__ = [
 # --------------------------------------------------------------------------- helpers
 def pairs(p: int) -> torch.Tensor:
     """All p² index pairs (a, b) in lexicographic order, shape (p², 2), int64."""
-    p = check_int("p", p, low=2)
-    return torch.cartesian_prod(torch.arange(p), torch.arange(p))
+    return all_points(p, 2)
 
 
 def transform_pairs(x: torch.Tensor, sigma: Sigma) -> torch.Tensor:
@@ -102,7 +101,7 @@ def gradient_deviation(net: QuadraticNet, sigma: Sigma) -> float:
     """
     _check_net_sigma(net, sigma)
     p = net.p
-    x3 = torch.cartesian_prod(torch.arange(p), torch.arange(p), torch.arange(p)).to(net.device)
+    x3 = all_points(p, 3).to(net.device)
     s = net.output_scale
 
     def g_single(params: dict[str, torch.Tensor], xi: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,7 @@ import math
 import torch
 
 from regimes._validate import check_int
+from regimes.tasks import MAX_POINTS, all_points
 
 __all__ = [
     "apply_top_degree",
@@ -85,15 +86,14 @@ F64 = torch.float64
 def _pm(p: int, m: int) -> tuple[int, int]:
     p = check_int("p", p, low=2)
     m = check_int("m", m, low=1)
-    if p**m > 50_000_000:
-        raise ValueError(f"p**m = {p**m} points is too many: need p**m <= 5e7")
+    if p**m > MAX_POINTS:
+        raise ValueError(f"p**m = {p**m} points (p={p}, m={m}) is too many: need p**m <= {MAX_POINTS}")
     return p, m
 
 
-def population_points(p: int, m: int) -> torch.Tensor:
-    """All ``p**m`` index rows of ``[p]^m`` in lexicographic order (int64, (p**m, m))."""
-    p, m = _pm(p, m)
-    return torch.cartesian_prod(*[torch.arange(p)] * m).reshape(-1, m)
+#: All ``p**m`` index rows of ``[p]^m`` in lexicographic order: :func:`regimes.tasks.all_points`
+#: (the population order is defined there once; this name is kept for existing callers).
+population_points = all_points
 
 
 def hamming_distance(x: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:

@@ -38,6 +38,34 @@ OPS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 
 
+#: The most rows :func:`all_points` builds (a p**m grid beyond this is a mistake, not a task).
+MAX_POINTS = 50_000_000
+
+
+def all_points(p: int, m: int) -> torch.Tensor:
+    """All ``p**m`` index rows of ``[p]^m`` in lexicographic order, int64 (p**m, m).
+
+    Row ``i`` is the base-p expansion of ``i`` (most significant digit first), so it is the
+    order of :meth:`Task.population` and :meth:`Task.flat_index`. The one definition of the
+    population's order: every population-level computation (Σ matrices of Sec. D, the
+    equivariance checks of Thm 3.3, the population losses) builds its points here.
+
+    Raises ``ValueError`` if ``p < 2``, ``m < 1`` or ``p**m`` exceeds :data:`MAX_POINTS`.
+
+    Examples
+    --------
+    >>> all_points(2, 2).tolist()
+    [[0, 0], [0, 1], [1, 0], [1, 1]]
+    >>> all_points(5, 3).shape   # p**m rows
+    torch.Size([125, 3])
+    """
+    p = check_int("p", p, low=2)
+    m = check_int("m", m, low=1)
+    if p**m > MAX_POINTS:
+        raise ValueError(f"p**m = {p**m} points (p={p}, m={m}) is too many: need p**m <= {MAX_POINTS}")
+    return torch.cartesian_prod(*[torch.arange(p)] * m).reshape(-1, m)
+
+
 @dataclass(frozen=True)
 class Task:
     """A modular-arithmetic task: modulus ``p``, setting, label function, summands.
@@ -91,9 +119,9 @@ class Task:
         return (c == x[:, -1]).to(torch.float64) * self.p
 
     def population(self) -> Dataset:
-        """All ``N`` points in lexicographic order (row ``i`` has flat index ``i``)."""
-        grids = torch.cartesian_prod(*[torch.arange(self.p)] * self.arity)
-        x = grids.reshape(-1, self.arity)
+        """All ``N`` points in lexicographic order (row ``i`` has flat index ``i``):
+        :func:`all_points` ``(p, arity)`` with their labels."""
+        x = all_points(self.p, self.arity)
         return Dataset(self, x, self.label(x))
 
     def flat_index(self, x: torch.Tensor) -> torch.Tensor:

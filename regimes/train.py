@@ -79,6 +79,7 @@ from typing import Any
 import torch
 
 from regimes._validate import check_choice, check_int, check_positive
+from regimes.metrics.margins import margins
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import Dataset, clean_pairs, heldout
 
@@ -315,9 +316,24 @@ def _scaled_l2(tensors: Sequence[torch.Tensor]) -> float:
     return m * math.sqrt(sum(float(((t.double() / m) ** 2).sum()) for t in tensors))
 
 
+def _objective(data_loss: Any, theta_inf: Any, theta_sq: Any, config: TrainConfig) -> Any:
+    """The eq. 2.2 objective from its parts: ``data_loss + λ‖θ‖_∞ + (wd/2)‖θ‖₂²``, the ℓ2
+    term only where it is part of the gradient (not for AdamW, whose decay is decoupled).
+
+    ``theta_inf`` = ‖θ‖_∞ and ``theta_sq`` = ‖θ‖₂² over all tensors jointly; floats or
+    0-d tensors (the value has their type). The one place the objective's value is written;
+    its gradient is :func:`_add_penalties`.
+    """
+    obj = data_loss + config.lam_inf * theta_inf
+    if config.weight_decay and config.optimizer != "adamw":
+        obj = obj + 0.5 * config.weight_decay * theta_sq
+    return obj
+
+
 def _add_penalties(P: Params, G: Params, config: TrainConfig) -> None:
     """Add λ·∂‖θ‖_∞ (tie-splitting, over all tensors jointly) and the coupled ℓ2 term
-    wd·θ (not for AdamW) to the data-loss gradients ``G`` in place (eq. 2.2)."""
+    wd·θ (not for AdamW) to the data-loss gradients ``G`` in place (eq. 2.2): the gradient
+    of :func:`_objective`."""
     lam, wd = float(config.lam_inf), float(config.weight_decay)
     if lam:
         _, subs = linf_subgradient_all(list(P.values()))
@@ -508,16 +524,10 @@ def objective_and_grad(params: Params, data: Dataset, config: TrainConfig, *,
     W, V = params["W"], params["V"]
     b = _prepare(data, W.dtype, W.device, False)
     L, gWt, gV = _data_loss_and_grad(W.t().contiguous(), V, b, config.loss, output_scale, config.target_scale)
-    gW = gWt.t()
-    obj = L
-    if config.lam_inf:
-        m, sW, sV = linf_subgradient(W, V)
-        obj = obj + config.lam_inf * m
-        gW, gV = gW + config.lam_inf * sW, gV + config.lam_inf * sV
-    if config.weight_decay and config.optimizer != "adamw":
-        obj = obj + 0.5 * config.weight_decay * ((W * W).sum() + (V * V).sum())
-        gW, gV = gW + config.weight_decay * W, gV + config.weight_decay * V
-    return obj, {"W": gW, "V": gV}
+    G = {"W": gWt.t().clone(), "V": gV.clone()}
+    _add_penalties({"W": W, "V": V}, G, config)
+    theta_inf = torch.maximum(W.abs().max(), V.abs().max())
+    return _objective(L, theta_inf, (W * W).sum() + (V * V).sum(), config), G
 
 
 # =========================================================================== metrics
@@ -535,13 +545,6 @@ def _ce_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     d = (logits - fy).scatter(1, y[:, None], float("-inf"))
     m = torch.logsumexp(d, dim=1)
     return torch.logaddexp(m, torch.zeros_like(m))
-
-
-def _margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """q(θ; x, y) = f_y − max_{y'≠y} f_{y'} per row (Sec. 4.2)."""
-    fy = logits.gather(1, y[:, None]).squeeze(1)
-    other = logits.scatter(1, y[:, None], float("-inf"))
-    return fy - other.max(dim=1).values
 
 
 @dataclass
@@ -608,7 +611,7 @@ def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float,
             out[f"{prefix}_loss"] = float(((logits - t) ** 2).sum(dim=1).mean())
     out[f"{prefix}_acc"] = float((logits.argmax(dim=1) == es.pair_labels).to(torch.float64).mean())
     if with_margin:
-        out["q_min"] = float(_margins(logits, es.pair_labels).min())
+        out["q_min"] = float(margins(logits, es.pair_labels).min())
     return out
 
 
@@ -666,54 +669,33 @@ def evaluate(net: Any, train: Dataset, config: TrainConfig, *,
     device = next(iter(params.values())).device
     tr = _eval_set(train, device)
     te = None if test is None else _eval_set(test, device, train)
-    if apply_fn is None:
-        rec = _record(params, tr, te, config, scale)
-    else:
-        rec = _record_generic(params, apply_fn, tr, te, config)
+    rec = _record(params, tr, te, config, scale, apply_fn)
     if population:
         pop = _eval_set(train.task.population(), device)
         rec.update(_metrics_on(params, pop, config, scale, "population", False, apply_fn))
     return rec
 
 
-def _record_generic(params: Params, apply_fn: ApplyFn, tr: _EvalSet, te: _EvalSet | None,
-                    config: TrainConfig) -> dict[str, float]:
-    """The metrics record of a functional model: as :func:`_record`, with per-tensor norms."""
+def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConfig,
+            scale: float = 1.0, apply_fn: ApplyFn | None = None) -> dict[str, float]:
+    """The metrics record (see :func:`evaluate`) of the quadratic net (``apply_fn=None``;
+    ``params`` = ``{"W", "V"}``, logits scaled by ``scale``) or of a functional model
+    (``apply_fn``): losses, accuracies, the train margin ``q_min``, the eq. 2.2 objective,
+    ‖θ‖_∞ and ‖θ‖₂ over all tensors, per-tensor ``{name}_inf`` / ``{name}_l2`` and, for the
+    3-homogeneous quadratic net only, the normalized margin ``norm_margin``."""
     rec: dict[str, float] = {}
-    rec.update(_metrics_on(params, tr, config, 1.0, "train", True, apply_fn))
+    rec.update(_metrics_on(params, tr, config, scale, "train", True, apply_fn))
     infs = {k: float(v.abs().max()) for k, v in params.items()}
     l2s = {k: float(torch.linalg.vector_norm(v)) for k, v in params.items()}
     t_inf = max(infs.values())
-    sq = sum(v**2 for v in l2s.values())
-    obj = rec["train_loss"] + config.lam_inf * t_inf
-    if config.weight_decay and config.optimizer != "adamw":
-        obj += 0.5 * config.weight_decay * sq
-    rec["objective"] = obj
+    rec["objective"] = _objective(rec["train_loss"], t_inf, sum(v**2 for v in l2s.values()), config)
     if te is not None:
-        rec.update(_metrics_on(params, te, config, 1.0, "test", False, apply_fn, counts=True))
-    rec.update(theta_inf=t_inf, theta_l2=math.sqrt(sq))
-    for k in params:
-        rec[f"{k}_inf"] = infs[k]
-        rec[f"{k}_l2"] = l2s[k]
-    return rec
-
-
-def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConfig,
-            scale: float) -> dict[str, float]:
-    W, V = params["W"], params["V"]
-    rec: dict[str, float] = {}
-    rec.update(_metrics_on(params, tr, config, scale, "train", True))
-    W_inf, V_inf = float(W.abs().max()), float(V.abs().max())
-    W_l2, V_l2 = float(torch.linalg.vector_norm(W)), float(torch.linalg.vector_norm(V))
-    t_inf = max(W_inf, V_inf)
-    obj = rec["train_loss"] + config.lam_inf * t_inf
-    if config.weight_decay and config.optimizer != "adamw":
-        obj += 0.5 * config.weight_decay * (W_l2**2 + V_l2**2)
-    rec["objective"] = obj
-    if te is not None:
-        rec.update(_metrics_on(params, te, config, scale, "test", False, counts=True))
-    rec.update(theta_inf=t_inf, theta_l2=math.hypot(W_l2, V_l2), W_inf=W_inf, V_inf=V_inf,
-               W_l2=W_l2, V_l2=V_l2)
+        rec.update(_metrics_on(params, te, config, scale, "test", False, apply_fn, counts=True))
+    rec.update(theta_inf=t_inf, theta_l2=math.hypot(*l2s.values()))
+    rec.update({f"{k}_inf": v for k, v in infs.items()})
+    rec.update({f"{k}_l2": v for k, v in l2s.items()})
+    if apply_fn is not None:
+        return rec
     try:
         cube = t_inf**3   # 0.0 when the weights have decayed to ~1e-110 (underflow), not only at θ = 0
         rec["norm_margin"] = rec["q_min"] / cube if cube > 0 else float("nan")
@@ -1029,7 +1011,7 @@ def _functional_backend(net: Any, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalS
         P=P, loss_and_grad=loss_and_grad,
         external=lambda Q: {k: v.detach().clone() for k, v in Q.items()},
         state_layout=lambda key, v: v,
-        record=lambda prm: _record_generic(prm, apply_fn, ev_tr, ev_te, config),
+        record=lambda prm: _record(prm, ev_tr, ev_te, config, 1.0, apply_fn),
         make_net=lambda prm: net.with_params(prm),
         ckpt=lambda prm: {"params": {k: v.cpu() for k, v in prm.items()}, "model": type(net).__name__},
         from_ckpt=lambda saved: {k: saved["params"][k].to(dev).clone() for k in P},

@@ -14,6 +14,7 @@ from regimes.metrics import (
     KernelTracker,
     circle_score,
     cka,
+    cosine_distance,
     detect_transition,
     embedding_pca,
     embedding_spectrum,
@@ -462,6 +463,54 @@ def test_tracker_matches_direct_computation_and_velocity() -> None:
     assert 0.0 <= recs[3]["after_kernel_acc"] <= 1.0
     assert tr.history["step"] == [0, 2, 5]
     assert math.isnan(tr.history["ntk_step_dist_train"][0])
+
+
+def test_cosine_distance_is_the_one_core() -> None:
+    """The public distance and the tracker share one computation; hand values: orthogonal
+    matrices are at distance 1, opposite ones at 2, a matrix and its multiple at 0."""
+    E1 = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    E2 = torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert cosine_distance(E1, E2) == 1.0
+    assert cosine_distance(E1, -E1) == 2.0
+    assert cosine_distance(E1, 4.0 * E1) == 0.0
+    K1, K2 = _psd(6, 2, 0), _psd(6, 3, 1)
+    a, b = K1.numpy().ravel(), K2.numpy().ravel()
+    expected = 1 - float(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b))    # numpy, independently
+    assert abs(cosine_distance(K1, K2) - expected) < 1e-14
+    assert kernel_distance(K1, K2) == cosine_distance(K1, K2)
+    with pytest.raises(ValueError, match="zero"):
+        cosine_distance(K1, torch.zeros(6, 6, dtype=torch.float64))
+    assert math.isnan(cosine_distance(K1, torch.zeros(6, 6, dtype=torch.float64), on_zero="nan"))
+    with pytest.raises(ValueError, match="on_zero"):
+        cosine_distance(K1, K2, on_zero="ignore")
+
+
+def test_tracker_records_nan_for_a_zero_kernel() -> None:
+    """A zero eNTK (θ = 0: every gradient of the quadratic net vanishes) has no direction:
+    the public kernel_distance refuses it, the tracker records NaN for its distances and
+    alignments (a metric does not abort the run it observes) and the Frobenius change, which
+    is defined, as a number."""
+    p = 5
+    task = Task(p)
+    split = sample_split(task, n=12, seed=0)
+    zero = QuadraticNet(torch.zeros(8, 2 * p, dtype=torch.float64), torch.zeros(p, 8, dtype=torch.float64))
+    K0 = entk(zero, split.train.x)
+    assert float(K0.abs().max()) == 0.0
+    with pytest.raises(ValueError, match="zero"):
+        kernel_distance(K0, K0)
+    tr = KernelTracker(task, split.train.x, split.train.y, steps=[0, 1])
+    net1 = QuadraticNet.init(p, 8, seed=0)
+    recs = []
+    for step, net in ((0, zero), (1, net1)):
+        rec: dict = {}
+        tr(step, net.params(), rec)
+        recs.append(rec)
+    for key in ("ntk_dist_train", "ntk_cdist_train", "ntk_align_train", "ntk_calign_train"):
+        assert math.isnan(recs[0][key]), key
+    assert math.isnan(recs[1]["ntk_dist_train"]) and math.isnan(recs[1]["ntk_rel_change_train"])
+    K1 = entk(net1, split.train.x)
+    assert abs(recs[1]["ntk_change_train"] - float(torch.linalg.norm(K1))) < 1e-9
+    assert not math.isnan(recs[1]["ntk_align_train"])
 
 
 def test_after_kernel_on_a_perfect_kernel() -> None:

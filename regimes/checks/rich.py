@@ -21,6 +21,7 @@ import torch
 from regimes.bounds import upper
 from regimes.checks import CheckResult, register
 from regimes.constructions import fourier_interpolator
+from regimes.metrics.margins import margins  # re-exported: the definition lives in regimes.metrics
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import Task, sample_split
 
@@ -37,12 +38,6 @@ __all__ = [
     "perturbation_quantiles",
     "perturbation_samples",
 ]
-
-
-def margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-point margins ``q = f_y − max_{y'≠y} f_{y'}`` (Sec. 4.2)."""
-    fy = logits.gather(1, y[:, None]).squeeze(1)
-    return fy - logits.scatter(1, y[:, None], float("-inf")).max(dim=1).values
 
 
 # =========================================================================== C9

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from regimes._validate import check_int, check_positive
+from regimes.tasks import all_points
 
 F64 = torch.float64
 
@@ -34,10 +35,7 @@ __all__ = [
 
 def classification_labels(p: int) -> torch.Tensor:
     """``(a + b) mod p`` for all pairs in population order, int64 (p²,)."""
-    p = check_int("p", p, low=2)
-    a = torch.arange(p).repeat_interleave(p)
-    b = torch.arange(p).repeat(p)
-    return (a + b) % p
+    return all_points(p, 2).sum(dim=1) % p
 
 
 def regression_targets(p: int) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 * :mod:`regimes.metrics.kernel` — ‖Θ̂_t − Θ̂₀‖_F, relative change, Fort et al.'s
   kernel distance S(t, t'), kernel–target alignment (Kumar et al.), CKA.
+* :mod:`regimes.metrics.margins` — the classification margin q = f_y − max_{y'≠y} f_{y'}
+  (Sec. 4.2), used by the training loop's ``q_min`` and the margin checks.
 * :mod:`regimes.metrics.tracking` — :class:`KernelTracker`, the eNTK-tracking
   callback for :func:`regimes.train.train` (closed form for the quadratic net,
   ``torch.func`` otherwise), log-spaced cadences, seeded evaluation subsets,
@@ -42,11 +44,13 @@ from regimes.metrics.grokking import (
 from regimes.metrics.kernel import (
     center_gram,
     cka,
+    cosine_distance,
     kernel_change,
     kernel_distance,
     kernel_target_alignment,
     relative_kernel_change,
 )
+from regimes.metrics.margins import margins
 from regimes.metrics.tracking import (
     KernelTracker,
     autodiff_kernel_fn,
@@ -64,6 +68,7 @@ __all__ = [
     "center_gram",
     "circle_score",
     "cka",
+    "cosine_distance",
     "detect_transition",
     "embedding_pca",
     "embedding_spectrum",
@@ -80,6 +85,7 @@ __all__ = [
     "kernel_target_alignment",
     "layer_spectrum",
     "log_steps",
+    "margins",
     "quadratic_kernel_fn",
     "relative_kernel_change",
     "rise_time",

@@ -24,6 +24,8 @@ import torch
 __all__ = [
     "center_gram",
     "cka",
+    "cosine_distance",
+    "frobenius",
     "kernel_change",
     "kernel_distance",
     "kernel_target_alignment",
@@ -88,10 +90,38 @@ def kernel_distance(K_t: torch.Tensor, K_s: torch.Tensor, *, center: bool = Fals
     A, B = _pair(K_t, K_s, ("K_t", "K_s"), square=center)
     if center:
         A, B = center_gram(A), center_gram(B)
-    na, nb = float(torch.linalg.matrix_norm(A)), float(torch.linalg.matrix_norm(B))
+    return cosine_distance(A, B, what="kernel_distance of a zero (or, centred, constant) kernel")
+
+
+def frobenius(A: torch.Tensor) -> float:
+    """‖A‖_F as a Python float (no validation: the tracker's hot path)."""
+    return float(torch.linalg.vector_norm(A.reshape(-1)))
+
+
+def cosine_distance(A: torch.Tensor, B: torch.Tensor, norm_a: float | None = None,
+                    norm_b: float | None = None, *, on_zero: str = "raise",
+                    what: str = "cosine_distance with a zero matrix") -> float:
+    """``1 − ⟨A, B⟩_F / (‖A‖_F ‖B‖_F)``, the cosine clamped to [−1, 1]: the one computation
+    behind :func:`kernel_distance` (Fort et al.'s S) and :class:`regimes.metrics.KernelTracker`'s
+    distances and alignments.
+
+    ``A``, ``B``: tensors of one shape (not validated beyond that: the tracker calls this
+    every tracked step on kernels it built itself; :func:`kernel_distance` validates its
+    inputs). ``norm_a``, ``norm_b``: their Frobenius norms if already known (else computed).
+    When either norm is 0 the cosine is undefined: ``on_zero="raise"`` raises
+    ``ValueError`` (the message starts with ``what``), ``on_zero="nan"`` returns NaN.
+    """
+    if on_zero not in ("raise", "nan"):
+        raise ValueError(f"on_zero={on_zero!r} is not allowed: use 'raise' or 'nan'")
+    if A.shape != B.shape:
+        raise ValueError(f"A has shape {tuple(A.shape)} but B has shape {tuple(B.shape)}: need equal shapes")
+    na = frobenius(A) if norm_a is None else float(norm_a)
+    nb = frobenius(B) if norm_b is None else float(norm_b)
     if na == 0 or nb == 0:
-        raise ValueError("kernel_distance of a zero (or, centred, constant) kernel is undefined")
-    cos = float((A * B).sum()) / (na * nb)
+        if on_zero == "nan":
+            return float("nan")
+        raise ValueError(f"{what} is undefined (‖A‖_F = {na!r}, ‖B‖_F = {nb!r})")
+    cos = float(torch.dot(A.reshape(-1), B.reshape(-1))) / (na * nb)
     return 1.0 - max(-1.0, min(1.0, cos))
 
 

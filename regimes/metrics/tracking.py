@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from regimes._validate import check_index_tensor, check_int
+from regimes.metrics.kernel import cosine_distance, frobenius
 from regimes.tasks import Dataset, Task, clean_pair_mask
 
 __all__ = ["KernelFn", "KernelTracker", "autodiff_kernel_fn", "eval_subset", "log_steps",
@@ -285,7 +286,7 @@ class KernelTracker:
             K_native = self.kernel_fn(params, x.to(dev), None)
             K = K_native.to(torch.float64)
             Kc = _center(K)
-            nK, nKc = _fro(K), _fro(Kc)
+            nK, nKc = frobenius(K), frobenius(Kc)
             if name == "train":
                 # the after-kernel solve gets the kernel in its own precision: its PSD tolerance
                 K_train, Kc_train, norms_train, K_train_native = K, Kc, (nK, nKc), K_native
@@ -293,7 +294,7 @@ class KernelTracker:
                 self._K0[name], self._K0c[name] = (K, nK), (Kc, nKc)
             (K0, n0), (K0c, n0c) = self._K0[name], self._K0c[name]
             # ‖K − K0‖² = ‖K‖² + ‖K0‖² − 2⟨K, K0⟩ loses digits when K ≈ K0: use the difference
-            diff = _fro(K - K0)
+            diff = frobenius(K - K0)
             out[f"ntk_change_{name}"] = diff
             out[f"ntk_rel_change_{name}"] = diff / n0 if n0 > 0 else float("nan")
             out[f"ntk_dist_{name}"] = _cos_dist(K, K0, nK, n0)
@@ -310,7 +311,7 @@ class KernelTracker:
             self._T = Y @ Y.t()
             Yc = Y - Y.mean(dim=0, keepdim=True)
             self._Tc = Yc @ Yc.t()
-            self._nT = (_fro(self._T), _fro(self._Tc))
+            self._nT = (frobenius(self._T), frobenius(self._Tc))
         out["ntk_align_train"] = 1.0 - _cos_dist(K_train, self._T, norms_train[0], self._nT[0])
         out["ntk_calign_train"] = 1.0 - _cos_dist(Kc_train, self._Tc, norms_train[1], self._nT[1])
         if self.after_x is not None:
@@ -352,10 +353,6 @@ class KernelTracker:
         return float((pred.argmax(dim=1).cpu() == self.after_labels).to(torch.float64).mean())
 
 
-def _fro(A: torch.Tensor) -> float:
-    return float(torch.linalg.vector_norm(A.reshape(-1)))
-
-
 def _center(K: torch.Tensor) -> torch.Tensor:
     """H K H (no validation: the hot path of the tracker)."""
     r = K.mean(dim=0, keepdim=True)
@@ -363,7 +360,9 @@ def _center(K: torch.Tensor) -> torch.Tensor:
 
 
 def _cos_dist(A: torch.Tensor, B: torch.Tensor, na: float, nb: float) -> float:
-    """1 − ⟨A, B⟩_F / (‖A‖_F ‖B‖_F) (Fort et al.'s S) from precomputed norms; NaN if either is 0."""
-    if na == 0 or nb == 0:
-        return float("nan")
-    return 1.0 - max(-1.0, min(1.0, float(torch.dot(A.reshape(-1), B.reshape(-1))) / (na * nb)))
+    """Fort et al.'s S = 1 − ⟨A, B⟩_F / (‖A‖_F ‖B‖_F) from precomputed norms: the public core
+    :func:`regimes.metrics.kernel.cosine_distance`, with the tracker's choice for a zero kernel
+    made explicit: NaN (``on_zero="nan"``), not an exception. A zero (or, centred, constant)
+    eNTK has no direction, so its distance and alignment are undefined; a metric must not abort
+    the training run it observes, so the record holds NaN there and the run goes on."""
+    return cosine_distance(A, B, na, nb, on_zero="nan")
