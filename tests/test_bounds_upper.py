@@ -38,11 +38,11 @@ def test_lemma_e1_identity_and_printed_sign():
 
 
 def test_rademacher_bounds_scaling():
-    b = upper.lemma_e2_rademacher_bound(100, 7, 1.0)
-    assert upper.lemma_e2_rademacher_bound(400, 7, 1.0) == pytest.approx(b / 2)
-    assert upper.lemma_e2_rademacher_bound(100, 7, 2.0) == pytest.approx(8 * b)
-    assert upper.lemma_e2_rademacher_bound(100, 28, 1.0) == pytest.approx(2 * b)
-    assert upper.lemma_e5_rademacher_bound(100, 7, 13, 1.0) == pytest.approx(13 * b)
+    b = upper.lemma_e2_rademacher(7, 100, 1.0)
+    assert upper.lemma_e2_rademacher(7, 400, 1.0) == pytest.approx(b / 2)
+    assert upper.lemma_e2_rademacher(7, 100, 2.0) == pytest.approx(8 * b)
+    assert upper.lemma_e2_rademacher(28, 100, 1.0) == pytest.approx(2 * b)
+    assert upper.lemma_e5_rademacher(7, 100, 13, 1.0) == pytest.approx(13 * b)
     # the single-neuron class is bounded by the cube-Lipschitz argument: 27 r² · r·√(3p) · √(3n)·4/n
     assert b == pytest.approx(4 * 27 * math.sqrt(3 * 7) * math.sqrt(3 * 100) / 100)
 
@@ -53,13 +53,13 @@ def test_e6_interpolator_form_and_prop_3_7():
     # b = (4hR³ + p)² = 3067.387456, bound = H log³n R_n² + b log(1/δ)/n with H = 2 (the
     # curvature of (g − y)²) = 26571809.6619225…
     want = 26571809.6619225212
-    assert upper.prop_3_7_bound(n, p, h, R, d) == pytest.approx(want, rel=1e-12)
-    assert upper.prop_3_7_bound(n, p, h, R, d, K=3.0) == pytest.approx(3 * want, rel=1e-12)
+    assert upper.prop_3_7_loss_bound(p, n, h, R, d) == pytest.approx(want, rel=1e-12)
+    assert upper.prop_3_7_loss_bound(p, n, h, R, d, K=3.0) == pytest.approx(3 * want, rel=1e-12)
     # with positive empirical loss the bound exceeds it
-    assert upper.prop_3_7_bound(n, p, h, R, d, emp_loss=0.1) > want + 0.1
+    assert upper.prop_3_7_loss_bound(p, n, h, R, d, emp_loss=0.1) > want + 0.1
     # monotone: more data helps, larger norm hurts
-    assert upper.prop_3_7_bound(2 * n, p, h, R, d) < want
-    assert upper.prop_3_7_bound(n, p, h, 1.1 * R, d) > want
+    assert upper.prop_3_7_loss_bound(p, 2 * n, h, R, d) < want
+    assert upper.prop_3_7_loss_bound(p, n, h, 1.1 * R, d) > want
 
 
 def test_regression_loss_range_is_attained_by_a_net():
@@ -93,8 +93,8 @@ def test_prop_3_8_min_norm_matches_construction():
 
 def test_theorem_3_6_rate_in_n():
     # Thm 3.6: loss = O(p²/n · log³ n) for h = Θ(p); doubling n (large) roughly halves it.
-    a = upper.theorem_3_6_bound(10**8, 11, 88, 0.05)
-    b = upper.theorem_3_6_bound(2 * 10**8, 11, 88, 0.05)
+    a = upper.thm_3_6_bound(11, 10**8, 88, 0.05)
+    b = upper.thm_3_6_bound(11, 2 * 10**8, 88, 0.05)
     assert 0.5 < b / a < 0.5 * (math.log(2e8) / math.log(1e8)) ** 3 + 1e-12
 
 
@@ -135,7 +135,7 @@ def test_lemma_g10_printed_and_corrected_constants():
 def test_theorem_4_6_sigma_is_admissible_and_maximal_on_grid():
     p, width, r, gamma = 11, 88, 1.0, 44.0
     h = 2 * width
-    s = upper.theorem_4_6_sigma(p, h, r, gamma)
+    s = upper.thm_4_6_sigma(p, h, r, gamma)
     assert s > 0
     assert upper.perturbation_bound(p, h, r, s, 0.5) <= gamma / 4
     assert upper.perturbation_bound(p, h, r, 2 * s, 0.5) > gamma / 4
@@ -149,7 +149,7 @@ def test_theorem_4_6_bound_kl_and_confidence_terms():
     split over the 120-point σ grid): log(7.2e6) = 15.78959158… (bc -l) for n = 500, δ = 0.05."""
     p, width, r, gamma, d, n = 11, 88, 1.0, 44.0, 0.05, 500
     h = 2 * width
-    s = upper.theorem_4_6_sigma(p, h, r, gamma)
+    s = upper.thm_4_6_sigma(p, h, r, gamma)
     normal = torch.distributions.Normal
 
     def kl(theta: torch.Tensor) -> float:
@@ -161,14 +161,14 @@ def test_theorem_4_6_bound_kl_and_confidence_terms():
 
     worst = torch.full((3 * h * p,), r, dtype=torch.float64)     # every parameter of the doubled net at r
     half = worst / 2
-    b_worst = upper.theorem_4_6_bound(n, p, width, r, gamma, d)  # default: the 3hp r² worst case
-    b_half = upper.theorem_4_6_bound(n, p, width, r, gamma, d, theta_l2_sq=float((half**2).sum()))
+    b_worst = upper.thm_4_6_bound(p, n, width, r, gamma, d)  # default: the 3hp r² worst case
+    b_half = upper.thm_4_6_bound(p, n, width, r, gamma, d, theta_l2_sq=float((half**2).sum()))
     assert inside(b_worst) - inside(b_half) == pytest.approx(kl(worst) - kl(half), rel=1e-9)
-    b0 = upper.theorem_4_6_bound(n, p, width, r, gamma, d, theta_l2_sq=1e-300)
+    b0 = upper.thm_4_6_bound(p, n, width, r, gamma, d, theta_l2_sq=1e-300)
     assert inside(b0) == pytest.approx(15.7895915839862837, rel=1e-12)
-    assert upper.theorem_4_6_bound(n, p, width, r, gamma, d, margin_loss=0.1) == pytest.approx(b_worst + 0.1)
-    assert upper.theorem_4_6_bound(4 * n, p, width, r, gamma, d) < b_worst
-    assert upper.theorem_4_6_bound(n, p, width, r, 8 * gamma, d) < b_worst
+    assert upper.thm_4_6_bound(p, n, width, r, gamma, d, margin_loss=0.1) == pytest.approx(b_worst + 0.1)
+    assert upper.thm_4_6_bound(p, 4 * n, width, r, gamma, d) < b_worst
+    assert upper.thm_4_6_bound(p, n, width, r, 8 * gamma, d) < b_worst
 
 
 def test_theorem_4_6_sigma_regimes():
@@ -177,22 +177,22 @@ def test_theorem_4_6_sigma_regimes():
     # The grid is powers of 2, so these scalings are exact on it.
     p, h = 7, 200
     small_r = 1e-4
-    s1 = upper.theorem_4_6_sigma(p, h, small_r, 1.0)
+    s1 = upper.thm_4_6_sigma(p, h, small_r, 1.0)
     assert s1 >= small_r
-    assert upper.theorem_4_6_sigma(p, h, small_r, 64.0) == 4 * s1
+    assert upper.thm_4_6_sigma(p, h, small_r, 64.0) == 4 * s1
     big_r = 1.0
-    s2 = upper.theorem_4_6_sigma(p, h, big_r, 1e-3)
+    s2 = upper.thm_4_6_sigma(p, h, big_r, 1e-3)
     assert s2 <= big_r
-    assert upper.theorem_4_6_sigma(p, h, big_r, 8e-3) == 8 * s2
+    assert upper.thm_4_6_sigma(p, h, big_r, 8e-3) == 8 * s2
 
 
 def test_theorem_4_5_defaults_to_construction_margin():
     p, h, n, d = 11, 88, 10**6, 0.05
-    assert upper.theorem_4_5_bound(n, p, h, d) == upper.theorem_4_6_bound(n, p, h, 1.0, 4.0 * p, d)
-    assert upper.theorem_4_5_bound(n, p, 2 * h, d) == upper.theorem_4_6_bound(n, p, 2 * h, 1.0, 8.0 * p, d)
+    assert upper.thm_4_5_bound(p, n, h, d) == upper.thm_4_6_bound(p, n, h, 1.0, 4.0 * p, d)
+    assert upper.thm_4_5_bound(p, n, 2 * h, d) == upper.thm_4_6_bound(p, n, 2 * h, 1.0, 8.0 * p, d)
     with pytest.raises(ValueError, match="norm_margin"):
-        upper.theorem_4_5_bound(n, p, 8 * p - 1, d)
-    assert upper.theorem_4_5_rate(4 * 11**2, 11) == pytest.approx(math.sqrt(11 ** (5 / 3)) / 22)
+        upper.thm_4_5_bound(p, n, 8 * p - 1, d)
+    assert upper.thm_4_5_rate(11, 4 * 11**2) == pytest.approx(math.sqrt(11 ** (5 / 3)) / 22)
 
 
 def test_paper_form_regime():
@@ -206,7 +206,7 @@ def test_paper_form_regime():
     h = 2 * width
     L1 = math.log(2 * (h + 1) / d)
     gamma = 256 * math.sqrt(2 * h) * L1**1.5 * 100             # x = 100 L₁^{3/2}
-    paper = upper.theorem_4_6_paper_form(n, p, width, r, gamma, d)
+    paper = upper.thm_4_6_paper_form(p, n, width, r, gamma, d)
     # by hand: x^{2/3} = 100^{2/3} L₁, so KL_paper = 3hp/100^{2/3}
     assert paper == pytest.approx(4 * math.sqrt((3 * h * p / 100 ** (2 / 3) + math.log(6 * n / d)) / (n - 1)),
                                   rel=1e-12)
@@ -215,28 +215,58 @@ def test_paper_form_regime():
     s_hi = (gamma / (128 * math.sqrt(h) * Lp**1.5)) ** (1 / 3)
     s_lo = 0.5 * (gamma / (4 * math.sqrt(h) * (16 * math.sqrt(math.log(2 / dp)) + 32 * Lp**1.5))) ** (1 / 3)
     assert s_lo >= r                                              # the σ³ regime, as assumed
-    s = upper.theorem_4_6_sigma(p, h, r, gamma)
+    s = upper.thm_4_6_sigma(p, h, r, gamma)
     assert s_lo <= s <= s_hi
     conf = math.log(6 * n * 120 / d)
 
     def ours_at(sig: float) -> float:
         return 4 * math.sqrt((3 * h * p * r**2 / (2 * sig**2) + conf) / (n - 1))
 
-    ours = upper.theorem_4_6_bound(n, p, width, r, gamma, d)
+    ours = upper.thm_4_6_bound(p, n, width, r, gamma, d)
     assert ours_at(s_hi) / paper <= ours / paper <= ours_at(s_lo) / paper
     assert 0.75 < ours_at(s_hi) / paper and ours_at(s_lo) / paper < 1.2   # the window is < 1.6×
 
 
 @pytest.mark.parametrize("fn,args", [
-    (upper.lemma_e2_rademacher_bound, (0, 5, 1.0)),
-    (upper.lemma_e2_rademacher_bound, (10, 1, 1.0)),
-    (upper.lemma_e2_rademacher_bound, (10, 5, -1.0)),
-    (upper.prop_3_7_bound, (100, 5, 40, 1.0, 1.5)),
-    (upper.prop_3_7_bound, (100, 5, 40, 1.0, 0.0)),
-    (upper.theorem_4_6_bound, (100, 5, 40, 1.0, -2.0, 0.05)),
-    (upper.theorem_4_6_bound, (1, 5, 40, 1.0, 2.0, 0.05)),
-    (upper.theorem_e6_optimistic_rate, (-0.1, 100, 0.1, 0.05, 1.0, 1.0)),
+    (upper.lemma_e2_rademacher, (5, 0, 1.0)),
+    (upper.lemma_e2_rademacher, (1, 10, 1.0)),
+    (upper.lemma_e2_rademacher, (5, 10, -1.0)),
+    (upper.prop_3_7_loss_bound, (5, 100, 40, 1.0, 1.5)),
+    (upper.prop_3_7_loss_bound, (5, 100, 40, 1.0, 0.0)),
+    (upper.thm_4_6_bound, (5, 100, 40, 1.0, -2.0, 0.05)),
+    (upper.thm_4_6_bound, (5, 1, 40, 1.0, 2.0, 0.05)),
+    (upper.thm_e6_optimistic_rate, (-0.1, 100, 0.1, 0.05, 1.0, 1.0)),
 ])
 def test_bad_input_raises(fn, args):
     with pytest.raises(ValueError):
         fn(*args)
+
+
+@pytest.mark.parametrize(("old", "new", "old_args", "new_args"), [
+    ("lemma_e2_rademacher_bound", "lemma_e2_rademacher", (100, 7, 1.0), (7, 100, 1.0)),
+    ("lemma_e5_rademacher_bound", "lemma_e5_rademacher", (100, 7, 13, 1.0), (7, 100, 13, 1.0)),
+    ("prop_3_7_bound", "prop_3_7_loss_bound", (10**6, 5, 40, 0.6, 0.05), (5, 10**6, 40, 0.6, 0.05)),
+    ("theorem_3_6_bound", "thm_3_6_bound", (10**8, 11, 88, 0.05), (11, 10**8, 88, 0.05)),
+    ("theorem_4_5_bound", "thm_4_5_bound", (10**6, 7, 56, 0.05), (7, 10**6, 56, 0.05)),
+    ("theorem_4_5_rate", "thm_4_5_rate", (484, 11), (11, 484)),
+    ("theorem_4_6_bound", "thm_4_6_bound", (10**6, 7, 56, 1.0, 30.0, 0.05), (7, 10**6, 56, 1.0, 30.0, 0.05)),
+    ("theorem_4_6_paper_form", "thm_4_6_paper_form", (10**6, 7, 56, 1.0, 1e6, 0.05),
+     (7, 10**6, 56, 1.0, 1e6, 0.05)),
+    ("theorem_4_6_sigma", "thm_4_6_sigma", (7, 112, 1.0, 30.0), (7, 112, 1.0, 30.0)),
+    ("theorem_e6_optimistic_rate", "thm_e6_optimistic_rate", (0.1, 100, 0.1, 0.05, 1.0, 1.0),
+     (0.1, 100, 0.1, 0.05, 1.0, 1.0)),
+])
+def test_deprecated_names_warn_and_agree(old, new, old_args, new_args):
+    """The pre-rename names (argument order (n, p, ...)) warn and give the new function's value."""
+    with pytest.warns(DeprecationWarning, match=new):
+        got = getattr(upper, old)(*old_args)
+    assert got == getattr(upper, new)(*new_args)
+
+
+def test_deprecated_keywords_width_and_n_p():
+    """Old keyword calls keep working: ``width=`` is passed on as ``h``, ``n=``/``p=`` by name."""
+    new = upper.thm_4_6_bound(7, 10**6, 56, 1.0, 30.0, 0.05)
+    with pytest.warns(DeprecationWarning):
+        assert upper.theorem_4_6_bound(10**6, 7, width=56, r=1.0, gamma=30.0, delta=0.05) == new
+    with pytest.warns(DeprecationWarning):
+        assert upper.theorem_4_5_rate(n=484, p=11) == upper.thm_4_5_rate(11, 484)

@@ -14,11 +14,12 @@ import math
 import pytest
 import torch
 
+from regimes.bounds import prop_b4_sufficient_width as sufficient_width
 from regimes.checks import run_check
-from regimes.checks.foundation import distinct_triples, numerical_rank, rho_c, sufficient_width
 from regimes.kernels import kernel_regression
 from regimes.models.quadratic import QuadraticNet, init_moments
 from regimes.ntk.closed_form import expected_ntk, regression_ntk
+from regimes.ntk.rank import distinct_triples, numerical_rank, rho_c
 from regimes.tasks import Task, sample_split
 
 F64 = torch.float64
@@ -159,3 +160,17 @@ def test_numerical_rank_tolerance() -> None:
     r, s, cut = numerical_rank(G @ G.t())
     assert r == 7
     assert cut == pytest.approx(50 * torch.finfo(F64).eps * float(s[-1]))
+
+
+def test_rank_helpers_moved_and_old_names_kept() -> None:
+    """The helpers live in regimes.ntk.rank / regimes.bounds; the check module re-exports them."""
+    import regimes.checks.foundation as foundation
+    import regimes.ntk.rank as rank
+
+    for name in ("numerical_rank", "distinct_triples", "rho_c", "rank_sweep", "RANK_RTOL_PER_POINT"):
+        assert getattr(foundation, name) is getattr(rank, name)
+    assert foundation.sufficient_width is sufficient_width
+    for bad in ({"n": 0, "rho": 1, "delta": 0.1}, {"n": 10, "rho": 11, "delta": 0.1},
+                {"n": 10, "rho": 2, "delta": 1.0}, {"n": 10, "rho": 2, "delta": 0.0}):
+        with pytest.raises(ValueError):
+            sufficient_width(**bad)

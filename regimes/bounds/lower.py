@@ -35,6 +35,7 @@ __all__ = [
     "lemma_d7_top_eigensum_exact",
     "lemma_d9_bound",
     "lemma_d9_exact",
+    "prop_b4_sufficient_width",
     "prop_e7_zero_one_from_l2",
     "thm_3_4_max_n_for_half",
     "thm_3_4_regression_lower_bound",
@@ -176,6 +177,29 @@ def thm_4_3_classification_lower_bound(p: int, n: int, *, prior_mean: bool = Fal
     p = check_int("p", p, low=4)
     n = check_int("n", n, low=1)
     return cor_d8_lower_bound(p, n * p + bool(prior_mean), 3) / p**2
+
+
+def prop_b4_sufficient_width(n: int, rho: int, delta: float, s4_over_sigma4: float = 9.0) -> float:
+    """Prop B.4 (with Thm 3.1): the width ``(4 s_W⁴/σ_W⁴) ρ_c log(n/δ)`` above which the eNTK
+    on ``n`` distinct triples is full rank with probability ``≥ 1 − δ``; ``rho`` is ρ_c (the
+    count of the most frequent output index, :func:`regimes.ntk.rank.rho_c`) and
+    ``s4_over_sigma4`` the init law's ``s_W⁴/σ_W⁴`` (9 for a uniform W: 36 ρ_c log(n/δ)).
+
+    Raises ``ValueError`` unless ``n >= 1``, ``1 <= rho <= n``, ``0 < delta < 1`` and
+    ``s4_over_sigma4 > 0``.
+
+    Examples
+    --------
+    >>> round(prop_b4_sufficient_width(100, 10, 0.1) / math.log(1000), 6)   # 36 ρ_c
+    360.0
+    """
+    n = check_int("n", n, low=1)
+    rho = check_int("rho", rho, low=1, high=n)
+    delta = check_positive("delta", delta)
+    if delta >= 1:
+        raise ValueError(f"delta={delta!r} is out of range: allowed (0, 1)")
+    s4 = check_positive("s4_over_sigma4", s4_over_sigma4)
+    return 4.0 * s4 * rho * math.log(n / delta)
 
 
 def prop_e7_zero_one_from_l2(l2_loss: float, p: int) -> float:

@@ -25,31 +25,42 @@ kept behind ``printed=True``: it fails for a worst-case W and δ < 0.0629, check
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from regimes._validate import check_fraction, check_int, check_positive
 
+#: The deprecated names (each warns and forwards to its ``thm_``/``(p, n, h)`` successor).
+DEPRECATED = ("lemma_e2_rademacher_bound", "lemma_e5_rademacher_bound", "prop_3_7_bound",
+              "theorem_3_6_bound", "theorem_4_5_bound", "theorem_4_5_rate", "theorem_4_6_bound",
+              "theorem_4_6_paper_form", "theorem_4_6_sigma", "theorem_e6_optimistic_rate")
+
+
 __all__ = [
     "cubic_sum",
     "lemma_e1_decomposition",
-    "lemma_e2_rademacher_bound",
-    "lemma_e5_rademacher_bound",
+    "lemma_e2_rademacher",
+    "lemma_e5_rademacher",
     "lemma_g10_bound",
     "lemma_g11_bound",
     "lemma_g12_bound",
     "lemma_g13_bound",
     "perturbation_bound",
-    "prop_3_7_bound",
+    "prop_3_7_loss_bound",
     "prop_3_8_min_norm",
     "regression_loss_range",
-    "theorem_3_6_bound",
-    "theorem_4_5_bound",
-    "theorem_4_5_rate",
-    "theorem_4_6_bound",
-    "theorem_4_6_paper_form",
-    "theorem_4_6_sigma",
-    "theorem_e6_optimistic_rate",
+    "thm_3_6_bound",
+    "thm_4_5_bound",
+    "thm_4_5_rate",
+    "thm_4_6_bound",
+    "thm_4_6_paper_form",
+    "thm_4_6_sigma",
+    "thm_e6_optimistic_rate",
+    # deprecated names (old argument order (n, p, ...)), kept for one release
+    *DEPRECATED,
 ]
 
 
@@ -88,7 +99,7 @@ def cubic_sum(U: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 # =========================================================================== Rademacher
-def lemma_e2_rademacher_bound(n: int, p: int, r: float) -> float:
+def lemma_e2_rademacher(p: int, n: int, r: float) -> float:
     """Lemma E.2: ``R_n(G_r) ≤ 324 r³ √p / √n`` for ``G_r = {Σ_{i≤4} ⟨U_i, x⟩³ : ‖U‖_∞ ≤ r}``
     on 3-hot inputs (contraction with the ``27r²``-Lipschitz cube on ``[−3r, 3r]``)."""
     n = check_int("n", n, low=1)
@@ -97,16 +108,16 @@ def lemma_e2_rademacher_bound(n: int, p: int, r: float) -> float:
     return 324.0 * r**3 * math.sqrt(p) / math.sqrt(n)
 
 
-def lemma_e5_rademacher_bound(n: int, p: int, h: int, r: float) -> float:
+def lemma_e5_rademacher(p: int, n: int, h: int, r: float) -> float:
     """Lemma E.5 / Remark E.4: width-``h`` nets with ``‖W‖_∞, ‖V‖_∞ ≤ r`` have
     ``R_n ≤ h · 324 r³ √p / √n`` (a sum of ``h`` single neurons, each in ``G_r`` by E.1)."""
     h = check_int("h", h, low=1)
-    return h * lemma_e2_rademacher_bound(n, p, r)
+    return h * lemma_e2_rademacher(p, n, r)
 
 
 # =========================================================================== regression
-def theorem_e6_optimistic_rate(emp_loss: float, n: int, rademacher: float, delta: float,
-                               smoothness: float, loss_bound: float, K: float = 1.0) -> float:
+def thm_e6_optimistic_rate(emp_loss: float, n: int, rademacher: float, delta: float,
+                           smoothness: float, loss_bound: float, K: float = 1.0) -> float:
     """Thm E.6 (Srebro, Sridharan, Tewari 2010, Thm 1), the optimistic rate:
 
     ``L ≤ L̂ + K(√L̂ (√H log^{1.5} n · R_n + √(b log(1/δ)/n)) + H log³ n · R_n² + b log(1/δ)/n)``
@@ -134,8 +145,8 @@ def regression_loss_range(p: int, h: int, R: float) -> float:
     return (4.0 * h * R**3 + p) ** 2
 
 
-def prop_3_7_bound(n: int, p: int, h: int, R: float, delta: float, *, K: float = 1.0,
-                   emp_loss: float = 0.0) -> float:
+def prop_3_7_loss_bound(p: int, n: int, h: int, R: float, delta: float, *, K: float = 1.0,
+                       emp_loss: float = 0.0) -> float:
     """Prop 3.7: population square loss of a width-``h`` net with ``‖θ‖_∞ ≤ R`` and
     empirical loss ``emp_loss`` (0 for an interpolator), w.p. ``≥ 1 − δ``.
 
@@ -147,8 +158,8 @@ def prop_3_7_bound(n: int, p: int, h: int, R: float, delta: float, *, K: float =
     """
     p = check_int("p", p, low=2)
     R = check_positive("R", R, allow_zero=True)
-    Rn = lemma_e5_rademacher_bound(n, p, h, R)
-    return theorem_e6_optimistic_rate(emp_loss, n, Rn, delta, 2.0, regression_loss_range(p, h, R), K)
+    Rn = lemma_e5_rademacher(p, n, h, R)
+    return thm_e6_optimistic_rate(emp_loss, n, Rn, delta, 2.0, regression_loss_range(p, h, R), K)
 
 
 def prop_3_8_min_norm(p: int, h: int, target: str = "classification") -> float:
@@ -165,14 +176,14 @@ def prop_3_8_min_norm(p: int, h: int, target: str = "classification") -> float:
     return v
 
 
-def theorem_3_6_bound(n: int, p: int, h: int, delta: float, *, K: float = 1.0,
-                      norm_factor: float = 1.0) -> float:
+def thm_3_6_bound(p: int, n: int, h: int, delta: float, *, K: float = 1.0,
+                  norm_factor: float = 1.0) -> float:
     """Thm 3.6: population square loss of any interpolator whose ``‖θ‖_∞`` is at most
     ``norm_factor`` times the minimum (Prop 3.8's ``4^{-1/3}⌊h/8p⌋^{-1/3}``): Prop 3.7
     with that ``R``. Compare with ``L(Ψ₀) = p``; the paper's form is
     ``O(p²/n (log³ n + log(1/δ)/p)) · p`` for ``h = Θ(p)``."""
     R = check_positive("norm_factor", norm_factor) * prop_3_8_min_norm(p, h, "regression")
-    return prop_3_7_bound(n, p, h, R, delta, K=K)
+    return prop_3_7_loss_bound(p, n, h, R, delta, K=K)
 
 
 # =========================================================================== perturbations
@@ -242,8 +253,8 @@ def perturbation_bound(p: int, h: int, r: float, sigma: float, delta: float, *,
 _SIGMA_GRID_EXPONENTS = range(-30, 90)
 
 
-def theorem_4_6_sigma(p: int, h: int, r: float, gamma: float) -> float:
-    """The largest noise scale ``σ`` with ``perturbation_bound(p, h, r, σ, 1/2) ≤ γ/4``
+def thm_4_6_sigma(p: int, h: int, r: float, gamma: float) -> float:
+    """Thm 4.6's noise scale: the largest ``σ`` with ``perturbation_bound(p, h, r, σ, 1/2) ≤ γ/4``
     (Lemma G.9's condition ``Pr_u[max_{x,k} |Δf_k| < γ/4] ≥ 1/2``), restricted to the
     grid ``σ = 2^{-j}``, ``j = −30..89``; 0 if no grid point qualifies."""
     for j in _SIGMA_GRID_EXPONENTS:
@@ -253,18 +264,18 @@ def theorem_4_6_sigma(p: int, h: int, r: float, gamma: float) -> float:
     return 0.0
 
 
-def theorem_4_6_bound(n: int, p: int, width: int, r: float, gamma: float, delta: float, *,
-                      margin_loss: float = 0.0, theta_l2_sq: float | None = None,
-                      doubled: bool = False) -> float:
+def thm_4_6_bound(p: int, n: int, h: int, r: float, gamma: float, delta: float, *,
+                  margin_loss: float = 0.0, theta_l2_sq: float | None = None,
+                  doubled: bool = False) -> float:
     """Thm 4.6 (margin generalization bound, classification), explicit:
 
     ``L₀ ≤ L_γ(train) + 4 √((KL + log(6n/δ_g)) / (n − 1))``  (Lemma G.9),
 
-    for a net of width ``width`` (``h' ``) with ``‖θ‖_∞ ≤ r`` and train margin loss
+    for a net of width ``h`` (the proof's ``h'``) with ``‖θ‖_∞ ≤ r`` and train margin loss
     ``margin_loss = Pr_train[q ≤ γ]``. The proof doubles the net (``W → [W; W]``,
     ``V → [V, −V]``: same function, zero-sum rows, ``h = 2h'``; pass ``doubled=True``
-    if ``width`` already counts the doubled net), takes the prior ``N(0, σ²I)`` and the
-    posterior ``θ + N(0, σ²I)`` with ``σ`` from :func:`theorem_4_6_sigma`, so
+    if ``h`` already counts the doubled net), takes the prior ``N(0, σ²I)`` and the
+    posterior ``θ + N(0, σ²I)`` with ``σ`` from :func:`thm_4_6_sigma`, so
     ``KL = ‖θ‖₂²/(2σ²) ≤ 3hp r²/(2σ²)`` (``theta_l2_sq``: the doubled net's ``‖θ‖₂²``
     if known, else the ``3hp r²`` worst case). To keep the prior independent of the
     data, ``σ`` ranges over a fixed grid of ``|grid| = 120`` values and the
@@ -272,14 +283,14 @@ def theorem_4_6_bound(n: int, p: int, width: int, r: float, gamma: float, delta:
     ``σ`` exists (e.g. G.11's width condition fails) and the value (possibly ``> 1``,
     i.e. vacuous) otherwise.
     """
-    n = check_int("n", n, low=2)
     p = check_int("p", p, low=2)
-    width = check_int("width", width, low=1)
+    n = check_int("n", n, low=2)
+    h1 = check_int("h", h, low=1)
     r = check_positive("r", r)
     gamma = check_positive("gamma", gamma)
     d = _delta(delta)
-    h = width if doubled else 2 * width
-    sigma = theorem_4_6_sigma(p, h, r, gamma)
+    h = h1 if doubled else 2 * h1
+    sigma = thm_4_6_sigma(p, h, r, gamma)
     if sigma == 0.0:
         return math.inf
     l2 = 3 * h * p * r**2 if theta_l2_sq is None else check_positive("theta_l2_sq", theta_l2_sq)
@@ -288,17 +299,18 @@ def theorem_4_6_bound(n: int, p: int, width: int, r: float, gamma: float, delta:
     return margin_loss + 4.0 * math.sqrt((kl + math.log(6 * n / dg)) / (n - 1))
 
 
-def theorem_4_6_paper_form(n: int, p: int, width: int, r: float, gamma: float, delta: float,
-                           delta1: float | None = None, margin_loss: float = 0.0) -> float:
+def thm_4_6_paper_form(p: int, n: int, h: int, r: float, gamma: float, delta: float,
+                       delta1: float | None = None, margin_loss: float = 0.0) -> float:
     """The closed form the paper reaches at the end of Thm 4.6's proof (its step 5):
 
     ``L_γ + 4 √([3hp log(2(h+1)/δ₁) / ((γ/r³)/(256√(2h)))^{2/3} + log(6n/δ)] / (n − 1))``
 
-    with ``h = 2·width``, valid in the regime ``(γ/r³) ≥ 256√(2h) log^{3/2}(2(h+1)/δ₁)``
+    where the formula's ``h`` is the doubled net's width ``2h`` (``h``: the argument, the
+    width of the net itself), valid in the regime ``(γ/r³) ≥ 256√(2h) log^{3/2}(2(h+1)/δ₁)``
     where ``σ = r·ratio^{1/3}``; ``δ₁`` defaults to ``δ``. For comparison with
-    :func:`theorem_4_6_bound`, which also unions over inputs and handles the other regime.
+    :func:`thm_4_6_bound`, which also unions over inputs and handles the other regime.
     """
-    h = 2 * check_int("width", width, low=1)
+    h = 2 * check_int("h", h, low=1)
     d = _delta(delta)
     d1 = d if delta1 is None else _delta(delta1)
     x = (gamma / r**3) / (256 * math.sqrt(2 * h))
@@ -306,7 +318,7 @@ def theorem_4_6_paper_form(n: int, p: int, width: int, r: float, gamma: float, d
                                         + math.log(6 * n / d)) / (n - 1))
 
 
-def theorem_4_5_bound(n: int, p: int, h: int, delta: float, *, norm_margin: float | None = None) -> float:
+def thm_4_5_bound(p: int, n: int, h: int, delta: float, *, norm_margin: float | None = None) -> float:
     """Thm 4.5: Thm 4.6 at ``r = 1`` (by 3-homogeneity) for an interpolator whose normalized
     ℓ∞ margin ``q_min/‖θ‖_∞³`` is ``norm_margin`` (default: the construction's
     ``4p⌊h/8p⌋``, Prop 3.8, the largest known value); ``8p ≤ h = O(p)`` gives
@@ -317,9 +329,45 @@ def theorem_4_5_bound(n: int, p: int, h: int, delta: float, *, norm_margin: floa
         if h < 8 * p:
             raise ValueError(f"h={h} < 8p={8 * p}: pass norm_margin explicitly")
         norm_margin = 4.0 * p * (h // (8 * p))
-    return theorem_4_6_bound(n, p, h, 1.0, norm_margin, delta)
+    return thm_4_6_bound(p, n, h, 1.0, norm_margin, delta)
 
 
-def theorem_4_5_rate(n: int, p: int) -> float:
+def thm_4_5_rate(p: int, n: int) -> float:
     """The rate ``√(p^{5/3}/n)`` of Thm 4.5 (eq. 4.2) without constants or logs."""
     return math.sqrt(check_int("p", p, low=2) ** (5 / 3) / check_int("n", n, low=1))
+
+
+# =========================================================================== deprecated names
+def _deprecated(old: str, new: Callable[..., float], swap_np: bool) -> Callable[..., float]:
+    """A wrapper under the old name ``old`` that warns (``DeprecationWarning``) and calls
+    ``new``; ``swap_np``: the old signature began ``(n, p, ...)``, the new one ``(p, n, ...)``;
+    the old keyword ``width`` is passed on as ``h``."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> float:
+        warnings.warn(f"regimes.bounds.{old} is deprecated: use {new.__name__} "
+                      f"({'arguments (p, n, ...) instead of (n, p, ...)' if swap_np else 'same arguments'})",
+                      DeprecationWarning, stacklevel=2)
+        if swap_np and len(args) >= 2:
+            args = (args[1], args[0], *args[2:])
+        elif swap_np:
+            n = args[0] if args else kwargs.pop("n")
+            args = (kwargs.pop("p"), n)
+        if "width" in kwargs:
+            kwargs["h"] = kwargs.pop("width")
+        return new(*args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = old
+    wrapper.__doc__ = f"Deprecated: :func:`{new.__name__}` with the old argument order."
+    return wrapper
+
+
+lemma_e2_rademacher_bound = _deprecated("lemma_e2_rademacher_bound", lemma_e2_rademacher, True)
+lemma_e5_rademacher_bound = _deprecated("lemma_e5_rademacher_bound", lemma_e5_rademacher, True)
+prop_3_7_bound = _deprecated("prop_3_7_bound", prop_3_7_loss_bound, True)
+theorem_3_6_bound = _deprecated("theorem_3_6_bound", thm_3_6_bound, True)
+theorem_4_5_bound = _deprecated("theorem_4_5_bound", thm_4_5_bound, True)
+theorem_4_5_rate = _deprecated("theorem_4_5_rate", thm_4_5_rate, True)
+theorem_4_6_bound = _deprecated("theorem_4_6_bound", thm_4_6_bound, True)
+theorem_4_6_paper_form = _deprecated("theorem_4_6_paper_form", thm_4_6_paper_form, True)
+theorem_4_6_sigma = _deprecated("theorem_4_6_sigma", thm_4_6_sigma, False)
+theorem_e6_optimistic_rate = _deprecated("theorem_e6_optimistic_rate", thm_e6_optimistic_rate, False)

@@ -11,11 +11,11 @@
   whenever h < n/(3p); λ_min(E K) ≥ 4hσ_W⁴; h > 36ρ_c log(n/δ) ⇒ full rank in
   ≥ (1 − δ) of trials, with the measured looseness of that width.
 
-Numerical rank (C8): an eigenvalue of the symmetric float64 Gram counts as
-non-zero when it exceeds ``n · eps · λ_max`` (eps = 2.2e-16): the round-off in
-the eigenvalues of an n×n symmetric matrix is of order n·eps·‖K‖, and this is
-the cutoff numpy's ``matrix_rank`` and :func:`regimes.kernels.kernel_regression`
-use, so "full rank" here is exactly "the ridgeless solver inverts every direction".
+Numerical rank (C8): :func:`regimes.ntk.rank.numerical_rank` (an eigenvalue counts when it
+exceeds ``n · eps · λ_max``, the cutoff of the ridgeless solver). The rank helpers
+(``numerical_rank``, ``distinct_triples``, ``rho_c``, ``rank_sweep``) live in
+:mod:`regimes.ntk.rank` and Prop B.4's width in :func:`regimes.bounds.prop_b4_sufficient_width`;
+their old names stay importable from this module.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from regimes.bounds.lower import prop_b4_sufficient_width
 from regimes.checks import CheckResult, register
 from regimes.equivariance import (
     column_scaled_net,
@@ -38,35 +39,20 @@ from regimes.equivariance import (
 )
 from regimes.models.quadratic import QuadraticNet, init_moments
 from regimes.ntk.closed_form import expected_ntk, full_ntk, regression_ntk
+from regimes.ntk.rank import (  # noqa: F401  (RANK_RTOL_PER_POINT, distinct_triples: re-exported)
+    RANK_RTOL_PER_POINT,
+    distinct_triples,
+    numerical_rank,
+    rank_sweep,
+    rho_c,
+)
 from regimes.tasks import Task, random_sigma, sample_split, transform
 
 F64 = torch.float64
-EPS = torch.finfo(F64).eps
 
-#: Relative eigenvalue cutoff of the numerical rank: λ counts iff λ > n·eps·λ_max.
-RANK_RTOL_PER_POINT = EPS
-
-
-def numerical_rank(K: torch.Tensor) -> tuple[int, torch.Tensor, float]:
-    """(rank, ascending eigenvalues, cutoff) of a symmetric PSD Gram, cutoff n·eps·λ_max."""
-    s = torch.linalg.eigvalsh(0.5 * (K + K.t()).to(F64))
-    cut = K.shape[0] * RANK_RTOL_PER_POINT * max(float(s[-1]), 0.0)
-    return int((s > cut).sum()), s, cut
-
-
-def distinct_triples(p: int, n: int, seed: int) -> torch.Tensor:
-    """``n`` distinct regression triples (a, b, c), drawn without replacement."""
-    return sample_split(Task(p, "regression"), n=n, replace=False, seed=seed).train.x
-
-
-def rho_c(x: torch.Tensor) -> int:
-    """ρ_c: the count of the most frequent output index c among triples (Prop B.4)."""
-    return int(torch.bincount(x[:, 2]).max())
-
-
-def sufficient_width(n: int, rho: int, delta: float, s4_over_sigma4: float = 9.0) -> float:
-    """Prop B.4's width (4 s_W⁴/σ_W⁴) ρ_c log(n/δ): 36 ρ_c log(n/δ) for a uniform W."""
-    return 4.0 * s4_over_sigma4 * rho * math.log(n / delta)
+# The rank helpers live in regimes.ntk.rank and Prop B.4's width in regimes.bounds; the
+# names stay importable from here (re-exports).
+sufficient_width = prop_b4_sufficient_width
 
 
 # =========================================================================== C1
@@ -233,35 +219,6 @@ def c3(quick: bool = True) -> CheckResult:
 
 
 # =========================================================================== C8
-def rank_sweep(p: int, n: int, widths: list[int], trials: int, *, seed: int = 0,
-               dist: str = "uniform") -> dict[str, np.ndarray]:
-    """eNTK rank / λ_min on n distinct triples for each width (Thm 3.1, B.3, B.6).
-
-    Returns arrays over (width, trial): ``rank``, ``lam_min`` (of K_θ), ``lam_max``,
-    ``cutoff`` (the rank tolerance), ``lam_min_expected`` (λ_min of E_W K given the
-    trial's V, Prop B.3) and ``bound_expected`` = 4hσ_W⁴ per width.
-    """
-    x = distinct_triples(p, n, seed)
-    wm = init_moments(dist, 2 * p)
-    W_, T_ = len(widths), trials
-    res = {k: np.zeros((W_, T_)) for k in ("rank", "lam_min", "lam_max", "cutoff", "lam_min_expected")}
-    for i, h in enumerate(widths):
-        for t in range(trials):
-            net = QuadraticNet.init(p, h, dist=dist, seed=seed * 100_003 + 1009 * i + t)
-            K = regression_ntk(net.W, net.V, x)
-            r, s, cut = numerical_rank(K)
-            EK = expected_ntk(x, p=p, width=h, w_moments=wm, kind="regression", V=net.V)
-            res["rank"][i, t] = r
-            res["lam_min"][i, t] = float(s[0])
-            res["lam_max"][i, t] = float(s[-1])
-            res["cutoff"][i, t] = cut
-            res["lam_min_expected"][i, t] = float(torch.linalg.eigvalsh(EK)[0])
-    res["widths"] = np.array(widths)
-    res["bound_expected"] = 4.0 * np.array(widths) * wm.sigma2**2
-    res["x"] = x.numpy()
-    return res
-
-
 @register("C8", theorem="Thm 3.1, Prop B.3, B.4, B.6",
           statement="rank K_θ ≤ min(n, 3ph); singular if h < n/(3p); λ_min(E K) ≥ 4hσ_W⁴; "
                     "h > 36ρ_c log(n/δ) ⇒ full rank in ≥ 1−δ of trials",

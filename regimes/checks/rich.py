@@ -178,7 +178,7 @@ def c12b(quick: bool = True) -> CheckResult:
         x = torch.randint(p, (n, 3), generator=gen)
         est = empirical_rademacher_cubic(x, p, 1.0, draws=24 if quick else 64, seed=i)
         ucl = float(est.mean() + 3 * est.std() / math.sqrt(len(est)))
-        bound = upper.lemma_e2_rademacher_bound(n, p, 1.0)
+        bound = upper.lemma_e2_rademacher(p, n, 1.0)
         worst_ratio = max(worst_ratio, ucl / bound)
         details.append({"p": p, "n": n, "mc_mean": float(est.mean()), "mc_ucl": ucl, "bound": bound,
                         "ratio": ucl / bound})
@@ -440,12 +440,12 @@ def c14(quick: bool = True) -> CheckResult:
     verdicts: dict[str, str] = {}
     if interp:
         l2sq = 2 * float((net.W**2).sum() + (net.V**2).sum())     # doubled net
-        b46 = upper.theorem_4_6_bound(nc, pc, wc, r, gamma, delta, theta_l2_sq=l2sq)
-        b46_paper = upper.theorem_4_6_paper_form(nc, pc, wc, r, gamma, delta)
-        b45 = upper.theorem_4_5_bound(nc, pc, wc, delta, norm_margin=gamma / r**3)
-        n_for["thm_4_6"] = _n_nonvacuous(lambda n: upper.theorem_4_6_bound(n, pc, wc, r, gamma, delta), 1.0)
+        b46 = upper.thm_4_6_bound(pc, nc, wc, r, gamma, delta, theta_l2_sq=l2sq)
+        b46_paper = upper.thm_4_6_paper_form(pc, nc, wc, r, gamma, delta)
+        b45 = upper.thm_4_5_bound(pc, nc, wc, delta, norm_margin=gamma / r**3)
+        n_for["thm_4_6"] = _n_nonvacuous(lambda n: upper.thm_4_6_bound(pc, n, wc, r, gamma, delta), 1.0)
         cls.update(gamma=gamma, norm_margin=gamma / r**3, thm_4_6=b46, thm_4_6_paper_form=b46_paper,
-                   thm_4_5=b45, construction_thm_4_5=upper.theorem_4_5_bound(nc, pc, wc, delta))
+                   thm_4_5=b45, construction_thm_4_5=upper.thm_4_5_bound(pc, nc, wc, delta))
         verdicts["thm_4_6"] = "VACUOUS" if b46 >= 1 else ("PASS" if heldout_err <= b46 else "FAIL")
     else:
         verdicts["thm_4_6"] = "INCONCLUSIVE"
@@ -459,9 +459,9 @@ def c14(quick: bool = True) -> CheckResult:
     pop_loss = float(((g - rsplit.population.y) ** 2).mean())
     R = rres.net.theta_inf()
     emp = rres.final["train_loss"]
-    b37 = upper.prop_3_7_bound(nr, pr, wr, R, delta, emp_loss=emp)
-    b36 = upper.theorem_3_6_bound(nr, pr, wr, delta)
-    n_for["prop_3_7"] = _n_nonvacuous(lambda n: upper.prop_3_7_bound(n, pr, wr, R, delta, emp_loss=emp), pr)
+    b37 = upper.prop_3_7_loss_bound(pr, nr, wr, R, delta, emp_loss=emp)
+    b36 = upper.thm_3_6_bound(pr, nr, wr, delta)
+    n_for["prop_3_7"] = _n_nonvacuous(lambda n: upper.prop_3_7_loss_bound(pr, n, wr, R, delta, emp_loss=emp), pr)
     reg = {"p": pr, "n": nr, "width": wr, "train_loss": emp, "heldout_loss": heldout_loss,
            "heldout_n": len(rsplit.test), "population_loss": pop_loss, "loss_zero_predictor": pr, "R": R,
            "prop_3_7_K1": b37, "thm_3_6_K1": b36,
