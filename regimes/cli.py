@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from regimes import harness
+from regimes.store import jsonable
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -84,11 +85,9 @@ def _experiments(directory: str | None) -> list[harness.Experiment]:
     try:
         return harness.discover(d)
     except Exception:
-        from regimes.sweep import load_experiment
-
         for path in sorted(d.glob("[0-9][0-9]_*.py")):
             try:
-                load_experiment(path)
+                harness.load_script(path)
             except Exception as e:
                 raise CLIError(f"experiment script {path} fails to load ({type(e).__name__}: {e}) "
                                "— fix it or move it out of the folder") from None
@@ -171,11 +170,6 @@ def _overrides(exp: harness.Experiment, sets: list[str]) -> dict[str, list[Any]]
     return axes
 
 
-def _tag(point: dict[str, Any]) -> str:
-    parts = [f"{k}={v}" for k, v in sorted(point["overrides"].items())] + [f"seed={point['seed']}"]
-    return "_".join(parts).replace("/", "-").replace(" ", "")
-
-
 # --------------------------------------------------------------------------- list
 def cmd_list(args: argparse.Namespace) -> int:
     """`regimes list`: every experiment and every registered check."""
@@ -183,8 +177,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "experiments": [{"number": e.number, "name": e.name, "title": e.title,
-                             "figure": e.figure, "seconds_quick": harness._jsonable(e.seconds_quick),
-                             "seconds_full": harness._jsonable(e.seconds_full),
+                             "figure": e.figure, "seconds_quick": jsonable(e.seconds_quick),
+                             "seconds_full": jsonable(e.seconds_full),
                              "checks": list(e.checks)} for e in exps],
             "checks": [{"id": c.id, "theorem": c.theorem, "statement": c.statement, "test": c.test}
                        for c in checks]}, indent=2))
@@ -238,7 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     script = str(Path(args.experiments or harness.EXPERIMENTS_DIR) / f"{exp.name}.py")
     out = Path(args.out)
     combos = sweep.grid(**axes, seed=seeds) if axes else [{"seed": s} for s in seeds]
-    points = [sweep.ExperimentPoint(script, args.mode, int(c["seed"]), args.device,
+    points = [harness.ExperimentPoint(script, args.mode, int(c["seed"]), args.device,
                                     tuple(sorted((k, v) for k, v in c.items() if k != "seed")))
               .as_dict() for c in combos]
     # a single run computes here; a sweep on an existing cluster computes on its workers
@@ -262,8 +256,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{exp.name}: figure {outcome.figure_path} ({tag}); results {outcome.result_path}")
             return EXIT_OK
         t0 = time.perf_counter()
-        fn = functools.partial(sweep.experiment_point, out=str(out.resolve()), quiet=True)
-        res = sweep.run_sweep(fn, points, sweep.ExperimentCache(out, force=args.force), jobs=jobs,
+        fn = functools.partial(harness.experiment_point, out=str(out.resolve()), quiet=True)
+        res = sweep.run_sweep(fn, points, harness.ExperimentCache(out, force=args.force), jobs=jobs,
                               executor=executor, client=client, quiet=args.quiet,
                               desc=f"{exp.name} sweep")
     finally:
@@ -272,23 +266,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if cluster is not None:
             cluster.close()
     computed = sum(not r.cached for r in res)
-    index = []
-    for r in res:
-        tag = _tag(r.point)
-        rpath = out / "results" / exp.name / f"{tag}.json"
-        fpath = out / "figures" / exp.name / f"{tag}.png"
-        harness.atomic_write_npz(rpath.with_suffix(".npz"), r.arrays)
-        harness.atomic_write_json(rpath, r.metrics)
-        fpath.parent.mkdir(parents=True, exist_ok=True)
-        exp.plot(r.metrics, r.arrays, fpath)
-        index.append({"point": {"seed": r.point["seed"], **r.point["overrides"]},
-                      "config_hash": r.hash, "cached": r.cached, "result": str(rpath),
-                      "figure": str(fpath)})
-        print(f"{exp.name} [{tag}]: figure {fpath} ({'cached' if r.cached else 'computed'})")
-    ipath = out / "results" / f"{exp.name}.sweep.json"
-    harness.atomic_write_json(ipath, {"experiment": exp.name, "mode": args.mode,
-                                      "executor": executor, "jobs": jobs, "points": index,
-                                      "complete": True})
+    ipath = harness.write_sweep(
+        exp, res, out=out, mode=args.mode, executor=executor, jobs=jobs,
+        on_point=lambda tag, fpath, cached: print(
+            f"{exp.name} [{tag}]: figure {fpath} ({'cached' if cached else 'computed'})"))
     print(f"{len(res)} points ({computed} computed, {len(res) - computed} cached) in "
           f"{time.perf_counter() - t0:.1f} s; index {ipath}")
     return EXIT_OK

@@ -47,6 +47,7 @@ from regimes.store import (  # noqa: F401  (re-exported: the harness's public na
     atomic_write_npz,
     config_hash,
     git_revision,
+    jsonable,
     library_fingerprint,
     load_npz,
     machine,
@@ -121,6 +122,35 @@ def result_record(exp: Experiment, full_config: dict[str, Any], key: str, code: 
         "wall_time_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(), "complete": True,
     }
+
+
+def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: str = "cpu",
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config a run of ``exp`` hashes and stores (the one definition; :func:`run`, the
+    sweep's :class:`ExperimentCache` and :func:`experiment_point` all call it): the
+    experiment's name, ``mode``, ``seed`` and ``device``, then the mode's config with
+    ``overrides`` applied over its top-level keys."""
+    config = {**(exp.quick if mode == "quick" else exp.full), **(overrides or {})}
+    return {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
+
+
+def points_dir(out: str | Path, exp: Experiment, key: str) -> Path:
+    """The per-point memo folder of the run whose cache key is ``key``."""
+    return Path(out) / "results" / "cache" / exp.name / f"{key}-points"
+
+
+def compute_result(exp: Experiment, cfg: dict[str, Any], code: dict[str, str], *, out: str | Path,
+                   quiet: bool = True, executor: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, Any], Arrays]:
+    """Run ``exp.compute`` on the full config ``cfg`` (see :func:`full_config`) and return
+    its :func:`result_record` and arrays, writing nothing but the run's per-point memo under
+    ``out``. The one place an experiment is computed: :func:`run` stores what it returns, a
+    sweep worker (:func:`experiment_point`) ships it back to the caller, which stores it."""
+    key = cache_key(cfg, code)
+    ctx = RunContext(cfg, int(cfg["seed"]), cfg["device"], quiet, points_dir(out, exp, key), executor)
+    t0 = time.perf_counter()
+    metrics, arrays = exp.compute(ctx)
+    return result_record(exp, cfg, key, code, metrics, time.perf_counter() - t0), arrays
 
 
 # --------------------------------------------------------------------------- run context
@@ -260,10 +290,9 @@ def run(
     elif device != "cpu":
         raise ValueError(f"device={device!r} is not allowed: choose 'cpu' or 'cuda'")
     out = Path(out)
-    config = {**(exp.quick if mode == "quick" else exp.full), **(overrides or {})}
-    full_config = {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
+    cfg = full_config(exp, mode=mode, seed=seed, device=device, overrides=overrides)
     code = code_fingerprint(exp)
-    h = cache_key(full_config, code)
+    h = cache_key(cfg, code)
     results_dir, figures_dir = out / "results", out / "figures"
     cache_json = results_dir / "cache" / exp.name / f"{h}.json"
     cache_npz = cache_json.with_suffix(".npz")
@@ -276,11 +305,7 @@ def run(
     if hit is not None and hit[0].get("config_hash") == h and hit[0].get("code") == code:
         (result, arrays), cached = hit, True
     if result is None:
-        ctx = RunContext(full_config, int(seed), device, quiet, results_dir / "cache" / exp.name / f"{h}-points",
-                         executor)
-        t0 = time.perf_counter()
-        metrics, arrays = exp.compute(ctx)
-        result = result_record(exp, full_config, h, code, metrics, time.perf_counter() - t0)
+        result, arrays = compute_result(exp, cfg, code, out=out, quiet=quiet, executor=executor)
         atomic_write_npz(cache_npz, arrays)
         atomic_write_json(cache_json, result)
         # Plot from what was stored, exactly as a cache hit would: a figure never
@@ -343,6 +368,145 @@ def main(exp: Experiment, argv: list[str] | None = None) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- experiments as sweep points
+@dataclass(frozen=True)
+class ExperimentPoint:
+    """One run of a numbered experiment as a sweep point: which script, which config."""
+
+    script: str
+    mode: str = "quick"
+    seed: int = 0
+    device: str = "cpu"
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"script": self.script, "mode": self.mode, "seed": self.seed, "device": self.device,
+                "overrides": dict(self.overrides)}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> ExperimentPoint:
+        return ExperimentPoint(d["script"], d["mode"], int(d["seed"]), d["device"],
+                               tuple(sorted(d.get("overrides", {}).items())))
+
+    def full_config(self, exp: Experiment) -> dict[str, Any]:
+        """:func:`full_config` of this run."""
+        return full_config(exp, mode=self.mode, seed=self.seed, device=self.device,
+                           overrides=dict(self.overrides))
+
+
+class ExperimentCache:
+    """The harness's own cache as a :class:`regimes.sweep.Cache`:
+    ``out/results/cache/NN_slug/{hash}.json`` (+ ``.npz``).
+
+    A point's "metrics" here are the harness's whole result record (config,
+    metrics, versions, git revision, wall time, code fingerprints), so an entry
+    written by a sweep is a cache hit for :func:`run` and vice versa.
+    The key is :func:`cache_key` (config and code), with the code
+    fingerprinted once per script when the cache first names one of its points; a
+    result computed by other code (a worker with another checkout, or an edit during
+    the sweep) is refused by :meth:`store`.
+    """
+
+    def __init__(self, out: str | Path, force: bool = False) -> None:
+        self.out = Path(out)
+        self.force = force
+        self._exps: dict[str, Experiment] = {}
+        self._code: dict[str, dict[str, str]] = {}
+
+    def _exp(self, script: str) -> Experiment:
+        if script not in self._exps:
+            self._exps[script] = load_script(script)
+            self._code[script] = code_fingerprint(self._exps[script])
+        return self._exps[script]
+
+    def key(self, point: dict[str, Any]) -> str:
+        pt = ExperimentPoint.from_dict(point)
+        return cache_key(pt.full_config(self._exp(pt.script)), self._code[pt.script])
+
+    def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
+        exp = self._exp(point["script"])
+        jpath = self.out / "results" / "cache" / exp.name / f"{self.key(point)}.json"
+        return jpath, jpath.with_suffix(".npz")
+
+    def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None:
+        if self.force:
+            return None
+        hit = read_complete(*self.paths(point))
+        ok = (hit is not None and hit[0].get("config_hash") == self.key(point)
+              and hit[0].get("code") == self._code[point["script"]])
+        return hit if ok else None
+
+    def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path:
+        from regimes.sweep import SweepError
+
+        key, code = self.key(point), self._code[point["script"]]
+        if metrics.get("config_hash") != key or metrics.get("code") != code:
+            raise SweepError(
+                f"{point['script']} was computed by other code than this checkout's (code "
+                f"{metrics.get('code')} on {metrics.get('host', '?')}, here {code}): give the "
+                "workers the same checkout, and do not edit the script or the library during a sweep")
+        jpath, npath = self.paths(point)
+        atomic_write_npz(npath, arrays)
+        atomic_write_json(jpath, metrics)
+        return jpath
+
+
+def experiment_point(point: dict[str, Any], *, out: str, quiet: bool = True
+                     ) -> tuple[dict[str, Any], Arrays]:
+    """Compute one experiment run on a sweep worker; returns the harness's result record.
+
+    Runs :func:`compute_result` exactly as :func:`run` does (same config, same per-point
+    memo folder under ``out``), but writes nothing but that memo: the caller stores the
+    result, so results flow back into one cache.
+    """
+    pt = ExperimentPoint.from_dict(point)
+    exp = load_script(pt.script)
+    if pt.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            from regimes.sweep import SweepError
+
+            raise SweepError(f"device={pt.device!r} but CUDA is not available on worker "
+                             f"{platform.node()}: use --device cpu or GPU workers")
+    result, arrays = compute_result(exp, pt.full_config(exp), code_fingerprint(exp), out=out, quiet=quiet)
+    return jsonable(result), {k: np.asarray(v) for k, v in arrays.items()}
+
+
+def point_tag(point: dict[str, Any]) -> str:
+    """The file stem of one sweep point's result: ``key=value_…_seed=S`` (overrides sorted)."""
+    parts = [f"{k}={v}" for k, v in sorted(point["overrides"].items())] + [f"seed={point['seed']}"]
+    return "_".join(parts).replace("/", "-").replace(" ", "")
+
+
+def write_sweep(exp: Experiment, results: list[Any], *, out: str | Path, mode: str, executor: str, jobs: int,
+                on_point: Callable[[str, Path, bool], None] | None = None) -> Path:
+    """Store a finished sweep of ``exp`` (:class:`regimes.sweep.PointResult` s of
+    :class:`ExperimentPoint` s): per point ``out/results/NN_slug/<tag>.json`` (+ ``.npz``)
+    and its figure ``out/figures/NN_slug/<tag>.png``, then the index
+    ``out/results/NN_slug.sweep.json``; returns the index's path. ``on_point(tag, figure,
+    cached)`` (optional) is called after each point is written."""
+    out = Path(out)
+    index = []
+    for r in results:
+        tag = point_tag(r.point)
+        rpath = out / "results" / exp.name / f"{tag}.json"
+        fpath = out / "figures" / exp.name / f"{tag}.png"
+        atomic_write_npz(rpath.with_suffix(".npz"), r.arrays)
+        atomic_write_json(rpath, r.metrics)
+        fpath.parent.mkdir(parents=True, exist_ok=True)
+        exp.plot(r.metrics, r.arrays, fpath)
+        index.append({"point": {"seed": r.point["seed"], **r.point["overrides"]},
+                      "config_hash": r.hash, "cached": r.cached, "result": str(rpath),
+                      "figure": str(fpath)})
+        if on_point:
+            on_point(tag, fpath, r.cached)
+    ipath = out / "results" / f"{exp.name}.sweep.json"
+    atomic_write_json(ipath, {"experiment": exp.name, "mode": mode, "executor": executor, "jobs": jobs,
+                              "points": index, "complete": True})
+    return ipath
+
+
 # --------------------------------------------------------------------------- publishing
 #: Where committed results live (``docs/results/<mode>/``) and the figures drawn from them.
 PUBLISHED_DIR = REPO_ROOT / "docs" / "results"
@@ -400,13 +564,21 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
 
 
 # --------------------------------------------------------------------------- discovery
+def load_script(script: str | Path) -> Experiment:
+    """The ``EXPERIMENT`` defined by an ``experiments/NN_slug.py`` script (the one loader:
+    discovery, the CLI and sweep workers use it). A path that does not exist here is looked
+    up by name in :data:`EXPERIMENTS_DIR` (a worker on another machine, same checkout)."""
+    path = Path(script)
+    if not path.exists():
+        path = EXPERIMENTS_DIR / path.name
+    spec = importlib.util.spec_from_file_location(f"regimes_experiment_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"script={str(script)!r} is not an experiment script: give an experiments/NN_slug.py file")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.EXPERIMENT
+
+
 def discover(directory: Path = EXPERIMENTS_DIR) -> list[Experiment]:
     """Every ``experiments/NN_slug.py`` module's ``EXPERIMENT``, in number order."""
-    exps = []
-    for path in sorted(directory.glob("[0-9][0-9]_*.py")):
-        spec = importlib.util.spec_from_file_location(f"regimes_experiment_{path.stem}", path)
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        exps.append(mod.EXPERIMENT)
-    return exps
+    return [load_script(path) for path in sorted(Path(directory).glob("[0-9][0-9]_*.py"))]

@@ -1,14 +1,20 @@
-"""Sweeps: a grid of configs, each point cached by a hash of its config, run in
-parallel on local processes or on a Dask cluster, resumable after any kill.
+"""Sweeps: a generic executor. A grid of configs, each point cached by a hash of its
+config, run in parallel on local processes or on a Dask cluster, resumable after any kill.
+
+This module knows nothing about experiments and imports nothing above
+:mod:`regimes.store`; running numbered experiments as sweep points
+(:class:`regimes.harness.ExperimentPoint`, :class:`regimes.harness.ExperimentCache`)
+is the harness's business.
 
 The model
 ---------
 A *sweep* is a list of *points* (JSON-able dicts, usually a :func:`grid`) and a
 *point function* ``fn(point) -> (metrics, arrays)``. Every point has a cache
-entry named by :func:`regimes.harness.config_hash` of the point and of the code
-that computes it (:class:`PointCache`'s ``code``; :class:`ExperimentCache` uses the
-harness's own :func:`regimes.harness.cache_key`), so an edit of that code never
-serves a stale point; :func:`run_sweep`
+entry; a :class:`Cache` names it (:meth:`Cache.key`), reads it back only when it is
+finished (:meth:`Cache.load`) and writes it (:meth:`Cache.store`). :class:`PointCache`
+names an entry by :func:`regimes.store.config_hash` of the point and of the code
+that computes it (``code``, e.g. :func:`regimes.store.fn_fingerprint`), so an edit of
+that code never serves a stale point; :func:`run_sweep`
 
 1. loads every point whose entry is complete (it never recomputes one),
 2. sends the rest to an executor — in-process (``jobs=1``), a pool of local
@@ -22,18 +28,12 @@ serves a stale point; :func:`run_sweep`
 Survival
 --------
 Every file is written atomically (temp file + ``os.replace``, see
-:func:`regimes.harness.atomic_write_bytes`); the arrays go first and the JSON,
+:func:`regimes.store.atomic_write_bytes`); the arrays go first and the JSON,
 which carries ``"complete": true`` and the point's hash, goes last. An entry
 counts as finished only if its JSON parses, is marked complete, names the
 right hash, and its ``.npz`` loads. So a sweep killed by Ctrl-C or ``kill -9``
 loses at most the points in flight, a rerun recomputes nothing finished, and a
 partial file is never read as a result.
-
-Two caches share this machinery: :class:`PointCache` (``{hash}.json`` holding
-``key`` and ``metrics``, the same layout as
-:meth:`regimes.harness.RunContext.point`) and :class:`ExperimentCache` (the
-harness's own ``results/cache/NN_slug/{hash}.json`` layout, so a run computed
-on a Dask worker is a cache hit for ``harness.run`` and the experiment script).
 
 ``python -m regimes.sweep demo --cache DIR ...`` runs a registered synthetic
 sweep (used by the kill-and-resume tests).
@@ -44,11 +44,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import importlib.util
 import itertools
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -58,8 +56,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from regimes import harness
 from regimes._validate import check_choice, check_int
+from regimes.store import atomic_write_json, atomic_write_npz, config_hash, fn_fingerprint, read_complete
 
 Arrays = dict[str, np.ndarray]
 PointFn = Callable[[dict[str, Any]], tuple[dict[str, Any], Arrays]]
@@ -102,9 +100,9 @@ class Cache(Protocol):
 class PointCache:
     """``directory/{hash}.json`` (+ ``.npz``) per point.
 
-    ``salt`` (optional) is mixed into the hash as ``{"config": salt, "key": point}``,
-    which is exactly how :meth:`regimes.harness.RunContext.point` names its points,
-    so a sweep can fill the point cache of an experiment run.
+    ``salt`` (optional) is mixed into the hash as ``{"config": salt, "key": point}``
+    (how :meth:`regimes.harness.RunContext.point` names an experiment's points, so a
+    sweep can fill the point cache of an experiment run).
 
     ``code`` (optional) fingerprints the point function, e.g. :func:`fn_fingerprint` of it,
     and is mixed into the hash too, so editing the function (or the library) recomputes
@@ -124,7 +122,7 @@ class PointCache:
         named: dict[str, Any] = point if self.salt is None else {"config": self.salt, "key": point}
         if self.code is not None:
             named = {"point": named, "code": self.code}
-        return harness.config_hash(named)
+        return config_hash(named)
 
     def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
         h = self.key(point)
@@ -132,7 +130,7 @@ class PointCache:
 
     def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None:
         """The finished point, or ``None`` if absent, partial or corrupt."""
-        hit = harness.read_complete(*self.paths(point))
+        hit = read_complete(*self.paths(point))
         if hit is None or "metrics" not in hit[0] or hit[0].get("hash", self.key(point)) != self.key(point):
             return None
         return hit[0]["metrics"], hit[1]
@@ -140,152 +138,12 @@ class PointCache:
     def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path:
         """Write arrays, then the JSON marked complete (both atomic)."""
         jpath, npath = self.paths(point)
-        harness.atomic_write_npz(npath, arrays)
-        harness.atomic_write_json(jpath, {"key": point, "hash": self.key(point), "code": self.code,
+        atomic_write_npz(npath, arrays)
+        atomic_write_json(jpath, {"key": point, "hash": self.key(point), "code": self.code,
                                           "metrics": metrics,
                                           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                           "complete": True})
         return jpath
-
-
-# --------------------------------------------------------------------------- experiments as points
-@dataclass(frozen=True)
-class ExperimentPoint:
-    """One run of a numbered experiment: which script, which config."""
-
-    script: str
-    mode: str = "quick"
-    seed: int = 0
-    device: str = "cpu"
-    overrides: tuple[tuple[str, Any], ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"script": self.script, "mode": self.mode, "seed": self.seed, "device": self.device,
-                "overrides": dict(self.overrides)}
-
-    @staticmethod
-    def from_dict(d: dict[str, Any]) -> ExperimentPoint:
-        return ExperimentPoint(d["script"], d["mode"], int(d["seed"]), d["device"],
-                               tuple(sorted(d.get("overrides", {}).items())))
-
-
-def load_experiment(script: str | Path) -> harness.Experiment:
-    """The ``EXPERIMENT`` defined by an ``experiments/NN_slug.py`` script."""
-    path = Path(script)
-    if not path.exists():  # a worker on another machine: same name in its own checkout
-        path = harness.EXPERIMENTS_DIR / path.name
-    spec = importlib.util.spec_from_file_location(f"regimes_experiment_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise SweepError(f"cannot load experiment script {script}: is it a .py file?")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.EXPERIMENT
-
-
-def full_config(exp: harness.Experiment, pt: ExperimentPoint) -> dict[str, Any]:
-    """The config the harness hashes for this run (mirrors :func:`regimes.harness.run`)."""
-    config = {**(exp.quick if pt.mode == "quick" else exp.full), **dict(pt.overrides)}
-    return {"experiment": exp.name, "mode": pt.mode, "seed": int(pt.seed), "device": pt.device,
-            **config}
-
-
-class ExperimentCache:
-    """The harness's own cache: ``out/results/cache/NN_slug/{hash}.json`` (+ ``.npz``).
-
-    A point's "metrics" here are the harness's whole result record (config,
-    metrics, versions, git revision, wall time, code fingerprints), so an entry
-    written by a sweep is a cache hit for :func:`regimes.harness.run` and vice versa.
-    The key is :func:`regimes.harness.cache_key` (config and code), with the code
-    fingerprinted once per script when the cache first names one of its points; a
-    result computed by other code (a worker with another checkout, or an edit during
-    the sweep) is refused by :meth:`store`.
-    """
-
-    def __init__(self, out: str | Path, force: bool = False) -> None:
-        self.out = Path(out)
-        self.force = force
-        self._exps: dict[str, harness.Experiment] = {}
-        self._code: dict[str, dict[str, str]] = {}
-
-    def _exp(self, script: str) -> harness.Experiment:
-        if script not in self._exps:
-            self._exps[script] = load_experiment(script)
-            self._code[script] = harness.code_fingerprint(self._exps[script])
-        return self._exps[script]
-
-    def key(self, point: dict[str, Any]) -> str:
-        pt = ExperimentPoint.from_dict(point)
-        return harness.cache_key(full_config(self._exp(pt.script), pt), self._code[pt.script])
-
-    def paths(self, point: dict[str, Any]) -> tuple[Path, Path]:
-        exp = self._exp(point["script"])
-        jpath = self.out / "results" / "cache" / exp.name / f"{self.key(point)}.json"
-        return jpath, jpath.with_suffix(".npz")
-
-    def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None:
-        if self.force:
-            return None
-        hit = harness.read_complete(*self.paths(point))
-        ok = (hit is not None and hit[0].get("config_hash") == self.key(point)
-              and hit[0].get("code") == self._code[point["script"]])
-        return hit if ok else None
-
-    def store(self, point: dict[str, Any], metrics: dict[str, Any], arrays: Arrays) -> Path:
-        key, code = self.key(point), self._code[point["script"]]
-        if metrics.get("config_hash") != key or metrics.get("code") != code:
-            raise SweepError(
-                f"{point['script']} was computed by other code than this checkout's (code "
-                f"{metrics.get('code')} on {metrics.get('host', '?')}, here {code}): give the "
-                "workers the same checkout, and do not edit the script or the library during a sweep")
-        jpath, npath = self.paths(point)
-        harness.atomic_write_npz(npath, arrays)
-        harness.atomic_write_json(jpath, metrics)
-        return jpath
-
-
-def experiment_point(point: dict[str, Any], *, out: str, quiet: bool = True
-                     ) -> tuple[dict[str, Any], Arrays]:
-    """Compute one experiment run on a worker; returns the harness's result record.
-
-    Runs ``compute`` exactly as :func:`regimes.harness.run` does (same config,
-    same per-point memo folder under ``out``), but writes nothing but that memo:
-    the caller stores the result, so results flow back into one cache.
-    """
-    pt = ExperimentPoint.from_dict(point)
-    exp = load_experiment(pt.script)
-    if pt.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SweepError(f"device={pt.device!r} but CUDA is not available on worker "
-                             f"{platform.node()}: use --device cpu or GPU workers")
-    cfg = full_config(exp, pt)
-    code = harness.code_fingerprint(exp)
-    h = harness.cache_key(cfg, code)
-    points_dir = Path(out) / "results" / "cache" / exp.name / f"{h}-points"
-    ctx = harness.RunContext(cfg, int(pt.seed), pt.device, quiet, points_dir)
-    t0 = time.perf_counter()
-    metrics, arrays = exp.compute(ctx)
-    result = harness.result_record(exp, cfg, h, code, metrics, time.perf_counter() - t0)
-    return harness._jsonable(result), {k: np.asarray(v) for k, v in arrays.items()}
-
-
-def fn_fingerprint(fn: Callable[..., Any]) -> dict[str, str]:
-    """The code behind a point function, for :class:`PointCache`'s ``code``: a hash of the
-    file that defines ``fn`` (through ``functools.partial``; its bytecode if it has no
-    file) and :func:`regimes.harness.library_fingerprint`."""
-    import hashlib
-    import marshal
-
-    path = harness._source_file(fn)
-    if path is not None:
-        blob = path.read_bytes()
-    else:
-        while isinstance(fn, functools.partial):
-            fn = fn.func
-        code = getattr(fn, "__code__", None)
-        blob = marshal.dumps(code) if code is not None else getattr(fn, "__qualname__", "?").encode()
-    return {"fn": hashlib.sha256(blob).hexdigest()[:16], "library": harness.library_fingerprint()}
 
 
 # --------------------------------------------------------------------------- executors
@@ -477,7 +335,7 @@ def demo_point(point: dict[str, Any], sleep: float = 0.0) -> tuple[dict[str, Any
     """
     if sleep:
         time.sleep(sleep)
-    rng = np.random.default_rng(int(harness.config_hash(point), 16) % 2**63)
+    rng = np.random.default_rng(int(config_hash(point), 16) % 2**63)
     draws = rng.standard_normal(16)
     x = float(point.get("x", 0))
     return ({"x2": x * x, "mean": float(draws.mean()), "pid": os.getpid()},
@@ -512,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     computed = sum(not r.cached for r in res)
     summary = {"computed": computed, "cached": len(res) - computed}
     if args.summary:
-        harness.atomic_write_json(Path(args.summary), summary)
+        atomic_write_json(Path(args.summary), summary)
     print(json.dumps(summary))
     return 0
 

@@ -21,15 +21,8 @@ import numpy as np
 import pytest
 
 from regimes import harness
-from regimes.sweep import (
-    ExperimentCache,
-    PointCache,
-    demo_point,
-    experiment_point,
-    fn_fingerprint,
-    grid,
-    run_sweep,
-)
+from regimes.harness import ExperimentCache, experiment_point
+from regimes.sweep import PointCache, demo_point, fn_fingerprint, grid, run_sweep
 
 REPO = Path(__file__).resolve().parent.parent
 
