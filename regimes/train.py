@@ -46,9 +46,9 @@ equality), and at θ = 0 the subgradient is 0. Unlike "pick the first
 maximiser", this rule commutes with every permutation of the coordinates, so
 λ‖θ‖_∞-regularized training stays permutation-equivariant (Thm 3.3, Cor C.7).
 
-Any other *functional* model trains through the same loop: an object with
-``params() -> dict[str, Tensor]``, ``apply(params, x) -> (n, p)`` logits on (n, 2)
-index pairs and ``with_params(params)`` rebuilding a model of the same type (e.g.
+Any other model trains through the same loop: any :class:`regimes.models.Model`, i.e. an
+object with ``params() -> dict[str, Tensor]``, ``apply(params, x) -> (n, p)`` logits on
+(n, 2) index pairs and ``with_params(params)`` rebuilding a model of the same type (e.g.
 :class:`regimes.models.transformer.Transformer`). Its data-loss gradient comes from
 ``torch.func.grad``; the optimizers, penalties (‖θ‖_∞ and ‖θ‖₂ over all of its
 tensors jointly), metrics (per-tensor norms ``{name}_inf``/``{name}_l2`` instead
@@ -80,6 +80,7 @@ import torch
 
 from regimes._validate import check_choice, check_int, check_positive
 from regimes.metrics.margins import margins
+from regimes.models.protocol import Model
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import Dataset, clean_pairs, heldout
 
@@ -252,7 +253,7 @@ class TrainResult:
     last step run when ``stop_on_stall`` ended the run early, else ``None``.
     """
 
-    net: QuadraticNet | Any
+    net: Model
     history: dict[str, list]
     final: dict[str, Any]
     config: TrainConfig
@@ -616,7 +617,7 @@ def _metrics_on(params: Params, es: _EvalSet, config: TrainConfig, scale: float,
 
 
 @torch.no_grad()
-def evaluate(net: Any, train: Dataset, config: TrainConfig, *,
+def evaluate(net: Model | Params, train: Dataset, config: TrainConfig, *,
              test: Dataset | None = None, output_scale: float | None = None,
              population: bool = False) -> dict[str, float]:
     """One metrics record (what :func:`train` records at each evaluation step).
@@ -706,7 +707,8 @@ def _record(params: Params, tr: _EvalSet, te: _EvalSet | None, config: TrainConf
 
 # =========================================================================== validation
 def _is_functional(net: Any) -> bool:
-    """Whether ``net`` looks like a functional model (``params``, ``apply``, ``with_params``)."""
+    """Whether ``net`` is a :class:`regimes.models.Model` other than the quadratic net (its three
+    methods present and callable)."""
     return (not isinstance(net, QuadraticNet)
             and all(callable(getattr(net, a, None)) for a in ("params", "apply", "with_params")))
 
@@ -734,7 +736,7 @@ def _check_test(train: Dataset, test: Dataset | None) -> None:
             raise ValueError(f"test.task={test.task} differs from train.task={train.task}")
 
 
-def _check_inputs(net: QuadraticNet, train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
+def _check_inputs(net: Model, train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
@@ -981,7 +983,7 @@ def _quadratic_backend(net: QuadraticNet, train: Dataset, ev_tr: _EvalSet, ev_te
         dtype=net.dtype)
 
 
-def _functional_backend(net: Any, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalSet | None,
+def _functional_backend(net: Model, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalSet | None,
                         config: TrainConfig, dev: torch.device) -> _Backend:
     """Any functional model: the data-loss gradient by ``torch.func.grad_and_value``."""
     from torch.func import grad_and_value
@@ -1019,7 +1021,7 @@ def _functional_backend(net: Any, train: Dataset, ev_tr: _EvalSet, ev_te: _EvalS
 
 
 def train(
-    net: QuadraticNet | Any,
+    net: Model,
     train: Dataset,
     config: TrainConfig,
     *,
@@ -1034,10 +1036,10 @@ def train(
 
     Parameters
     ----------
-    net : the initial net (not modified; a copy is trained). Its dtype (float32 or
-        float64) is the training dtype. A :class:`QuadraticNet` trains on the hand-written
-        gradients; any other object with ``params()``, ``apply(params, x) -> (n, p)`` and
-        ``with_params(params)`` (e.g. the transformer) trains on ``torch.func`` gradients
+    net : the initial net, a :class:`regimes.models.Model` (not modified; a copy is trained).
+        Its dtype (float32 or float64) is the training dtype. A :class:`QuadraticNet` trains
+        on the hand-written gradients; any other model (``params()``, ``apply(params, x) ->
+        (n, p)``, ``with_params(params)``; e.g. the transformer) trains on ``torch.func`` gradients
         (classification only); ``TrainResult.net`` is then ``net.with_params(θ_final)``.
     train : the training set; ``train.task.setting`` picks classification (logits
         ``f``, :meth:`QuadraticNet.apply`) or regression (``g``,

@@ -1,7 +1,11 @@
-"""Models: the paper's quadratic net, a one-layer transformer (Fig 5) and the blog's embedding MLP."""
+"""Models: the paper's quadratic net, a one-layer transformer (Fig 5) and the blog's embedding MLP,
+all three :class:`Model` s (the functional interface ``params`` / ``apply`` / ``with_params`` that
+:func:`regimes.train.train` and :func:`regimes.ntk.autodiff.model_entk` take)."""
 
 from regimes.models.mlp import EmbeddingMLP
+from regimes.models.protocol import Model, Params
 from regimes.models.quadratic import InitMoments, QuadraticNet, init_moments, permute_params
 from regimes.models.transformer import Transformer
 
-__all__ = ["EmbeddingMLP", "InitMoments", "QuadraticNet", "Transformer", "init_moments", "permute_params"]
+__all__ = ["EmbeddingMLP", "InitMoments", "Model", "Params", "QuadraticNet", "Transformer", "init_moments",
+           "permute_params"]

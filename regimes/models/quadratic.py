@@ -10,6 +10,7 @@ columns of ``W``: one-hot inputs are never materialised.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,29 @@ def _sample(dist: str | Sampler, shape: tuple[int, int], fan_in: int, gen: torch
     return (torch.randint(2, shape, generator=gen, dtype=torch.float64) * 2 - 1) * s
 
 
+class _ScaledApply:
+    """The descriptor behind :meth:`QuadraticNet.apply`: the plain function on the class
+    (``QuadraticNet.apply(params, x, output_scale)``, used by ``torch.func`` and the training
+    loop), and on an instance that function with the instance's ``output_scale`` as the
+    default, so a net satisfies the :class:`regimes.models.Model` protocol's
+    ``apply(params, x)``."""
+
+    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj: QuadraticNet | None, objtype: type | None = None) -> Callable[..., torch.Tensor]:
+        if obj is None:
+            return self.fn
+        fn, scale = self.fn, obj.output_scale
+
+        def apply(params: Params, x: torch.Tensor, output_scale: float = scale) -> torch.Tensor:
+            return fn(params, x, output_scale)
+
+        apply.__doc__ = fn.__doc__
+        return apply
+
+
 class QuadraticNet:
     """Two-layer quadratic network f(θ; (a, b)) = s·V (W[:, a] + W[:, p+b])^{⊙2} (eq. 2.1).
 
@@ -80,7 +104,8 @@ class QuadraticNet:
 
     Calling the net on an (n, 2) int64 index tensor returns (n, p) logits. The
     static :meth:`apply` is the functional form ``(params, x) -> logits`` used
-    by ``torch.func`` and the training loop.
+    by ``torch.func`` and the training loop; with :meth:`params` and :meth:`with_params`
+    the net is a :class:`regimes.models.Model`.
     """
 
     def __init__(self, W: torch.Tensor, V: torch.Tensor, *, output_scale: float = 1.0) -> None:
@@ -171,15 +196,26 @@ class QuadraticNet:
         Wt = W.t()
         return Wt[x[:, 0]] + Wt[p + x[:, 1]]
 
-    @staticmethod
+    @_ScaledApply
     def apply(params: Params, x: torch.Tensor, output_scale: float = 1.0) -> torch.Tensor:
         """Functional forward pass: logits f(θ; x) of shape (n, p) (eq. 2.1).
 
-        ``x`` is trusted here (hot path); :meth:`__call__` validates it.
+        On the class, ``QuadraticNet.apply(params, x, output_scale=1.0)`` is the static
+        functional form; on a net, ``net.apply(params, x)`` scales by ``net.output_scale``
+        (the :class:`regimes.models.Model` method, so ``net.apply(net.params(), x)`` equals
+        ``net(x)``). ``x`` is trusted here (hot path); :meth:`__call__` validates it.
         """
         z = QuadraticNet.hidden(params["W"], x)
         out = (z * z) @ params["V"].t()
         return out * output_scale if output_scale != 1.0 else out
+
+    def with_params(self, params: Params) -> QuadraticNet:
+        """A net with this one's output scale holding ``params = {"W", "V"}`` (the
+        :class:`regimes.models.Model` method); ``ValueError`` on missing keys or bad shapes."""
+        if not isinstance(params, dict) or set(params) != {"W", "V"}:
+            keys = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise ValueError(f"params must be a dict with keys 'W' and 'V', got {keys}")
+        return QuadraticNet(params["W"], params["V"], output_scale=self.output_scale)
 
     @staticmethod
     def apply_regression(params: Params, x: torch.Tensor, output_scale: float = 1.0) -> torch.Tensor:

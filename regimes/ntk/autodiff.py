@@ -32,9 +32,9 @@ import torch
 from torch.func import jacrev, jvp, vjp, vmap
 
 from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
+from regimes.models.protocol import Model, Params
 from regimes.models.quadratic import QuadraticNet
 
-Params = dict[str, torch.Tensor]
 ModelFn = Callable[[Params, torch.Tensor], torch.Tensor]
 
 IMPLEMENTATIONS = ("jacobian_contraction", "ntk_vector_products")
@@ -44,7 +44,7 @@ DEFAULT_MAX_BYTES = 1 << 29  # 512 MiB of Jacobians / tangents per block
 #: chunk² × (activations per input), which ``max_bytes`` cannot see.
 NVP_MAX_CHUNK = 64
 
-__all__ = ["IMPLEMENTATIONS", "entk_autodiff", "quadratic_entk_autodiff"]
+__all__ = ["IMPLEMENTATIONS", "entk_autodiff", "model_entk", "quadratic_entk_autodiff"]
 
 
 def _num_outputs(fn: ModelFn, params: Params, x: torch.Tensor) -> tuple[int, bool]:
@@ -116,6 +116,9 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
                   chunk_size: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
                   dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
     """Empirical NTK of a functional model by ``torch.func`` (Def 4.1 for any architecture).
+
+    For a :class:`regimes.models.Model` ``m``, ``entk_autodiff(m.apply, m.params(), x)``
+    (or :func:`model_entk`).
 
     Parameters
     ----------
@@ -231,6 +234,31 @@ def entk_autodiff(fn: ModelFn, params: Params, x: torch.Tensor, x2: torch.Tensor
             if symmetric and jb > ia:
                 out[sb, sa] = blk.permute(1, 0, 3, 2).to(out_dtype)
     return out[:, :, 0, 0] if k == 1 and (scalar or output is not None) else out
+
+
+def model_entk(model: Model, x: torch.Tensor, x2: torch.Tensor | None = None, *,
+               output: int | None = None, implementation: str = "jacobian_contraction",
+               chunk_size: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+               dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
+    """Empirical NTK of a :class:`regimes.models.Model` at its own parameters (Def 4.1):
+    :func:`entk_autodiff` of ``model.apply`` at ``model.params()``; same arguments, shapes
+    (``(n, n2)`` with ``output``, else ``(n, n2, p, p)``) and errors, plus ``ValueError`` if
+    ``model`` is not a Model. Differentiates the model's ``apply`` as it is: for a
+    :class:`QuadraticNet` that includes its ``output_scale``.
+
+    Examples
+    --------
+    >>> from regimes.models import QuadraticNet
+    >>> net = QuadraticNet.init(3, 4, seed=0)
+    >>> K = model_entk(net, torch.tensor([[0, 1], [2, 2]]), output=0)
+    >>> K.shape, bool(torch.allclose(K, K.T)), bool(torch.linalg.eigvalsh(K).min() >= -1e-12)
+    (torch.Size([2, 2]), True, True)
+    """
+    if not isinstance(model, Model):
+        raise ValueError(f"model must be a regimes.models.Model (params(), apply(params, x), with_params(params)), "
+                         f"got {type(model).__name__}")
+    return entk_autodiff(model.apply, model.params(), x, x2, output=output, implementation=implementation,
+                         chunk_size=chunk_size, max_bytes=max_bytes, dtype=dtype)
 
 
 def quadratic_entk_autodiff(net: QuadraticNet, x: torch.Tensor, x2: torch.Tensor | None = None, *,
