@@ -82,6 +82,7 @@ from regimes._validate import check_choice, check_int, check_positive
 from regimes.metrics.margins import margins
 from regimes.models.protocol import Model
 from regimes.models.quadratic import QuadraticNet
+from regimes.store import atomic_write_bytes
 from regimes.tasks import Dataset, clean_pairs, heldout
 
 __all__ = [
@@ -795,8 +796,6 @@ def _check_functional(net: Any, train: Dataset, test: Dataset | None, config: Tr
 
 # =========================================================================== checkpoints
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    from regimes.harness import atomic_write_bytes
-
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
