@@ -317,7 +317,7 @@ def lemma_d11_pair_sum(p: int, m: int, v: torch.Tensor, d: int) -> float:
 
     Lemma D.11 states ``(−1)^d C(m, d)`` for unit v ⊥ V_s; the proof needs all
     line sums of v to vanish (v in the top-degree component). For v ⊥ V_s of
-    intermediate degree the identity fails (an erratum, see ``regimes.report.ERRATA`` and
+    intermediate degree the identity fails (an erratum, see ``proofs/ERRATA.md`` and
     proofs/appendix_d_spectral_lower_bound.md): see the tests.
     """
     d = check_int("d", d, low=0, high=m)

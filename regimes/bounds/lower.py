@@ -13,12 +13,12 @@ All are closed-form numbers; the matrices behind them live in
 * ``prior_mean=True`` accounts for the eNTK's prior mean f₀ (App. B.1): the
   predictor then lives in an ``(n+1)``-dimensional span (``np+1`` for
   classification). Definition 2.3 leaves f₀ out; see the "Kernel regression with a
-  prior mean" entry of ``regimes.report.ERRATA``.
+  prior mean" entry of ``proofs/ERRATA.md``.
 
 The returned values are the raw formulas: they may be ≤ 0 (vacuous) when n is
 large. Printed typos are fixed: Thm 3.4's ``w/2`` is ``1/2``; Cor D.8's proof
 has ``n/(p^m − 1)`` where the statement (used here) has ``n/p^m``. Both are in
-``regimes.report.ERRATA``.
+``proofs/ERRATA.md``.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def cor_d8_lower_bound(p: int, n: int, m: int) -> float:
     ``E_σ inf_α ‖Σ_t α_t K(x_t, ·) − Ψ_σ‖² ≥ p^{m−1}(1 − 1/p − (n/p^m) e^{(m−1)/(p−1)})``.
 
     Unnormalised sum over the p^m points; needs ``1 ≤ m < p`` and ``n ≥ 1``. The
-    statement's ``n/p^m`` is used (the proof's ``n/(p^m − 1)`` is a typo; see ``regimes.report.ERRATA``).
+    statement's ``n/p^m`` is used (the proof's ``n/(p^m − 1)`` is a typo; see ``proofs/ERRATA.md``).
     """
     p, m = _p_m(p, m)
     n = check_int("n", n, low=1)

@@ -14,7 +14,7 @@ plus the perturbation lemmas G.11, G.13, with the union bound over all inputs
 that the "max over x" of G.9 needs (check C13) and a union over a fixed
 grid of prior scales so the Gaussian prior does not depend on the data.
 
-Errata applied (listed in ``regimes.report.ERRATA``; details in the proof notes under
+Errata applied (listed in ``proofs/ERRATA.md``; details in the proof notes under
 ``proofs/``): Lemma E.1's ``Q₃ = (−W/2; −V)`` (the paper prints ``(−W/2; V)`` in (E.4),
 kept behind ``printed_sign=True`` to show that it fails), and
 ``‖U‖_∞ = (2/9)^{1/3} max(‖W‖_∞, ‖V‖_∞)`` rather than ``max(·)``; Lemma G.13's

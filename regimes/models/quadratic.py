@@ -261,7 +261,7 @@ class QuadraticNet:
         V'[σ3(k)] = V[k]. Then f_{σ3(k)}(π_σθ; (σ1(a), σ2(b))) = f_k(θ; (a, b))
         (Lemma C.5). The paper prints W'_{ij} = W_{i,σ1(j)}, the inverse
         convention, which breaks Lemma C.5's proof (see proofs/thm_3_3_equivariance.md
-        and ``regimes.report.ERRATA``).
+        and ``proofs/ERRATA.md``).
         """
         return QuadraticNet(*permute_params(self.W, self.V, sigma), output_scale=self.output_scale)
 
