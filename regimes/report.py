@@ -4,7 +4,10 @@ It shows, for every registered check (C1…), the claim it tests, the measured
 value against the bound and the verdict, the figures of the experiments that
 illustrate it, and the config and run metadata behind each figure (read from
 ``results/NN_slug.json``); then every experiment's figure; then the errata of
-the paper that the suite implements in corrected form.
+the paper that the suite implements in corrected form. The proof notes
+(``proofs/*.md``, the errata list among them) are rendered beside it as pages
+``report/notes/<stem>.html`` with their formulas as MathML (:mod:`regimes.notes`);
+each check's section links to its notes and each note back to its checks.
 
 The page is self-contained: figures are copied next to it (``report/figures/``)
 and referenced relatively, styles are inline, there is no script, so it opens
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from regimes import harness, store
+from regimes import notes as proof_notes
 from regimes.checks import VERDICTS, Check
 from regimes.checks.runner import (  # noqa: F401  (re-exported: their home before regimes.checks.runner)
     CHECKS_FILE,
@@ -257,10 +261,48 @@ def _figure_block(exp: harness.Experiment, result: dict[str, Any] | None, img: s
             f"<details><summary>metrics</summary>{_pre_json(result.get('metrics', {}))}</details>")
 
 
+# --------------------------------------------------------------------------- proof notes
+def _statement(chk: Check) -> str:
+    """A check's claim with its formulas as MathML (:func:`regimes.notes.render_inline`)."""
+    return proof_notes.render_inline(chk.statement, source=f"check {chk.id} statement")
+
+
+def _note_links(chk: Check, notes: proof_notes.NotesBuild | None) -> str:
+    """`` · proof notes: …`` linking the check's notes (via the index ``proofs/README.md``)."""
+    if notes is None:
+        return ""
+    stems = [s for s in proof_notes.notes_for_check(chk.id, notes.rows, chk.theorem) if s in notes.pages]
+    links = ", ".join(f'<a class="note-link" href="{_e(notes.href(s))}">'
+                      f"{proof_notes.render_inline(notes.titles[s], source=f'proofs/{s}.md')}</a>" for s in stems)
+    return f" · proof notes: {links}" if links else ""
+
+
+def _notes_section(notes: proof_notes.NotesBuild | None) -> str:
+    if notes is None:
+        return ""
+    first = [s for s in (proof_notes.INDEX_NOTE, proof_notes.ERRATA_NOTE) if s in notes.pages]
+    items = "".join(f'<li><a href="{_e(notes.href(s))}">'
+                    f"{proof_notes.render_inline(notes.titles[s], source=f'proofs/{s}.md')}</a></li>"
+                    for s in first + sorted(s for s in notes.pages if s not in first))
+    return ('<h2 id="notes">Proof notes</h2><p class="meta">The notes in <code>proofs/</code>: each result '
+            "in our words, a proof sketch, the errata that apply, and which check, test and figure go with "
+            f"it.</p><ul>{items}</ul>")
+
+
+def _errata_link(notes: proof_notes.NotesBuild | None) -> str:
+    if notes is None or proof_notes.ERRATA_NOTE not in notes.pages:
+        return ""
+    return (f'<p class="meta">With the evidence and the test that keeps each: '
+            f'<a href="{_e(notes.href(proof_notes.ERRATA_NOTE))}">the errata note</a>.</p>')
+
+
 def render(checks: list[Check], entries: dict[str, dict[str, Any]],
            experiments: list[harness.Experiment], results: dict[str, dict[str, Any] | None],
-           images: dict[str, str], *, title: str = "regimes — verification report") -> str:
-    """The report's HTML (pure: no file access). ``images`` maps experiment name → src."""
+           images: dict[str, str], *, title: str = "regimes — verification report",
+           notes: proof_notes.NotesBuild | None = None) -> str:
+    """The report's HTML (pure: no file access). ``images`` maps experiment name → src;
+    ``notes`` (from :func:`regimes.notes.build_notes`, pages in ``notes/``) adds the links
+    from each check to its proof notes and the list of notes."""
     by_check: dict[str, list[harness.Experiment]] = {}
     for exp in experiments:
         for cid in exp.checks:
@@ -277,7 +319,7 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
                         for x in by_check.get(chk.id, []))
         rows.append(
             f'<tr class="check-row" data-check="{_e(chk.id)}"><td><a href="#check-{_e(chk.id)}">'
-            f"{_e(chk.id)}</a></td><td>{_e(chk.theorem)}</td><td>{_e(chk.statement)}</td>"
+            f"{_e(chk.id)}</a></td><td>{_e(chk.theorem)}</td><td>{_statement(chk)}</td>"
             f'<td class="num">{_e(fmt_num(res.get("measured")))}</td>'
             f'<td class="num">{_e(res.get("relation", ""))}</td>'
             f'<td class="num">{_e(fmt_num(res.get("bound")))}</td>'
@@ -308,8 +350,8 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
                        for x in by_check.get(chk.id, []))
         sections.append(
             f'<section class="card" id="check-{_e(chk.id)}"><h3>{_e(chk.id)} — {_e(chk.theorem)}'
-            f"</h3><p>{_e(chk.statement)}</p>{nums}<p class=\"meta\">Test: <code>{_e(chk.test)}"
-            f"</code></p>{f'<div class=thumbs>{figs}</div>' if figs else ''}</section>")
+            f"</h3><p>{_statement(chk)}</p>{nums}<p class=\"meta\">Test: <code>{_e(chk.test)}"
+            f"</code>{_note_links(chk, notes)}</p>{f'<div class=thumbs>{figs}</div>' if figs else ''}</section>")
 
     exp_sections = []
     for exp in experiments:
@@ -340,8 +382,9 @@ Generated {_e(gen)} · git {_e(store.git_revision())} ·
 {"".join(sections)}
 <h2 id="experiments">Experiments</h2>
 {"".join(exp_sections) or "<p>No experiments found.</p>"}
+{_notes_section(notes)}
 <h2 id="errata">Errata implemented in corrected form</h2>
-<ol>{errata}</ol>
+{_errata_link(notes)}<ol>{errata}</ol>
 </body></html>
 """
 
@@ -368,7 +411,10 @@ def build(out: str | Path, experiments: list[harness.Experiment], checks: list[C
             if png.exists():
                 shutil.copyfile(png, tmp / "figures" / png.name)
                 images[exp.name] = f"figures/{png.name}"
-        page = render(checks, entries, experiments, results, images)
+        notes = proof_notes.build_notes(
+            tmp / "notes", check_links={c.id: f"index.html#check-{c.id}" for c in checks},
+            experiment_links={x.number: f"index.html#exp-{x.name}" for x in experiments})
+        page = render(checks, entries, experiments, results, images, notes=notes)
         (tmp / "index.html").write_text(page, encoding="utf-8")
         os.chmod(tmp, 0o755)
         old = None
