@@ -32,7 +32,7 @@ import numpy as np
 
 from regimes.checks.dynamics import C17_RUN
 from regimes.harness import Experiment, main
-from regimes.metrics.runs import summarize, tracked_run
+from regimes.runs import file_params, summarize, tracked_run
 from regimes.stats import mean_ci
 
 _TRACK = {"n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3}
@@ -65,6 +65,7 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         for seed in seeds:
             cfg = {**{k: v for k, v in rc.items() if k != "name"}, "seed": int(seed)}
             stored, arr = ctx.point(cfg, lambda cfg=cfg: tracked_run(cfg, device=ctx.device))
+            arr = file_params(arrays, f"run{i}-seed{int(seed)}", {"run": i, "seed": int(seed)}, arr)
             # the measures are recomputed from the stored curves (cheap), so their definitions
             # can change without retraining
             per_seed.append({"seed": int(seed), **stored, **summarize(arr, {**ctx.config.get("measures", {}), **cfg})})

@@ -24,7 +24,7 @@ import numpy as np
 from regimes import plots
 from regimes.checks.dynamics import gap_verdict
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import C17B_RUN, init_scale_run
+from regimes.runs import C17B_RUN, TrackedRunConfig, file_params, init_scale_run
 from regimes.stats import mean_ci
 
 QUICK = {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN}
@@ -37,7 +37,8 @@ FULL = {"alphas": [0.25, 0.5, 1.0, 2.0], "seeds": [0, 1, 2, 3, 4],
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     row, arrays = init_scale_run(key["alpha"], key["seed"], key["run"], key["device"])
     train = "train_fit_acc" if "train_fit_acc" in arrays else "train_acc"
-    return row, {"step": arrays["step"], "train": arrays[train], "test": arrays["test_acc"]}
+    return row, {"step": arrays["step"], "train": arrays[train], "test": arrays["test_acc"],
+                 **{k: v for k, v in arrays.items() if k.startswith("params/")}}
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -46,8 +47,10 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             for a in c["alphas"] for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="α × seed")
     rows = [m for m, _ in done]
-    arrays = {f"a{k['alpha']:g}_s{k['seed']}_{name}": v for k, (_, a) in zip(keys, done, strict=True)
-              for name, v in a.items()}
+    arrays: dict[str, np.ndarray] = {}
+    for k, (_, a) in zip(keys, done, strict=True):
+        rest = file_params(arrays, f"a{k['alpha']:g}-s{k['seed']}", {"alpha": k["alpha"], "seed": k["seed"]}, a)
+        arrays.update({f"a{k['alpha']:g}_s{k['seed']}_{name}": v for name, v in rest.items()})
     per_alpha = []
     for a in c["alphas"]:
         rs = [r for r in rows if r["alpha"] == a]
@@ -104,6 +107,7 @@ EXPERIMENT = Experiment(
     seconds_quick=150.0,
     seconds_full=10 * 3600.0,
     checks=("C17b",),
+    schemas={"run": TrackedRunConfig},
 )
 
 if __name__ == "__main__":

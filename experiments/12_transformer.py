@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from regimes.harness import Experiment, main
+from regimes.runs import ParamSnapshots, file_params, net_arrays
 
 QUICK = {"p": 17, "d_model": 32, "n_heads": 4, "d_mlp": 128, "optimizer": "adamw", "lr": 3e-3,
          "weight_decay": 1.0, "lam_inf": 1e-20, "steps": 3000, "n_track": 30, "after_pairs": 60, "seeds": [0, 1, 2]}
@@ -71,8 +72,9 @@ def _run(c: dict[str, Any], seed: int, device: str) -> tuple[dict[str, Any], dic
     cfg = TrainConfig(steps=int(c["steps"]), lr=float(c["lr"]), optimizer=str(c["optimizer"]),
                       weight_decay=float(c["weight_decay"]), loss="cross_entropy", lam_inf=float(c["lam_inf"]),
                       eval_steps=steps)
+    snaps = ParamSnapshots()
     res = train(net, split.train, cfg,
-                test=split.test, callbacks=[tracker], device=device)
+                test=split.test, callbacks=[tracker, snaps], device=device)
     h = {k: np.asarray(v, dtype=np.float64) for k, v in res.history.items()}
     m = grokking_measures(h["step"], h["train_acc"], h["test_acc"], log_time=True)
     te = t_exit(h["step"], h["ntk_dist_train"], 0.05)
@@ -84,6 +86,8 @@ def _run(c: dict[str, Any], seed: int, device: str) -> tuple[dict[str, Any], dic
                ntk_dist_at_mem=None if m.t_mem is None
                else float(np.interp(m.t_mem, h["step"], h["ntk_dist_train"])))
     arrays.update(h)
+    arrays.update(net_arrays(res.net))
+    arrays.update(snaps.arrays(res.net, {"t_mem": m.t_mem, "t_exit": te, "t_grok": m.t_grok}))
     return out, arrays
 
 
@@ -97,7 +101,10 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     for seed in c["seeds"]:
         key = {k: c[k] for k in QUICK if k != "seeds"} | {"seed": int(seed)}
         done.append(ctx.point(key, lambda seed=seed: _run(c, int(seed), ctx.device)))
-    metrics, arrays = dict(done[0][0]), done[0][1]
+    stored: dict[str, np.ndarray] = {}
+    rest = [file_params(stored, f"seed{int(s)}", {"seed": int(s)}, a)
+            for s, (_, a) in zip(c["seeds"], done, strict=True)]
+    metrics, arrays = dict(done[0][0]), {**rest[0], **stored}
     per_seed = [{"seed": int(s), **{k: m.get(k) for k in ("t_mem", "t_grok", "t_exit", "exit_after_mem",
                                                           "final_test_acc")}}
                 for s, (m, _) in zip(c["seeds"], done, strict=True)]

@@ -37,7 +37,7 @@ import torch
 
 from regimes.harness import Experiment, main
 from regimes.metrics.fourier import circle_score, embedding_pca, embedding_spectrum, ipr, layer_spectrum
-from regimes.metrics.runs import mlp_run, tracked_run
+from regimes.runs import MLPRunConfig, TrackedRunConfig, file_params, mlp_run, tracked_run
 
 MLP_QUICK = {"p": 53, "d_embed": 128, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 0.03,
              "fraction": 0.6, "steps": 6000, "n_track": 60, "dtype": "float32"}
@@ -73,7 +73,8 @@ def _run(cfg: dict[str, Any], device: str) -> tuple[dict[str, Any], dict[str, np
     out.update(ipr_analytic=ipr(W_sol, 2.0), ipr_analytic_coef=ipr(W_sol, 2.0, basis="coefficient"),
                ipr_init=float(arr["ipr2"][0]), ipr_final=float(arr["ipr2"][-1]))
     arrays = {"step": arr["step"], "train_acc": arr["train_acc"], "test_acc": arr["test_acc"],
-              "ipr2": arr["ipr2"], "ipr2_coef": arr["ipr2_coef"]}
+              "ipr2": arr["ipr2"], "ipr2_coef": arr["ipr2_coef"],
+              **{k: v for k, v in arr.items() if k.startswith("params/")}}
     for tag in ("W0", "W1"):
         W = store[tag].to(torch.float64)
         arrays[f"spectrum_{tag}"] = layer_spectrum(W).numpy()
@@ -101,12 +102,13 @@ def _embedding_views(E: torch.Tensor, out: dict[str, Any], arrays: dict[str, np.
 
 
 def _run_mlp(c: dict[str, Any], seed: int, device: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The blog's embedding MLP (:func:`regimes.metrics.runs.mlp_run`): curves, t_mem/t_grok and the
+    """The blog's embedding MLP (:func:`regimes.runs.mlp_run`): curves, t_mem/t_grok and the
     PCA circle and spectrum of its embedding rows at init and at the end."""
     s, h = mlp_run({**c, "seed": seed}, device=device)
     out: dict[str, Any] = {k: s[k] for k in ("t_mem", "t_grok", "final_train_acc", "final_test_acc", "measures",
                                              "n_train", "num_params", "train_wall_s")}
-    arrays = {"mlp_step": h["step"], "mlp_train_acc": h["train_acc"], "mlp_test_acc": h["test_acc"]}
+    arrays = {"mlp_step": h["step"], "mlp_train_acc": h["train_acc"], "mlp_test_acc": h["test_acc"],
+              **{k: v for k, v in h.items() if k.startswith("params/")}}
     _embedding_views(torch.from_numpy(h["embed_init"]), out, arrays, "init")
     _embedding_views(torch.from_numpy(h["embed_end"]), out, arrays, "end")
     return out, arrays
@@ -117,7 +119,10 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     out, arrays = ctx.point(cfg, lambda: _run(cfg, ctx.device))
     mcfg = {**ctx.config["mlp"], "seed": ctx.seed, "model": "embedding_mlp"}
     mout, marr = ctx.point(mcfg, lambda: _run_mlp(ctx.config["mlp"], ctx.seed, ctx.device))
-    return {**out, "mlp": mout}, {**arrays, **marr}
+    stored: dict[str, np.ndarray] = {}
+    arrays = file_params(stored, "quadratic", {"model": "quadratic"}, arrays)
+    marr = file_params(stored, "mlp", {"model": "mlp"}, marr)
+    return {**out, "mlp": mout}, {**arrays, **marr, **stored}
 
 
 def _pca_panel(ax, c: np.ndarray, title: str) -> None:
@@ -200,6 +205,7 @@ EXPERIMENT = Experiment(
     plot=plot,
     seconds_quick=70.0,
     seconds_full=1800.0,
+    schemas={"run": TrackedRunConfig, "mlp": MLPRunConfig},
 )
 
 if __name__ == "__main__":

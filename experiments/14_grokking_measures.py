@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from regimes.harness import Experiment, main
-from regimes.metrics.runs import mlp_run, tracked_run
+from regimes.runs import MLPRunConfig, TrackedRunConfig, file_params, mlp_run, tracked_run
 
 BASE_Q = {"p": 23, "optimizer": "adamw", "lr": 1e-3, "loss": "cross_entropy", "steps": 2500, "track": False,
           "n_track": 50, "fraction": 0.7}
@@ -74,6 +74,7 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     rows, arrays = [], {}
     for i, (label, value, cfg) in enumerate(ctx.progress(jobs, "runs")):
         s, arr = ctx.point(cfg, lambda cfg=cfg: tracked_run(cfg, device=ctx.device))
+        arr = file_params(arrays, f"r{i}", {"model": "quadratic", "sweep": label, "value": value}, arr)
         rows.append(_row(label, value, s))
         arrays[f"r{i}_step"], arrays[f"r{i}_train"], arrays[f"r{i}_test"] = arr["step"], arr["train_acc"], \
             arr["test_acc"]
@@ -86,7 +87,9 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   for f in mc["fractions"]]
         mrows = []
         for i, (label, value, cfg) in enumerate(ctx.progress(mjobs, "MLP runs")):
-            s, arr = ctx.point(cfg, lambda cfg=cfg: mlp_run(cfg, device=ctx.device))
+            s, arr = ctx.point(cfg, lambda cfg=cfg: mlp_run({k: v for k, v in cfg.items() if k != "model"},
+                                                            device=ctx.device))
+            arr = file_params(arrays, f"m{i}", {"model": "mlp", "sweep": label, "value": value}, arr)
             mrows.append({**_row(label, value, s), "circle_score_end": s["circle_score_end"],
                           "train_wall_s": s["train_wall_s"]})
             arrays[f"m{i}_step"], arrays[f"m{i}_train"], arrays[f"m{i}_test"] = arr["step"], arr["train_acc"], \
@@ -173,6 +176,7 @@ EXPERIMENT = Experiment(
     plot=plot,
     seconds_quick=180.0,
     seconds_full=4 * 3600.0,
+    schemas={"base": TrackedRunConfig, "mlp.base": MLPRunConfig},
 )
 
 if __name__ == "__main__":

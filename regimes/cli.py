@@ -151,17 +151,21 @@ def _parse_value(text: str) -> Any:
 
 
 def _overrides(exp: harness.Experiment, sets: list[str]) -> dict[str, list[Any]]:
-    """``--set KEY=V1,V2`` → {KEY: [V1, V2]}, keys checked against the experiment's config."""
-    known = set(exp.quick) | set(exp.full)
+    """``--set KEY=V1,V2`` → {KEY: [V1, V2]}, keys checked against the experiment's config.
+
+    ``KEY`` may be dotted (``run.lr``) to set one entry of a nested config; every part is
+    checked (:func:`regimes.harness.check_config_key`), so ``--set run.lrr=1`` fails naming
+    ``lrr`` and the known keys."""
     axes: dict[str, list[Any]] = {}
     for item in sets:
         key, sep, vals = item.partition("=")
         key = key.strip()
         if not sep or not key or not vals:
             raise CLIError(f"--set {item!r} is not KEY=VALUE[,VALUE…] — e.g. --set p=11,17")
-        if key not in known:
-            raise CLIError(f"--set {key}: {exp.name} has no config key {key!r} — known keys: "
-                           f"{', '.join(sorted(known)) or 'none'}")
+        try:
+            harness.check_config_key(exp, key)
+        except ValueError as e:
+            raise CLIError(f"--set {key}: {e}") from None
         if key in axes:
             raise CLIError(f"--set {key} given twice — give all values once: --set {key}=A,B")
         # a JSON list value (e.g. [1,2]) is one value; otherwise split on commas
@@ -232,8 +236,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     script = str(Path(args.experiments or harness.EXPERIMENTS_DIR) / f"{exp.name}.py")
     out = Path(args.out)
     combos = sweep.grid(**axes, seed=seeds) if axes else [{"seed": s} for s in seeds]
-    points = [harness.ExperimentPoint(script, args.mode, int(c["seed"]), args.device,
-                                    tuple(sorted((k, v) for k, v in c.items() if k != "seed")))
+    points = [harness.ExperimentPoint(script, args.mode, int(c["seed"]), args.device, tuple(sorted(
+        harness.nest_overrides(exp, args.mode, {k: v for k, v in c.items() if k != "seed"}).items())))
               .as_dict() for c in combos]
     # a single run computes here; a sweep on an existing cluster computes on its workers
     _check_device(args.device, remote=args.scheduler is not None and len(points) > 1)

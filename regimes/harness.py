@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
+import dataclasses
 import hashlib
 import importlib.util
 import inspect
@@ -134,6 +136,46 @@ def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: 
     return {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
 
 
+def check_config_key(exp: Experiment, key: str) -> None:
+    """``ValueError`` unless ``key`` (dotted for nested configs: ``run.lr``) names an entry of
+    ``exp``'s quick or full config, or a field of the dataclass that ``exp.schemas`` gives for
+    its parent path; the message names the first unknown part and the known keys there."""
+    parts = key.split(".")
+    levels: list[Any] = [exp.quick, exp.full]
+    for depth, part in enumerate(parts):
+        prefix = ".".join(parts[:depth])
+        known = set().union(*(lv.keys() for lv in levels if isinstance(lv, dict)))
+        schema = exp.schemas.get(prefix) if prefix else None
+        if schema is not None:
+            known |= {f.name for f in dataclasses.fields(schema)}
+        if part not in known:
+            where = f"{exp.name}'s config" if not prefix else f"{exp.name}'s {prefix!r}"
+            raise ValueError(f"{where} has no config key {part!r} — known keys: {', '.join(sorted(known)) or 'none'}")
+        levels = [lv.get(part) for lv in levels if isinstance(lv, dict)]
+        if depth < len(parts) - 1 and not any(isinstance(lv, dict) for lv in levels):
+            raise ValueError(f"{exp.name}'s {'.'.join(parts[:depth + 1])!r} is not a nested config — "
+                             f"set it whole (--set {'.'.join(parts[:depth + 1])}=VALUE)")
+
+
+def nest_overrides(exp: Experiment, mode: str, flat: dict[str, Any]) -> dict[str, Any]:
+    """Top-level overrides from ``flat`` ones whose keys may be dotted: ``{"run.lr": 0.1}``
+    becomes ``{"run": {**<mode's run config>, "lr": 0.1}}`` (each key checked by
+    :func:`check_config_key`)."""
+    base = exp.quick if mode == "quick" else exp.full
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        check_config_key(exp, key)
+        top, *rest = key.split(".")
+        if not rest:
+            out[top] = value
+            continue
+        node = out.setdefault(top, copy.deepcopy(base.get(top, {})))
+        for part in rest[:-1]:
+            node = node.setdefault(part, {})
+        node[rest[-1]] = value
+    return out
+
+
 def points_dir(out: str | Path, exp: Experiment, key: str) -> Path:
     """The per-point memo folder of the run whose cache key is ``key``."""
     return Path(out) / "results" / "cache" / exp.name / f"{key}-points"
@@ -225,7 +267,8 @@ class Experiment:
     ``compute(ctx) -> (metrics, arrays)`` does the work; ``plot(result, arrays, path)``
     draws ``path`` (a ``.png``; a ``.pdf`` beside it) from the stored result only.
     ``quick``/``full`` are the two configs; ``seconds_quick``/``seconds_full`` are
-    measured runtime estimates shown by ``regimes list``.
+    measured runtime estimates shown by ``regimes list``; ``checks`` the ids of the checks
+    it illustrates; ``schemas`` the dataclasses of its nested recipe configs.
     """
 
     number: str
@@ -239,6 +282,9 @@ class Experiment:
     seconds_quick: float = float("nan")
     seconds_full: float = float("nan")
     checks: tuple[str, ...] = field(default_factory=tuple)
+    #: typed sub-configs by dotted path (e.g. ``{"run": TrackedRunConfig}``): ``--set run.KEY=…``
+    #: may name any field of that dataclass, and no other key.
+    schemas: dict[str, type] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -475,7 +521,8 @@ def experiment_point(point: dict[str, Any], *, out: str, quiet: bool = True
 
 def point_tag(point: dict[str, Any]) -> str:
     """The file stem of one sweep point's result: ``key=value_…_seed=S`` (overrides sorted)."""
-    parts = [f"{k}={v}" for k, v in sorted(point["overrides"].items())] + [f"seed={point['seed']}"]
+    parts = [f"{k}={config_hash(v)[:8] if isinstance(v, dict) else v}" for k, v in sorted(point["overrides"].items())]
+    parts += [f"seed={point['seed']}"]
     return "_".join(parts).replace("/", "-").replace(" ", "")
 
 

@@ -1,7 +1,20 @@
-"""Training recipes at the paper's rich-regime settings (App. A; Figs 3 and 4), shared by
-experiments 07 and 08 and the checks C15 and C16.
+"""Training recipes: every training run an experiment or a check performs.
 
-One recipe, :func:`rich_run`, trains the quadratic net at one (setting, p, seed) from a
+* :func:`tracked_run` (:class:`TrackedRunConfig`): the quadratic net with its eNTK tracked
+  through training, summarised by the grokking measures and the kernel-exit time
+  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b.
+* :func:`mlp_run` (:class:`MLPRunConfig`): the blog's embedding MLP; experiments 13 and 14.
+* :func:`init_scale_run`: one point of the init-scale sweep (C17b, experiment 11).
+* :func:`rich_run` (:class:`RichRunConfig`): the paper's rich-regime settings (App. A;
+  Figs 3 and 4); experiments 07 and 08 and the checks C15 and C16.
+
+Every recipe returns ``(summary, arrays)`` and puts the trained parameters into ``arrays``
+(:func:`net_arrays`: ``params/final/<name>`` as float32 plus ``params/spec``, the
+architecture as JSON), with snapshots at t_mem, t_exit and t_grok where the run has them, so
+a stored result can be re-analysed (:func:`rebuild_net`, :func:`regimes.harness.load_run`).
+Experiments file them per run with :func:`file_params`.
+
+:func:`rich_run` trains the quadratic net at one (setting, p, seed) from a
 typed :class:`RichRunConfig` and measures, on **held-out** points only (the pairs, or
 triples, not in the training set; see :func:`regimes.train.evaluate`):
 
@@ -24,7 +37,9 @@ The paper's settings (App. A.1, A.2) are the defaults of :func:`paper_config`:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +47,31 @@ import numpy as np
 import torch
 
 from regimes._validate import check_choice, check_int, check_positive
+from regimes.metrics.fourier import ipr
+from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
+from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
 
-__all__ = ["C17B_RUN", "RichRunConfig", "init_scale_gaps", "init_scale_run", "paper_config", "rich_run"]
+__all__ = [
+    "C17B_RUN",
+    "DEFAULT_MLP_RUN",
+    "DEFAULT_RUN",
+    "MLPRunConfig",
+    "ParamSnapshots",
+    "RichRunConfig",
+    "TrackedRunConfig",
+    "c17_summary",
+    "file_params",
+    "init_scale_gaps",
+    "init_scale_run",
+    "mlp_run",
+    "net_arrays",
+    "paper_config",
+    "rebuild_net",
+    "rich_run",
+    "stored_runs",
+    "summarize",
+    "tracked_run",
+]
 
 SETTINGS = ("classification", "regression")
 
@@ -207,11 +245,12 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
         summary.update(_kernel_baseline(net0, split, setting))
     keys = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "theta_inf", "norm_margin")
     arrays = {k: np.asarray(h[k], dtype=np.float64) for k in keys if k in h}
+    arrays.update(net_arrays(res.net))
     return summary, arrays
 
 
 #: The init-scale sweep of check C17b and experiment 11 (keys of
-#: :data:`regimes.metrics.runs.DEFAULT_RUN`, without α and the seed): AdamW on cross-entropy,
+#: :data:`DEFAULT_RUN`, without α and the seed): AdamW on cross-entropy,
 #: p = 31, n = 2p^{5/3}, h = 4p, no eNTK tracking. α is the **init scale** (every entry of the
 #: initial (W, V) multiplied by α).
 C17B_RUN: dict[str, Any] = {"p": 31, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0,
@@ -223,9 +262,7 @@ def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, d
     """One run of the init-scale sweep (default :data:`C17B_RUN`) at init scale ``alpha``:
     ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap t_grok − t_mem
     (None when the run never memorised or never grokked) and the final held-out accuracy, and
-    ``arrays`` the training curves of :func:`regimes.metrics.runs.tracked_run`."""
-    from regimes.metrics.runs import tracked_run
-
+    ``arrays`` the training curves and parameters of :func:`tracked_run`."""
     s, arrays = tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha), "seed": int(seed)},
                             device=device)
     row = {"alpha": float(alpha), "seed": int(seed), "t_mem": s["t_mem"], "t_grok": s["t_grok"],
@@ -238,3 +275,519 @@ def init_scale_gaps(alphas: list[float], seeds: list[int], run: dict[str, Any] |
                     device: str = "cpu") -> list[dict[str, Any]]:
     """:func:`init_scale_run` rows for every (α, seed), α-major."""
     return [init_scale_run(a, s, run, device)[0] for a in alphas for s in seeds]
+
+
+# =========================================================================== tracked runs
+@dataclass(frozen=True)
+class TrackedRunConfig:
+    """One tracked run of the quadratic net (:func:`tracked_run`); the defaults are a quick,
+    reliably grokking AdamW run at p = 31.
+
+    Fields: ``p`` (modulus), ``setting`` (``"classification"``/``"regression"``),
+    ``width_mult`` (h = width_mult·p), ``n_rule`` (``"2p^(5/3)"`` or ``"2p^2.25"``; unless
+    ``fraction`` of the population is given), ``alpha`` (init scale), ``dist`` (init law),
+    ``optimizer``, ``lr``, ``weight_decay``, ``lam_inf``, ``loss``, ``steps`` (as
+    :class:`regimes.train.TrainConfig`), ``n_track`` (log-spaced evaluations),
+    ``eval_size``/``after_pairs``/``after_every`` (eNTK tracking, see
+    :class:`regimes.metrics.tracking.KernelTracker`), ``grok_threshold``/``gen_threshold``/
+    ``exit_threshold``/``exit_relative`` (the measures of :func:`summarize`), ``seed``,
+    ``dtype``, ``track`` (track the eNTK at all) and ``wd_start`` (weight decay only from
+    that step on).
+
+    :meth:`from_dict` refuses a key that is not a field (``ValueError`` naming it and the
+    known keys), so a misspelt key never falls back to its default silently.
+    """
+
+    p: int = 31
+    setting: str = "classification"
+    width_mult: int = 4
+    n_rule: str = "2p^(5/3)"
+    fraction: float | None = None
+    alpha: float = 1.0
+    dist: str = "uniform"
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    lam_inf: float = 0.0
+    loss: str = "cross_entropy"
+    steps: int = 4000
+    n_track: int = 40
+    eval_size: int = 500
+    after_pairs: int = 300
+    grok_threshold: float = 0.9
+    gen_threshold: float = 0.95
+    exit_threshold: float = 0.5
+    exit_relative: bool = True
+    after_every: int = 2
+    seed: int = 0
+    dtype: str = "float64"
+    track: bool = True
+    wd_start: int = 0
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any] | TrackedRunConfig) -> TrackedRunConfig:
+        """The config with ``config``'s keys over the defaults; ``ValueError`` for an unknown key."""
+        return _from_dict(cls, config)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (values as given)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class MLPRunConfig:
+    """One run of the blog's embedding MLP (:func:`mlp_run`), with the settings of the blog post
+    "Some thoughts on Grokking" (code: okitouni/simple-grokking) as defaults: ``p``,
+    ``d_embed``, ``hidden`` (architecture), ``optimizer``, ``lr``, ``weight_decay``,
+    ``steps`` (training), ``fraction`` (of the p² pairs trained on), ``n_track``
+    (log-spaced evaluations), ``dtype``, ``grok_threshold`` and ``seed``.
+    :meth:`from_dict` refuses unknown keys, as :meth:`TrackedRunConfig.from_dict`."""
+
+    p: int = 53
+    d_embed: int = 128
+    hidden: int = 128
+    optimizer: str = "adamw"
+    lr: float = 3e-2
+    weight_decay: float = 0.03
+    fraction: float = 0.6
+    steps: int = 10_000
+    n_track: int = 80
+    dtype: str = "float32"
+    grok_threshold: float = 0.9
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any] | MLPRunConfig) -> MLPRunConfig:
+        """The config with ``config``'s keys over the defaults; ``ValueError`` for an unknown key."""
+        return _from_dict(cls, config)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (values as given)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _from_dict(cls: type, config: Any) -> Any:
+    if isinstance(config, cls):
+        return config
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config={config!r} is not allowed: give a {cls.__name__} or a dict of its fields")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in config if k not in known]
+    if unknown:
+        raise ValueError(f"config key {unknown[0]!r} is not a {cls.__name__} field: known keys are "
+                         f"{', '.join(known)}")
+    return cls(**config)
+
+
+def config_fields(cls: type) -> tuple[str, ...]:
+    """The field names of a run-config dataclass (what ``--set run.KEY=…`` may name)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+#: Defaults of :func:`tracked_run` as a dict (:class:`TrackedRunConfig`'s defaults).
+DEFAULT_RUN: dict[str, Any] = TrackedRunConfig().as_dict()
+
+#: Defaults of :func:`mlp_run` as a dict (:class:`MLPRunConfig`'s defaults).
+DEFAULT_MLP_RUN: dict[str, Any] = MLPRunConfig().as_dict()
+
+
+def _n_train(cfg: dict[str, Any]) -> int:
+    p = cfg["p"]
+    if cfg.get("fraction"):
+        N = p**2 if cfg["setting"] == "classification" else p**3
+        return max(1, round(cfg["fraction"] * N))
+    rule = cfg["n_rule"]
+    if rule == "2p^(5/3)":
+        return round(2 * p ** (5 / 3))
+    if rule == "2p^2.25":
+        return round(2 * p**2.25)
+    raise ValueError(f"n_rule={rule!r} is not allowed: choose '2p^(5/3)' or '2p^2.25' (or give fraction)")
+
+
+def _fit_callback(p: int, x: torch.Tensor, y: torch.Tensor, scale: float):
+    """Regression only: share of training triples fitted to within p/2 (train "accuracy")."""
+    from regimes.models.quadratic import QuadraticNet
+
+    def cb(step: int, params: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
+        g = QuadraticNet.apply_regression(params, x.to(params["W"].device), scale)
+        record["train_fit_acc"] = float(((g - y.to(g)).abs() < p / 2).double().mean())
+
+    return cb
+
+
+def _ipr_callback(record_key: str = "ipr2"):
+    def cb(step: int, params: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
+        record[record_key] = ipr(params["W"], 2.0)
+
+    return cb
+
+
+def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "cpu",
+                extra_callbacks: tuple = (), snapshots: bool = True
+                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train the quadratic net as ``config`` says (a :class:`TrackedRunConfig`, or a dict of
+    its fields over the defaults; ``ValueError`` for an unknown key), tracking the eNTK at
+    ``n_track`` log-spaced steps, and summarise it.
+
+    ``wd_start > 0`` switches weight decay on only from that step (the textbook's
+    practice problem 2): the run is split into two :func:`~regimes.train.train` calls.
+    Returns ``(summary, arrays)``; arrays are the history columns as float64, plus the
+    trained parameters (:func:`net_arrays`: ``params/final/W``, ``params/final/V`` as
+    float32, ``params/spec``) and, with ``snapshots``, the parameters at the first
+    evaluation step at or after each of t_mem, t_exit and t_grok that the run reached
+    (``params/t_mem/W`` …, with ``params/t_mem/step``).
+
+    Every test quantity is held out: ``test_acc`` / ``test_loss`` are :func:`regimes.train.train`'s
+    (regression: the clean pairs, whose labelled triple was never trained on), and the
+    after-kernel accuracy is scored on up to ``after_pairs`` of the same clean pairs
+    (:func:`regimes.tasks.clean_pairs`). ``summary["stalled_at"]`` is the train loop's stall
+    report (:attr:`regimes.train.TrainResult.stalled_at`; the first phase's, else the
+    second's, in global steps), and the arrays' ``stalled_at`` column its running value (NaN
+    until a stall is confirmed).
+    """
+    from regimes.models.quadratic import QuadraticNet
+    from regimes.tasks import Task, clean_pairs, sample_split
+    from regimes.train import TrainConfig, train
+
+    cfg = TrackedRunConfig.from_dict(config).as_dict()
+    p, setting = int(cfg["p"]), cfg["setting"]
+    task = Task(p, setting)
+    n = _n_train(cfg)
+    split = sample_split(task, n=n, seed=cfg["seed"])
+    dtype = torch.float64 if cfg["dtype"] == "float64" else torch.float32
+    net = QuadraticNet.init(p, int(cfg["width_mult"]) * p, alpha=cfg["alpha"], dist=cfg["dist"],
+                            seed=cfg["seed"], dtype=dtype)
+    steps = log_steps(int(cfg["steps"]), int(cfg["n_track"]))
+    callbacks: list = []
+    tracker = None
+    if cfg["track"]:
+        x_eval = eval_subset(task, min(int(cfg["eval_size"]), task.size), seed=cfg["seed"] + 1) \
+            if cfg["eval_size"] else None
+        gen = torch.Generator().manual_seed(cfg["seed"] + 2)
+        test_pairs = clean_pairs(split.train, split.test)   # held out: labelled point never trained on
+        k = min(int(cfg["after_pairs"]), test_pairs.shape[0]) if cfg["after_pairs"] else 0
+        after = test_pairs[torch.randperm(test_pairs.shape[0], generator=gen)[:k]] if k else None
+        tracker = KernelTracker(task, split.train.x, split.train.y, steps=steps, x_eval=x_eval,
+                                after_pairs=after, output_scale=net.output_scale,
+                                after_every=int(cfg["after_every"]))
+        callbacks.append(tracker)
+    if setting == "regression":
+        callbacks.append(_fit_callback(p, split.train.x, split.train.y, net.output_scale))
+    callbacks.append(_ipr_callback())
+    snaps = ParamSnapshots() if snapshots else None
+    if snaps is not None:
+        callbacks.append(snaps)
+    callbacks.extend(extra_callbacks)
+    common = dict(lr=cfg["lr"], optimizer=cfg["optimizer"], loss=cfg["loss"], lam_inf=cfg["lam_inf"])
+    wd_start = int(cfg["wd_start"])
+    total = int(cfg["steps"])
+    if 0 < wd_start < total:
+        # phase 1 without decay; phase 2 from the phase-1 net with decay (fresh optimizer state)
+        s1 = [s for s in steps if s <= wd_start]
+        r1 = train(net, split.train, TrainConfig(steps=wd_start, weight_decay=0.0, eval_steps=s1, **common),
+                   test=split.test, callbacks=callbacks, device=device)
+        s2 = [s - wd_start for s in steps if s >= wd_start]
+        shifted = [_shift(cb, wd_start) for cb in callbacks]
+        r2 = train(r1.net, split.train, TrainConfig(steps=total - wd_start, weight_decay=cfg["weight_decay"],
+                                                     eval_steps=s2, **common),
+                   test=split.test, callbacks=shifted, device=device)
+        h2 = {k: v[1:] for k, v in r2.history.items()}
+        h2["step"] = [s + wd_start for s in h2["step"]]
+        if "stalled_at" in h2:   # phase 2 reports its own stalls, in global step numbers
+            h2["stalled_at"] = [None if v is None else v + wd_start for v in h2["stalled_at"]]
+        history = _concat(r1.history, h2)
+        wall = r1.wall_time_s + r2.wall_time_s
+        stalled_at = r1.stalled_at if r1.stalled_at is not None else (
+            None if r2.stalled_at is None else r2.stalled_at + wd_start)
+    else:
+        res = train(net, split.train, TrainConfig(steps=total, weight_decay=cfg["weight_decay"], eval_steps=steps,
+                                                  **common), test=split.test, callbacks=callbacks, device=device)
+        history, wall, stalled_at = res.history, res.wall_time_s, res.stalled_at
+        final_net = res.net
+    if 0 < wd_start < total:
+        final_net = r2.net
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    summary = summarize(arrays, cfg)
+    summary.update(n_train=n, width=int(cfg["width_mult"]) * p, train_wall_s=wall,
+                   tracking_s=None if tracker is None else tracker.time_s, stalled_at=stalled_at)
+    arrays.update(net_arrays(final_net))
+    if snaps is not None:
+        arrays.update(snaps.arrays(final_net, {k: summary.get(k) for k in ("t_mem", "t_exit", "t_grok")}))
+    return summary, arrays
+
+
+def mlp_run(config: MLPRunConfig | Mapping[str, Any], *, device: str = "cpu", snapshots: bool = True
+            ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train the blog's embedding MLP (:class:`~regimes.models.mlp.EmbeddingMLP`) as ``config``
+    says (an :class:`MLPRunConfig`, or a dict of its fields; ``ValueError`` for an unknown
+    key) with :func:`regimes.train.train` — full-batch, cross-entropy, ``fraction`` of the p²
+    pairs — evaluating at ``n_track`` log-spaced steps.
+
+    Returns ``(summary, arrays)``: the summary holds ``t_mem``, ``t_grok``, the grokking
+    measures (as :func:`summarize`), ``n_train``, ``num_params``, ``train_wall_s`` and
+    ``circle_score_end`` (the circle score of the final embedding rows' top-2 PCA plane);
+    the arrays hold the history columns and the embedding table at init and at the end
+    (``embed_init``, ``embed_end``, float64, (p, d_embed)), and the trained parameters with
+    snapshots at t_mem and t_grok as in :func:`tracked_run` (``params/…``, float32).
+    """
+    from regimes.metrics.fourier import circle_score, embedding_pca
+    from regimes.models.mlp import EmbeddingMLP
+    from regimes.tasks import Task, sample_split
+    from regimes.train import TrainConfig, train
+
+    c = MLPRunConfig.from_dict(config).as_dict()
+    p, seed = int(c["p"]), int(c["seed"])
+    split = sample_split(Task(p), fraction=float(c["fraction"]), seed=seed)
+    dtype = torch.float64 if c["dtype"] == "float64" else torch.float32
+    net = EmbeddingMLP.init(p, d_embed=int(c["d_embed"]), hidden=int(c["hidden"]), seed=seed, dtype=dtype)
+    cfg = TrainConfig(steps=int(c["steps"]), lr=float(c["lr"]), optimizer=str(c["optimizer"]),
+                      weight_decay=float(c["weight_decay"]), loss="cross_entropy",
+                      eval_steps=log_steps(int(c["steps"]), int(c["n_track"])))
+    snaps = ParamSnapshots() if snapshots else None
+    res = train(net, split.train, cfg, test=split.test, device=device, callbacks=[snaps] if snaps else [])
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in res.history.items()}
+    E0 = net.params()["embed"].detach().cpu().to(torch.float64)
+    E1 = res.net.params()["embed"].detach().cpu().to(torch.float64)
+    arrays["embed_init"], arrays["embed_end"] = E0.numpy(), E1.numpy()
+    summary = summarize(arrays, {"setting": "classification", "grok_threshold": c["grok_threshold"]})
+    summary.update(n_train=len(split.train), num_params=net.num_params(), train_wall_s=res.wall_time_s,
+                   circle_score_end=circle_score(embedding_pca(E1, 2)[0])[0], stalled_at=res.stalled_at)
+    arrays.update(net_arrays(res.net))
+    if snaps is not None:
+        arrays.update(snaps.arrays(res.net, {k: summary.get(k) for k in ("t_mem", "t_grok")}))
+    return summary, arrays
+
+
+def _shift(cb, offset: int):
+    """A callback seeing global step numbers during the second phase (skipping its step 0)."""
+    def wrapped(step: int, params, record) -> None:
+        if step == 0:
+            return
+        cb(step + offset, params, record)
+
+    return wrapped
+
+
+def _concat(h1: dict[str, list], h2: dict[str, list]) -> dict[str, list]:
+    keys = set(h1) | set(h2)
+    n1, n2 = len(h1["step"]), len(h2["step"])
+    return {k: list(h1.get(k, [math.nan] * n1)) + list(h2.get(k, [math.nan] * n2)) for k in keys}
+
+
+def _at(steps: np.ndarray, values: np.ndarray, t: float | None) -> float | None:
+    if t is None:
+        return None
+    i = int(np.searchsorted(steps, t))
+    v = float(values[i]) if i < len(values) else math.nan
+    return v if math.isfinite(v) else None
+
+
+#: Kernel distances S(t, 0) below this are read as "no measurable movement": the float64
+#: round-off of S is ~1e-16, so a growth ratio S(t_gen, 0)/S(t_fit, 0) is taken against
+#: max(S(t_fit, 0), S_FLOOR) and a ratio of two round-off values can never pass.
+S_FLOOR = 1e-9
+
+
+def c17_summary(arrays: dict[str, np.ndarray], *, gen_threshold: float = 0.95, small: float = 0.1,
+                growth: float = 10.0, train_key: str = "train_acc", kernel_key: str = "ntk_dist_train"
+                ) -> dict[str, Any]:
+    """The quantities of check C17 for one run.
+
+    t_fit: first step with training accuracy 100 %; t_gen: first step with test accuracy
+    ≥ ``gen_threshold``. ``small_at_fit``: S(t_fit, 0) ≤ ``small`` (Fort distance of the
+    training-set eNTK). ``growth_ratio``: S(t_gen, 0) / S(t_fit, 0), to be ≥ ``growth``
+    ("orders of magnitude": at least one), with S(t_fit, 0) floored at :data:`S_FLOOR` so that
+    round-off is never read as growth. Also the relative change ‖Θ̂_t − Θ̂₀‖/‖Θ̂₀‖ at
+    both times and its ratio. ``holds`` is ``None`` when the run did not fit or generalise.
+    """
+    steps = arrays["step"]
+    tf = first_crossing(steps, arrays[train_key], 1.0)
+    tg = first_crossing(steps, arrays["test_acc"], gen_threshold)
+    out: dict[str, Any] = {"t_fit": tf, "t_gen": tg}
+    rel = arrays.get("ntk_rel_change_train")
+    S = arrays.get(kernel_key)
+    if S is None or tf is None or tg is None:
+        out.update(S_fit=None, S_gen=None, growth_ratio=None, rel_fit=None, rel_gen=None, holds=None)
+        return out
+    s_fit, s_gen = _at(steps, S, tf), _at(steps, S, tg)
+    r_fit = _at(steps, rel, tf) if rel is not None else None
+    r_gen = _at(steps, rel, tg) if rel is not None else None
+    ratio = None if s_fit is None or s_gen is None else s_gen / max(s_fit, S_FLOOR)
+    holds = None if s_fit is None or ratio is None else bool(s_fit <= small and ratio >= growth)
+    out.update(S_fit=s_fit, S_gen=s_gen, growth_ratio=ratio, rel_fit=r_fit, rel_gen=r_gen,
+               rel_ratio=None if not r_fit or r_gen is None else r_gen / r_fit, holds=holds)
+    return out
+
+
+def summarize(arrays: dict[str, np.ndarray], cfg: dict[str, Any]) -> dict[str, Any]:
+    """t_mem, t_grok, t_exit (under those names), exit_after_mem, the grokking measures and C17.
+
+    ``cfg`` needs the keys ``setting``, ``grok_threshold``, ``gen_threshold``, ``exit_threshold``
+    (and optionally ``exit_relative``); missing ones are taken from :data:`DEFAULT_RUN`.
+    """
+    cfg = {**DEFAULT_RUN, **cfg}
+    steps = arrays["step"]
+    train_key = "train_fit_acc" if cfg["setting"] == "regression" else "train_acc"
+    m = grokking_measures(steps, arrays[train_key], arrays["test_acc"], grok_threshold=cfg["grok_threshold"],
+                          log_time=True, fit=True)
+    out: dict[str, Any] = {"t_mem": m.t_mem, "t_grok": m.t_grok}
+    out["t_exit"] = None
+    if "ntk_dist_train" in arrays:
+        S = arrays["ntk_dist_train"]
+        ok = np.isfinite(S)
+        thr = float(cfg["exit_threshold"])
+        if cfg.get("exit_relative", False) and ok.any() and np.max(S[ok]) > S_FLOOR:
+            # scale-free definition: the first step at which the kernel has done `thr` of its
+            # total turning, S(t, 0) ≥ thr · max_t S(t, 0)
+            out["t_exit"] = first_crossing(steps[ok], S[ok], thr * float(np.max(S[ok])))
+            out["t_exit_definition"] = f"first step with S(t,0) >= {thr:g} * max_t S(t,0)"
+        elif ok.any() and not cfg.get("exit_relative", False):
+            out["t_exit"] = t_exit(steps[ok], S[ok], thr)
+            out["t_exit_definition"] = f"first step with S(t,0) >= {thr:g}"
+    out["exit_after_mem"] = (None if out["t_exit"] is None or m.t_mem is None
+                             else bool(out["t_exit"] >= m.t_mem))
+    out["measures"] = m.as_dict()
+    out["c17"] = c17_summary(arrays, gen_threshold=cfg["gen_threshold"], train_key=train_key)
+    out["final_train_acc"] = float(arrays[train_key][-1])
+    out["final_test_acc"] = float(arrays["test_acc"][-1])
+    if "after_kernel_acc" in arrays:
+        a = arrays["after_kernel_acc"]
+        out["after_kernel_acc_init"] = float(a[0])
+        out["after_kernel_acc_final"] = float(a[np.isfinite(a)][-1])
+    return out
+
+
+# =========================================================================== stored parameters
+#: Architectures :func:`rebuild_net` knows, by class name.
+MODELS = ("QuadraticNet", "EmbeddingMLP", "Transformer")
+
+
+def net_spec(net: Any) -> dict[str, Any]:
+    """The architecture of ``net`` as JSON: ``{"model": class name, "dtype": "float32"|"float64",
+    …}`` plus ``output_scale`` (QuadraticNet) or ``n_heads`` (Transformer); the shapes come
+    from the stored parameters. ``ValueError`` for a model :func:`rebuild_net` cannot rebuild."""
+    name = type(net).__name__
+    if name not in MODELS:
+        raise ValueError(f"net of type {name} cannot be stored: known models are {', '.join(MODELS)}")
+    params = net.params()
+    spec: dict[str, Any] = {"model": name, "dtype": str(next(iter(params.values())).dtype).removeprefix("torch.")}
+    if name == "QuadraticNet":
+        spec["output_scale"] = float(net.output_scale)
+    if name == "Transformer":
+        spec["n_heads"] = int(net.n_heads)
+    return spec
+
+
+def _params_np(params: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().to(torch.float32).numpy().copy() for k, v in params.items()}
+
+
+def net_arrays(net: Any, snapshot: str = "final") -> dict[str, np.ndarray]:
+    """``net``'s parameters as arrays to store: ``params/<snapshot>/<name>`` (float32, the
+    parameter's shape) and ``params/spec`` (:func:`net_spec` as a JSON string array)."""
+    out = {f"params/{snapshot}/{k}": v for k, v in _params_np(net.params()).items()}
+    out["params/spec"] = np.array(json.dumps(net_spec(net)))
+    return out
+
+
+class ParamSnapshots:
+    """A training callback keeping the parameters (float32, on the CPU) at every evaluation
+    step, from which :meth:`arrays` keeps those at the first step at or after given times."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.params: list[dict[str, np.ndarray]] = []
+
+    def __call__(self, step: int, params: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
+        self.steps.append(int(step))
+        self.params.append(_params_np(params))
+
+    def arrays(self, net: Any, times: Mapping[str, float | None]) -> dict[str, np.ndarray]:
+        """``params/<name>/<param>`` and ``params/<name>/step`` for every ``name: t`` of
+        ``times`` with ``t`` not None: the snapshot at the first logged step ≥ t."""
+        out: dict[str, np.ndarray] = {}
+        order = np.argsort(self.steps, kind="stable")
+        steps = np.asarray(self.steps)[order]
+        for name, t in times.items():
+            if t is None or not len(steps):
+                continue
+            i = min(int(np.searchsorted(steps, float(t) - 1e-9)), len(steps) - 1)
+            j = int(order[i])
+            out.update({f"params/{name}/{k}": v for k, v in self.params[j].items()})
+            out[f"params/{name}/step"] = np.asarray(self.steps[j], dtype=np.int64)
+        return out
+
+
+def file_params(arrays: dict[str, np.ndarray], run_key: str, point: Mapping[str, Any],
+                recipe_arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """File a recipe's stored parameters under one run: every ``params/…`` entry of
+    ``recipe_arrays`` goes into ``arrays`` as ``params/<run_key>/…``, with
+    ``params/<run_key>/point`` (``point`` as a JSON string array: what selects this run in
+    :func:`regimes.harness.load_run`). Returns ``recipe_arrays`` without those entries."""
+    if "/" in run_key or not run_key:
+        raise ValueError(f"run_key={run_key!r} is not allowed: give a non-empty name without '/'")
+    rest = {}
+    for k, v in recipe_arrays.items():
+        if k.startswith("params/"):
+            arrays[f"params/{run_key}/{k.removeprefix('params/')}"] = v
+        else:
+            rest[k] = v
+    arrays[f"params/{run_key}/point"] = np.array(json.dumps(dict(point), sort_keys=True))
+    return rest
+
+
+def stored_runs(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """The runs filed by :func:`file_params` in ``arrays``: ``{run_key: {"point": dict,
+    "snapshots": [names], "spec": dict}}``. A recipe's own unfiled arrays (``params/final/…``)
+    appear as the run ``""`` with an empty point."""
+    runs: dict[str, dict[str, Any]] = {}
+    for k in arrays:
+        if not k.startswith("params/"):
+            continue
+        parts = k.split("/")
+        if len(parts) == 2 and parts[1] == "spec":
+            runs.setdefault("", {"point": {}, "snapshots": set()})
+        elif len(parts) == 3 and parts[2] == "point":
+            runs.setdefault(parts[1], {"point": {}, "snapshots": set()})
+            runs[parts[1]]["point"] = json.loads(str(arrays[k]))
+    for key, run in runs.items():
+        pre = f"params/{key}/" if key else "params/"
+        run["spec"] = json.loads(str(arrays[pre + "spec"]))
+        run["snapshots"] = sorted({k[len(pre):].split("/")[0] for k in arrays
+                                   if k.startswith(pre) and k[len(pre):].count("/") == 1})
+    return runs
+
+
+def rebuild_net(arrays: Mapping[str, np.ndarray], run_key: str = "", snapshot: str = "final") -> Any:
+    """The model stored by :func:`net_arrays` (filed under ``run_key`` by
+    :func:`file_params`, or unfiled for ``run_key=""``) at ``snapshot`` (``"final"``,
+    ``"t_mem"``, ``"t_exit"``, ``"t_grok"`` where stored): a
+    :class:`~regimes.models.quadratic.QuadraticNet`, :class:`~regimes.models.mlp.EmbeddingMLP` or
+    :class:`~regimes.models.transformer.Transformer` in the run's dtype (parameters were
+    stored as float32, so a float64 run is rebuilt to float32 precision).
+    ``ValueError`` naming the stored runs/snapshots if there is no such entry."""
+    runs = stored_runs(arrays)
+    if run_key not in runs:
+        raise ValueError(f"run_key={run_key!r} has no stored parameters: stored runs are {sorted(runs)}")
+    run = runs[run_key]
+    if snapshot not in run["snapshots"]:
+        raise ValueError(f"snapshot={snapshot!r} is not stored for run {run_key!r}: stored are {run['snapshots']}")
+    pre = (f"params/{run_key}/" if run_key else "params/") + snapshot + "/"
+    spec = run["spec"]
+    dtype = getattr(torch, spec.get("dtype", "float32"))
+    params = {k[len(pre):]: torch.from_numpy(np.asarray(v)).to(dtype) for k, v in arrays.items()
+              if k.startswith(pre) and k != pre + "step"}
+    model = spec["model"]
+    if model == "QuadraticNet":
+        from regimes.models.quadratic import QuadraticNet
+
+        return QuadraticNet(params["W"], params["V"], output_scale=float(spec.get("output_scale", 1.0)))
+    if model == "EmbeddingMLP":
+        from regimes.models.mlp import EmbeddingMLP
+
+        return EmbeddingMLP(params)
+    if model == "Transformer":
+        from regimes.models.transformer import Transformer
+
+        return Transformer(params, int(spec["n_heads"]))
+    raise ValueError(f"stored model {model!r} is not one of {', '.join(MODELS)}")

@@ -33,7 +33,7 @@ def compute(ctx):
     for k in ctx.progress(range(ctx.config["k"]), desc="tiny"):
         m, _ = ctx.point({{"k": k}}, lambda: ({{"v": float(rng.standard_normal())}}, {{}}))
         vals.append(m["v"])
-    return {{"total": float(sum(vals))}}, {{"vals": np.array(vals)}}
+    return {{"total": float(sum(vals)), "lr": ctx.config["run"]["lr"]}}, {{"vals": np.array(vals)}}
 
 
 def plot(result, arrays, path):
@@ -48,8 +48,8 @@ def plot(result, arrays, path):
     plt.close(fig)
 
 
-EXPERIMENT = Experiment("{num}", "{slug}", "Tiny {slug}", "Fig. T{num}", quick={{"k": 3}},
-                        full={{"k": 5, "explode": {explode}}}, compute=compute, plot=plot,
+EXPERIMENT = Experiment("{num}", "{slug}", "Tiny {slug}", "Fig. T{num}", quick={{"k": 3, "run": {{"lr": 0.1}}}},
+                        full={{"k": 5, "explode": {explode}, "run": {{"lr": 0.1}}}}, compute=compute, plot=plot,
                         seconds_quick=2.0, seconds_full=90.0, checks={checks})
 
 if __name__ == "__main__":
@@ -173,7 +173,7 @@ def test_run_seeds_and_set_lists_make_a_cached_sweep(tmp_path: Path,
     for p in index["points"]:
         res = json.loads(Path(p["result"]).read_text())
         assert res["config"]["seed"] == p["point"]["seed"] and res["config"]["k"] == p["point"]["k"]
-        assert len(res["metrics"]) == 1 and Path(p["figure"]).stat().st_size > 0
+        assert len(res["metrics"]) == 2 and Path(p["figure"]).stat().st_size > 0
     assert not (out / "results" / "91_tinya.json").exists()  # the canonical result is untouched
     code, text, _ = invoke(args, capsys)
     assert code == 0 and "4 points (0 computed, 4 cached)" in text
@@ -181,6 +181,23 @@ def test_run_seeds_and_set_lists_make_a_cached_sweep(tmp_path: Path,
     code, text, _ = invoke(["run", "91", "--experiments", str(exps), "--out", str(out), "--seed",
                             "1", "--set", "k=4"], capsys)
     assert code == 0 and "(cached)" in text
+
+
+def test_set_reaches_into_a_nested_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--set run.lr=…`` changes one entry of the nested ``run`` config (the others keep the
+    mode's values); a list of values sweeps it."""
+    exps, out = tmp_path / "exps", tmp_path / "out"
+    write_tiny(exps)
+    code, _, _ = invoke(["run", "91", "--experiments", str(exps), "--out", str(out), "--set", "run.lr=0.5"],
+                        capsys)
+    assert code == 0
+    res = json.loads((out / "results" / "91_tinya.json").read_text())
+    assert res["config"]["run"] == {"lr": 0.5} and res["metrics"]["lr"] == 0.5
+    code, text, _ = invoke(["run", "91", "--experiments", str(exps), "--out", str(out), "--set",
+                            "run.lr=0.2,0.3", "--quiet"], capsys)
+    assert code == 0 and "2 points (2 computed, 0 cached)" in text
+    index = json.loads((out / "results" / "91_tinya.sweep.json").read_text())
+    assert sorted(json.loads(Path(p["result"]).read_text())["metrics"]["lr"] for p in index["points"]) == [0.2, 0.3]
 
 
 def test_run_from_a_non_tty_subprocess_prints_no_progress_bars(tmp_path: Path) -> None:
@@ -204,6 +221,8 @@ BAD = {
     "zero jobs": (["run", "91", "--jobs", "0"], "at least 1"),
     "bad device": (["run", "91", "--device", "tpu"], "invalid device"),
     "unknown config key": (["run", "91", "--set", "q=3"], "no config key 'q'"),
+    "unknown nested key": (["run", "91", "--set", "run.lrr=1"], "no config key 'lrr'"),
+    "set inside a value": (["run", "91", "--set", "k.x=1"], "not a nested config"),
     "malformed set": (["run", "91", "--set", "k"], "KEY=VALUE"),
     "unknown check": (["check", "--only", "C999"], "unknown check id"),
     "missing experiments folder": (["list", "--experiments", "/nonexistent/exps"],

@@ -1,4 +1,5 @@
-"""Training-size sweeps of kernel predictors for experiments 03–04 and the benchmark.
+"""Nested-Cholesky training-size sweeps of kernel predictors (experiments 03–04 and the
+benchmark): every training size n of one draw solved from one kernel build and one factor.
 
 One sweep = one (p, kernel, trial): draw one i.i.d. sequence of ``n_max``
 training points (the theory's sampling, Thm 3.4 / 4.3), build the kernel
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,10 +194,13 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
     return out
 
 
-def trial_averaged_sweeps(ctx, sweep, kernels_for, cfg: dict) -> tuple[dict, dict]:
+def trial_averaged_sweeps(memo: Callable[[dict, Callable[[], tuple[dict, dict]]], tuple[dict, dict]],
+                          sweep: Callable[..., SweepResult], kernels_for: Callable[[int], list[str]], cfg: dict,
+                          *, seed: int) -> tuple[dict, dict]:
     """Run ``sweep`` (:func:`regression_sweep` or :func:`classification_sweep`) for every
     p in ``cfg["ps"]``, kernel in ``kernels_for(p)`` and trial in ``range(cfg["trials"])``,
-    each memoised as one harness point, and average over trials.
+    each memoised by ``memo(key, fn) -> (metrics, arrays)`` (e.g. an experiment run's
+    :meth:`regimes.harness.RunContext.point`), and average over trials.
 
     Returns ``(metrics, arrays)`` with per-sweep wall times in
     ``metrics["sweep_seconds"]`` and, for ``key = f"p{p}_{kernel}"``, the arrays
@@ -203,7 +208,7 @@ def trial_averaged_sweeps(ctx, sweep, kernels_for, cfg: dict) -> tuple[dict, dic
     (standard errors; zeros for a single trial): ``ratio`` is the population ℓ2 loss ratio,
     ``population_acc`` the population accuracy (training points included), ``acc_heldout``
     the held-out accuracy (see :class:`SweepResult`). Trial ``t`` uses seed
-    ``1000·ctx.seed + t`` for both the init and the data draw.
+    ``1000·seed + t`` for both the init and the data draw.
     """
     metrics: dict = {"sweep_seconds": {}}
     arrays: dict = {}
@@ -212,13 +217,13 @@ def trial_averaged_sweeps(ctx, sweep, kernels_for, cfg: dict) -> tuple[dict, dic
             rows = []
             for trial in range(cfg["trials"]):
                 def run(p=p, kernel=kernel, trial=trial):
-                    r = sweep(p, kernel, cfg["fractions"], seed=ctx.seed * 1000 + trial,
+                    r = sweep(p, kernel, cfg["fractions"], seed=seed * 1000 + trial,
                               width=cfg["width"], prior_mean=cfg["prior_mean"])
                     # point-level names unchanged, so points cached before the renames stay valid
                     return ({"build_s": r.build_s, "solve_s": r.solve_s, "stats": r.stats},
                             {"n": np.array(r.n), "ratio": np.array(r.population_l2_ratio),
                              "acc": np.array(r.population_acc), "acc_heldout": np.array(r.acc_heldout)})
-                m, a = ctx.point({"p": p, "kernel": kernel, "trial": trial}, run)
+                m, a = memo({"p": p, "kernel": kernel, "trial": trial}, run)
                 rows.append(a)
                 metrics["sweep_seconds"][f"p={p},{kernel},trial={trial}"] = m["build_s"] + m["solve_s"]
             key = f"p{p}_{kernel}"
