@@ -15,15 +15,23 @@ on T_σ(D): identical for an i.i.d. init, different for a column-scaled one
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from regimes import plots
+from regimes.equivariance import column_scaled_net, coupled_run, distributional_test
 from regimes.harness import Experiment, RunContext, main
+from regimes.models.quadratic import QuadraticNet
+from regimes.tasks import Task, random_sigma, sample_split
+from regimes.train import TrainConfig
+
+QUICK = {"p": 7, "h": 24, "steps": 300, "eval_every": 1, "frac_cls": 0.6, "frac_reg": 0.35,
+         "dist_p": 5, "dist_h": 8, "dist_n": 12, "dist_steps": 20, "draws": 100, "boost": 3.0}
+FULL = {"p": 23, "h": 92, "steps": 3000, "eval_every": 10, "frac_cls": 0.4, "frac_reg": 0.1,
+        "dist_p": 11, "dist_h": 44, "dist_n": 50, "dist_steps": 200, "draws": 300, "boost": 3.0}
 
 RUNS = [  # (label, setting, loss, optimizer, lr, lam_inf)
     ("GD, CE", "classification", "cross_entropy", "gd", 1.0, 0.0),
@@ -35,14 +43,8 @@ RUNS = [  # (label, setting, loss, optimizer, lr, lam_inf)
 ]
 
 
-def compute(ctx: RunContext) -> tuple[dict, dict]:
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Coupled runs, the uncoupled reference and the distributional test."""
-    from regimes.equivariance import column_scaled_net as colnet
-    from regimes.equivariance import coupled_run, distributional_test
-    from regimes.models.quadratic import QuadraticNet
-    from regimes.tasks import Task, random_sigma, sample_split
-    from regimes.train import TrainConfig
-
     c = ctx.config
     p, h, steps, seed = c["p"], c["h"], c["steps"], ctx.seed
     sigma = random_sigma(p, seed=seed + 1)
@@ -81,7 +83,7 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     ddata = sample_split(Task(dp), n=c["dist_n"], seed=seed + 3).train
     dcfg = TrainConfig(steps=c["dist_steps"], lr=0.5, loss="cross_entropy", eval_every=c["dist_steps"])
     laws = {"iid": lambda s: QuadraticNet.init(dp, dh, seed=s),
-            "column_scaled": lambda s: colnet(dp, dh, boost=c["boost"], seed=s)}
+            "column_scaled": lambda s: column_scaled_net(dp, dh, boost=c["boost"], seed=s)}
     metrics["distributional"] = {}
     for name, make in laws.items():
         def fn(make=make) -> tuple[dict, dict]:
@@ -97,9 +99,7 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     return metrics, arrays
 
 
-def plot(result: dict, arrays: dict, path: Path) -> None:
-    from regimes import plots
-
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     m, c = result["metrics"], result["config"]
     fig, axes = plots.subplots(2, width=5.0, height=3.6)
     ax = axes[0, 0]
@@ -144,11 +144,6 @@ def plot(result: dict, arrays: dict, path: Path) -> None:
         "deviations. Right: with a column-scaled init (token 0's columns ×"
         f"{c['boost']:g}) the trained output at x* = (0,0) has a different law on D and on T_σ(D)."))
 
-
-QUICK = {"p": 7, "h": 24, "steps": 300, "eval_every": 1, "frac_cls": 0.6, "frac_reg": 0.35,
-         "dist_p": 5, "dist_h": 8, "dist_n": 12, "dist_steps": 20, "draws": 100, "boost": 3.0}
-FULL = {"p": 23, "h": 92, "steps": 3000, "eval_every": 10, "frac_cls": 0.4, "frac_reg": 0.1,
-        "dist_p": 11, "dist_h": 44, "dist_n": 50, "dist_steps": 200, "draws": 300, "boost": 3.0}
 
 EXPERIMENT = Experiment(
     number="01", slug="equivariance", title="Permutation equivariance of training",

@@ -10,27 +10,31 @@ against Prop B.3's lower bound 4hσ_W⁴. Rank cutoff: λ > n·eps·λ_max.
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from regimes import plots
+from regimes.bounds import prop_b4_sufficient_width
 from regimes.harness import Experiment, RunContext, main
+from regimes.ntk.rank import distinct_triples, rank_sweep, rho_c
+
+QUICK = {"p": 7, "n": 150, "delta": 0.1, "trials": 5,
+         "widths": [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 2048]}
+FULL = {"p": 11, "n": 600, "delta": 0.1, "trials": 20,
+        "widths": [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 24, 32, 48, 64, 128, 256, 512, 1024,
+                   2048, 4096, 8192]}
 
 
-def compute(ctx: RunContext) -> tuple[dict, dict]:
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Rank / λ_min sweep over widths, memoised per width."""
-    import torch
-
-    from regimes.checks.foundation import distinct_triples, rank_sweep, rho_c, sufficient_width
-
     c = ctx.config
     p, n, delta, trials = c["p"], c["n"], c["delta"], c["trials"]
     x = distinct_triples(p, n, ctx.seed)
     rho = rho_c(x)
-    h_suff = math.floor(sufficient_width(n, rho, delta)) + 1
+    h_suff = math.floor(prop_b4_sufficient_width(n, rho, delta)) + 1
     widths = sorted(set(c["widths"]) | {h_suff})
     keys = ("rank", "lam_min", "lam_max", "cutoff", "lam_min_expected", "bound_expected")
     rows: dict[str, list] = {k: [] for k in keys}
@@ -65,9 +69,7 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     return metrics, arrays
 
 
-def plot(result: dict, arrays: dict, path: Path) -> None:
-    from regimes import plots
-
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     m, c = result["metrics"], result["config"]
     p, n = c["p"], c["n"]
     h = arrays["widths"].astype(float)
@@ -114,12 +116,6 @@ def plot(result: dict, arrays: dict, path: Path) -> None:
         "sufficient width of Thm 3.1 / Prop B.4. λ_min(E K) / 4hσ_W⁴ ranges over "
         f"[{m['min_lam_min_EK_over_bound']:.3f}, {m['max_lam_min_EK_over_bound']:.2f}] (Prop B.3: ≥ 1)."))
 
-
-QUICK = {"p": 7, "n": 150, "delta": 0.1, "trials": 5,
-         "widths": [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 2048]}
-FULL = {"p": 11, "n": 600, "delta": 0.1, "trials": 20,
-        "widths": [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 24, 32, 48, 64, 128, 256, 512, 1024,
-                   2048, 4096, 8192]}
 
 EXPERIMENT = Experiment(
     number="02", slug="entk_rank", title="eNTK rank and smallest eigenvalue vs width",

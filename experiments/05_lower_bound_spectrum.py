@@ -12,6 +12,9 @@ classification version (Thm D.2) vs n/p².
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -20,18 +23,22 @@ from regimes.bounds.lower import (
     cor_d8_lower_bound,
     thm_d2_classification_lower_bound,
 )
-from regimes.harness import Experiment, main
+from regimes.harness import Experiment, RunContext, main
 from regimes.kernels import kernel_gram, random_psd_gram
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import full_ntk
+from regimes.plots import COLORS, save, subplots
 from regimes.spectral import (
     best_fit_loss,
     best_fit_loss_matrix_valued,
     best_fit_loss_shared,
-    population_points,
     sigma_matrix,
     sigma_spectrum,
 )
+from regimes.tasks import all_points
+
+QUICK = {"p": 7, "m": 3, "p_class": 7, "grid": 12, "width": 64}
+FULL = {"p": 11, "m": 3, "p_class": 13, "grid": 30, "width": 256}
 
 SCALAR_KERNELS = ["entk", "expected_ntk", "relu_ntk", "relu_nngp", "quad_ntk", "quad_nngp", "rbf", "random_psd"]
 CLASS_KERNELS = ["entk_full", "entk_shared", "expected_ntk", "relu_ntk", "quad_ntk", "rbf"]
@@ -41,12 +48,13 @@ def _grid(N: int, k: int) -> list[int]:
     return sorted({max(1, round(f * N)) for f in np.linspace(0, 1, k + 1)[1:]})
 
 
-def compute(ctx):
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     cfg = ctx.config
     p, m = cfg["p"], cfg["m"]
     N = p**m
     gen = torch.Generator().manual_seed(ctx.seed)
-    metrics, arrays = {}, {}
+    metrics: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
     # Panel 1: spectrum.
     ev = torch.linalg.eigvalsh(sigma_matrix(p, m)).flip(0)
     arrays["eigs"] = ev.numpy()
@@ -57,7 +65,7 @@ def compute(ctx):
     arrays["n"] = np.array(sizes)
     arrays["bound_paper"] = np.array([cor_d8_lower_bound(p, n, m) for n in sizes]) / p ** (m - 1)
     arrays["bound_exact"] = np.array([cor_d8_exact_lower_bound(p, n, m) for n in sizes]) / p ** (m - 1)
-    pts = population_points(p, m)
+    pts = all_points(p, m)
     idx = torch.randint(N, (sizes[-1],), generator=gen)
     for name in SCALAR_KERNELS:
         if name == "random_psd":
@@ -75,7 +83,7 @@ def compute(ctx):
     csizes = _grid(pc * pc, cfg["grid"])
     arrays["n_class"] = np.array(csizes)
     arrays["bound_d2"] = np.array([thm_d2_classification_lower_bound(pc, n) for n in csizes]) / pc**2
-    cpts = population_points(pc, 2)
+    cpts = all_points(pc, 2)
     cidx = torch.randint(pc * pc, (csizes[-1],), generator=gen)
     net = QuadraticNet.init(pc, cfg["width"], seed=ctx.seed + 1)
     for name in CLASS_KERNELS:
@@ -93,9 +101,7 @@ def compute(ctx):
     return metrics, arrays
 
 
-def plot(result, arrays, path):
-    from regimes.plots import COLORS, save, subplots
-
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     cfg = result["config"]
     p, m, pc = cfg["p"], cfg["m"], cfg["p_class"]
     fig, axes = subplots(ncols=3, width=3.9, height=3.2)
@@ -140,8 +146,7 @@ EXPERIMENT = Experiment(
     number="05", slug="lower_bound_spectrum",
     title="Spectral lower bound: spectrum of Σ and exact Tr((I−P)Σ) per kernel vs Cor D.8",
     figure="Lemma D.9/D.10, Cor D.8, Thm D.1, D.2",
-    quick={"p": 7, "m": 3, "p_class": 7, "grid": 12, "width": 64},
-    full={"p": 11, "m": 3, "p_class": 13, "grid": 30, "width": 256},
+    quick=QUICK, full=FULL,
     compute=compute, plot=plot, seconds_quick=5.0, seconds_full=381.0, checks=("C4", "C5"),
 )
 

@@ -12,25 +12,30 @@ beside the analytic solution's (exactly 0) (Gromov Fig 3).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from regimes import plots
+from regimes.constructions import analytic_accuracy, fourier_interpolator, gromov_solution, phase_alignment
 from regimes.harness import Experiment, RunContext, main
+from regimes.metrics import margins
+from regimes.models.quadratic import QuadraticNet
+from regimes.tasks import Task, sample_split
+from regimes.train import TrainConfig, train
+
+QUICK = {"p_min": 2, "p_max": 31, "gromov_p": 31, "widths": [8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+         "activations": ["quadratic", "relu", "gelu", "silu", "abs", "tanh"], "seeds": 3,
+         "train_p": 23, "train_fraction": 0.7, "train_steps": 600, "min_power": 0.5}
+FULL = {"p_min": 2, "p_max": 61, "gromov_p": 97,
+        "widths": [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192],
+        "activations": ["quadratic", "relu", "gelu", "silu", "abs", "tanh", "sigmoid"], "seeds": 5,
+        "train_p": 47, "train_fraction": 0.5, "train_steps": 3000, "min_power": 0.5}
 
 
-def compute(ctx: RunContext) -> tuple[dict, dict]:
-    import torch
-
-    from regimes.checks.rich import margins
-    from regimes.constructions import analytic_accuracy, fourier_interpolator, gromov_solution, phase_alignment
-    from regimes.models.quadratic import QuadraticNet
-    from regimes.tasks import Task, sample_split
-    from regimes.train import TrainConfig, train
-
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c = ctx.config
     # ---- construction
     ps = list(range(c["p_min"], c["p_max"] + 1))
@@ -113,9 +118,7 @@ def compute(ctx: RunContext) -> tuple[dict, dict]:
     return metrics, arrays
 
 
-def plot(result: dict, arrays: dict, path: Path) -> None:
-    from regimes import plots
-
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     m, c = result["metrics"], result["config"]
     fig, axes = plots.subplots(3, width=3.9, height=3.3)
     ax = axes[0, 0]
@@ -160,14 +163,6 @@ def plot(result: dict, arrays: dict, path: Path) -> None:
         f"chance. Trained net: {100 * m['trained_single_frequency_fraction']:.0f}% of neurons single-frequency, "
         f"mean |δ| = {m['trained_mean_abs_phase']:.2f} rad (random init: {m['random_mean_abs_phase']:.2f})."))
 
-
-QUICK = {"p_min": 2, "p_max": 31, "gromov_p": 31, "widths": [8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-         "activations": ["quadratic", "relu", "gelu", "silu", "abs", "tanh"], "seeds": 3,
-         "train_p": 23, "train_fraction": 0.7, "train_steps": 600, "min_power": 0.5}
-FULL = {"p_min": 2, "p_max": 61, "gromov_p": 97,
-        "widths": [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192],
-        "activations": ["quadratic", "relu", "gelu", "silu", "abs", "tanh", "sigmoid"], "seeds": 5,
-        "train_p": 47, "train_fraction": 0.5, "train_steps": 3000, "min_power": 0.5}
 
 EXPERIMENT = Experiment(
     number="06", slug="fourier_construction", title="Fourier interpolator and Gromov's analytic solution",
