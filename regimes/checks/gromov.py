@@ -41,6 +41,9 @@ G5_FRACTION, G6_FRACTION = 0.9, 0.9
 #: G6's bound: held-out accuracy "near chance" = the upper end of its 95% interval over seeds at
 #: most this many times chance 1/p.
 G6_CHANCE_MULTIPLE = 3.0
+#: G6 is about a net that has learned its training set and still does not generalise: every seed
+#: must reach this training accuracy, else INCONCLUSIVE (an untrained net fails trivially).
+G6_MIN_TRAIN_ACC = 0.95
 
 
 @register("G1", theorem="Gromov Fig 1a (empirical)",
@@ -159,11 +162,12 @@ def g5(quick: bool = True) -> CheckResult:
 
 @register("G6", theorem="Gromov App. D, Fig 10 (empirical)",
           statement="n³ + nm² + m at training fraction 0.9: the upper end of the 95% interval of held-out accuracy "
-                    "over seeds is ≤ 3/p (near chance 1/p); INCONCLUSIVE if the training set is never fit",
+                    "over seeds is ≤ 3/p (near chance 1/p); INCONCLUSIVE if some seed fits < 95% of its training pairs",
           test="tests/test_gromov_checks.py")
 def g6(quick: bool = True) -> CheckResult:
     """Held-out accuracy on ``cubic`` at fraction 0.9; the claim is about a net that fits its
-    training set and still does not generalise, so a seed that never fits makes it INCONCLUSIVE."""
+    training set and still does not generalise, so a seed whose training accuracy stays below
+    :data:`G6_MIN_TRAIN_ACC` makes it INCONCLUSIVE."""
     from regimes.stats import mean_ci
 
     seeds = list(range(3 if quick else 5))
@@ -171,11 +175,12 @@ def g6(quick: bool = True) -> CheckResult:
     p = OTHER_FUNCTIONS_RUN["p"]
     ci = mean_ci([r["final_test_acc"] for r in rows])
     bound = G6_CHANCE_MULTIPLE / p
-    fitted = all(r["final_train_acc"] >= 1.0 for r in rows)
+    fitted = all(r["final_train_acc"] >= G6_MIN_TRAIN_ACC for r in rows)
     holds = bool(ci.high <= bound) if fitted and not math.isnan(ci.high) else None
     return CheckResult("G6", "Gromov Fig 10", ci.high, bound, "<=", holds,
                        {"heldout_acc": ci.as_dict(), "chance": 1 / p, "run": OTHER_FUNCTIONS_RUN,
                         "fraction": G6_FRACTION, "seeds": seeds, "train_fit_every_seed": fitted,
+                        "min_train_acc": G6_MIN_TRAIN_ACC,
                         "per_seed": [{"seed": s, "final_test_acc": r["final_test_acc"],
                                       "final_train_acc": r["final_train_acc"], "t_mem": r["t_mem"]}
                                      for s, r in zip(seeds, rows, strict=True)]},
