@@ -51,7 +51,7 @@ ERRATA_NOTE = "ERRATA"
 
 __all__ = [
     "ERRATA_NOTE", "INDEX_NOTE", "PROOFS_DIR", "IndexRow", "Issue", "MathError", "NoteWarning",
-    "NotesBuild", "build_notes", "latex_to_mathml", "looks_like_code", "note_title", "notes_for_check",
+    "NotesBuild", "build_notes", "issues_text", "latex_to_mathml", "looks_like_code", "note_title", "notes_for_check",
     "parse_index", "render_inline", "render_note",
 ]
 
@@ -669,6 +669,8 @@ def render_note(text: str, *, source: str = "<note>", path: Path | None = None,
     >>> "<math" in body, 'href="other.html"' in body, "<code>regimes/x.py</code>" in body
     (True, True, True)
     """
+    if not isinstance(text, str):
+        raise ValueError(f"text={text!r}: expected the note's Markdown as a str")
     md = _markdown()
     issues = [] if issues is None else issues
     env = _Env(source, path, set(notes), issues, repo_root, anchors or {})

@@ -411,9 +411,11 @@ def build(out: str | Path, experiments: list[harness.Experiment], checks: list[C
             if png.exists():
                 shutil.copyfile(png, tmp / "figures" / png.name)
                 images[exp.name] = f"figures/{png.name}"
-        notes = proof_notes.build_notes(
-            tmp / "notes", check_links={c.id: f"index.html#check-{c.id}" for c in checks},
-            experiment_links={x.number: f"index.html#exp-{x.name}" for x in experiments})
+        notes = None
+        if any(proof_notes.PROOFS_DIR.glob("*.md")):  # absent in a non-editable install
+            notes = proof_notes.build_notes(
+                tmp / "notes", check_links={c.id: f"index.html#check-{c.id}" for c in checks},
+                experiment_links={x.number: f"index.html#exp-{x.name}" for x in experiments})
         page = render(checks, entries, experiments, results, images, notes=notes)
         (tmp / "index.html").write_text(page, encoding="utf-8")
         os.chmod(tmp, 0o755)
