@@ -713,7 +713,8 @@ class NotesBuild:
     issues: list[Issue]
 
     def href(self, stem: str) -> str:
-        """The page of note ``stem`` relative to the report root (``notes/<stem>.html``)."""
+        """The page of note ``stem`` relative to the report root (``notes/<stem>.html``);
+        ``ValueError`` for a stem that was not rendered."""
         if stem not in self.pages:
             raise ValueError(f"stem={stem!r}: no such note; have {sorted(self.pages)}")
         return f"notes/{stem}.html"
@@ -796,5 +797,9 @@ def build_notes(dest: str | Path, *, proofs_dir: str | Path = PROOFS_DIR,
 
 
 def issues_text(issues: Iterable[Any]) -> str:
-    """The issues, one per line (for a build log)."""
+    """The issues, one per line as ``source:line: kind: message`` (for a build log).
+
+    >>> issues_text([Issue("proofs/a.md", 4, "math", "cannot convert 'x_a_b'")])
+    "proofs/a.md:4: math: cannot convert 'x_a_b'"
+    """
     return "\n".join(str(i) for i in issues)
