@@ -44,6 +44,7 @@ _EXPORTS = {
     "train": "regimes.train",
     "kernel_regression": "regimes.kernels",
     "fourier_interpolator": "regimes.constructions",
+    "load_run": "regimes.harness",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

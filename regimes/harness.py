@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -608,6 +609,127 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
     manifest["total_check_wall_s"] = sum(float(c["wall_s"] or 0) for c in manifest.get("checks", {}).values())
     atomic_write_json(to / "MANIFEST.json", manifest)
     return manifest
+
+
+# --------------------------------------------------------------------------- re-analysis
+@dataclass
+class LoadedRun:
+    """One stored training run of an experiment, rebuilt for re-analysis (:func:`load_run`).
+
+    ``config`` is the experiment's full config, ``metrics`` its stored JSON result record
+    (config, metrics, run metadata), ``arrays`` every array of the result's ``.npz``,
+    ``point`` what selects this run (e.g. ``{"run": 0, "seed": 1}``), ``run_key`` its name
+    in the arrays (``params/<run_key>/…``) and ``nets`` the models rebuilt from the stored
+    parameters, by snapshot: ``"final"`` always, ``"t_mem"``, ``"t_exit"``, ``"t_grok"``
+    where the run reached them (:func:`regimes.runs.rebuild_net`; parameters are stored as
+    float32). ``steps`` gives the training step of each snapshot (``None`` for ``"final"``).
+    """
+
+    experiment: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    arrays: Arrays
+    point: dict[str, Any]
+    run_key: str
+    nets: dict[str, Any]
+    steps: dict[str, int | None]
+    result_path: Path
+
+    @property
+    def net(self) -> Any:
+        """The trained model (the ``"final"`` snapshot)."""
+        return self.nets["final"]
+
+
+def _runs_in(result_path: Path, base_point: dict[str, Any]) -> list[tuple[dict[str, Any], str, Path]]:
+    """(point, run_key, result path) of every run stored in one result file."""
+    from regimes.runs import stored_runs
+
+    hit = read_complete(result_path, result_path.with_suffix(".npz"))
+    if hit is None:
+        return []
+    seed = hit[0].get("config", {}).get("seed")
+    return [({**({"seed": seed} if seed is not None else {}), **base_point, **run["point"]}, key, result_path)
+            for key, run in stored_runs(hit[1]).items()]
+
+
+def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | str = False,
+             **point: Any) -> LoadedRun:
+    """The stored training run of experiment ``experiment`` (its number, e.g. ``"10"``) that
+    ``point`` selects, with its nets rebuilt from the stored parameters.
+
+    Looks in ``out/results/`` (the ``--out`` folder of ``regimes run``; default the repo
+    root), or with ``published=True`` (or ``"quick"``/``"full"``) in the committed
+    ``docs/results/<mode>/``: the experiment's result ``NN_slug.json`` (+ ``.npz``) and the
+    points of a ``regimes run NN --seed … --set …`` sweep (``NN_slug.sweep.json``). Every
+    training run stored there (:func:`regimes.runs.file_params`) has a point: the run's own
+    keys (e.g. ``run``/``seed`` for experiment 10, ``alpha``/``seed`` for 11, ``model`` for
+    13) plus the sweep point's overrides and seed. ``point`` must match exactly one run.
+
+    Raises ``FileNotFoundError`` naming the command that would produce the result if the
+    experiment (or a run matching ``point``) was never run there, and ``ValueError`` listing
+    the stored points if ``point`` matches several runs (e.g. none given).
+
+    >>> import tempfile
+    >>> from regimes.harness import discover, run, load_run
+    >>> exp = next(e for e in discover() if e.number == "12")
+    >>> out = tempfile.mkdtemp()
+    >>> tiny = {"p": 11, "d_model": 8, "n_heads": 2, "d_mlp": 16, "steps": 20, "n_track": 4,
+    ...         "after_pairs": 5, "seeds": [0]}
+    >>> _ = run(exp, out=out, quiet=True, overrides=tiny)
+    >>> r = load_run("12", out=out, seed=0)
+    >>> type(r.net).__name__, r.net.p, r.point
+    ('Transformer', 11, {'seed': 0})
+    """
+    num = str(experiment).strip()
+    if not num.isdigit():
+        raise ValueError(f"experiment={experiment!r} is not allowed: give the experiment's number, e.g. '10'")
+    num = f"{int(num):02d}"
+    if published:
+        mode = published if isinstance(published, str) else "quick"
+        if mode not in ("quick", "full"):
+            raise ValueError(f"published={published!r} is not allowed: True, 'quick' or 'full'")
+        results_dir, how = PUBLISHED_DIR / mode, f"regimes run {num} --{mode} && regimes publish --{mode}"
+    else:
+        out = Path(out)
+        results_dir = out / "results"
+        how = f"regimes run {num} --quick" + ("" if out.resolve() == REPO_ROOT else f" --out {out}")
+    found = sorted(p for p in results_dir.glob(f"{num}_*.json") if not p.name.endswith(".sweep.json"))
+    sweeps = sorted(results_dir.glob(f"{num}_*.sweep.json"))
+    candidates: list[tuple[dict[str, Any], str, Path]] = []
+    for path in found:
+        candidates += _runs_in(path, {})
+    for spath in sweeps:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            for entry in json.loads(spath.read_text())["points"]:
+                candidates += _runs_in(Path(entry["result"]), dict(entry["point"]))
+    if not candidates:
+        raise FileNotFoundError(f"no stored training run of experiment {num} under {results_dir}: "
+                                f"`{how}` produces it")
+    matches = [c for c in candidates if all(k in c[0] and c[0][k] == v for k, v in point.items())]
+    # the same run reached through the result and a sweep point: keep one
+    uniq = {(json.dumps(jsonable(c[0]), sort_keys=True), c[1], str(c[2])): c for c in matches}
+    matches = list(uniq.values())
+    listing = "; ".join(json.dumps(jsonable(c[0]), sort_keys=True) for c in candidates)
+    if not matches:
+        sets = " ".join(f"--set {k}={json.dumps(jsonable(v))}" for k, v in point.items() if k != "seed")
+        seed = f" --seed {point['seed']}" if "seed" in point else ""
+        raise FileNotFoundError(f"experiment {num} has no stored run at {point} under {results_dir} "
+                                f"(stored: {listing}): `{how}{seed}{(' ' + sets) if sets else ''}` "
+                                "produces it if the point is in the experiment's config")
+    if len(matches) > 1:
+        raise ValueError(f"point={point} matches {len(matches)} stored runs of experiment {num}: "
+                         f"give one of {listing}")
+    pt, key, path = matches[0]
+    from regimes.runs import rebuild_net, stored_runs
+
+    result, arrays = json.loads(path.read_text()), load_npz(path.with_suffix(".npz"))
+    snaps = stored_runs(arrays)[key]["snapshots"]
+    pre = f"params/{key}/" if key else "params/"
+    nets = {s: rebuild_net(arrays, key, s) for s in snaps}
+    steps = {s: (int(arrays[f"{pre}{s}/step"]) if f"{pre}{s}/step" in arrays else None) for s in snaps}
+    return LoadedRun(result.get("experiment", path.stem), result.get("config", {}), result, arrays, pt, key,
+                     nets, steps, path)
 
 
 # --------------------------------------------------------------------------- discovery
