@@ -161,9 +161,10 @@ def config_hash(config: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- code fingerprints
 #: Library modules left out of :func:`library_fingerprint`: they only present stored results
-#: (figures, the report page, the command line), never run inside ``compute``, so editing
-#: them (restyling every figure, say) recomputes nothing. No computing module imports them.
-PRESENTATION_MODULES = frozenset({"plots.py", "report.py", "cli.py"})
+#: (figures, the report page and its proof-note pages, the claims ledger, the command line),
+#: never run inside ``compute``, so editing them (restyling every figure, say) recomputes
+#: nothing. No computing module imports them (``tests/test_harness.py`` keeps that true).
+PRESENTATION_MODULES = frozenset({"plots.py", "report.py", "cli.py", "notes.py", "claims.py"})
 
 
 @functools.cache

@@ -13,6 +13,8 @@ Registering a check::
     def c8(quick: bool = True) -> CheckResult: ...
 
 Check modules live in ``regimes/checks/`` and are imported by :func:`all_checks`.
+Running checks and storing their verdicts (``results/checks.json``) is
+:mod:`regimes.checks.runner`'s job; the report only renders what it stored.
 """
 
 from __future__ import annotations
