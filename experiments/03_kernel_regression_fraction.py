@@ -14,21 +14,28 @@ triple (a, b, a+b) was not trained on). One kernel build and one Cholesky factor
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from regimes.bounds.lower import thm_3_4_regression_lower_bound
-from regimes.harness import Experiment, main
+from regimes.harness import Experiment, RunContext, main
 from regimes.kernels.sweep import regression_sweep, trial_averaged_sweeps
+from regimes.plots import COLORS, save, subplots
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+QUICK = {"ps": [5, 7, 11, 13], "kernels": ["entk", "expected_ntk", "relu_ntk", "rbf"],
+         "fractions": FRACTIONS, "trials": 2, "width": 256, "prior_mean": True}
+FULL = {"ps": [5, 7, 11, 13, 17, 23], "kernels": ["entk", "expected_ntk", "relu_ntk", "rbf"],
+        "fractions": FRACTIONS, "trials": 5, "width": 1024, "prior_mean": True}
 LABELS = {"entk": "eNTK at init (+f₀)", "expected_ntk": "expected NTK (B.3)", "relu_ntk": "ReLU NTK (∞ width)",
           "quad_ntk": "x² NTK (∞ width)", "rbf": "RBF on one-hot"}
 # The x² NTK (regimes.kernels.sweep.REGRESSION_KERNELS) can be added to "kernels"; it is off by
 # default because it is singular on triples and needs a per-n eigendecomposition (slow, spiky).
 
 
-def compute(ctx):
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     cfg = ctx.config
     metrics, arrays = trial_averaged_sweeps(ctx, regression_sweep, lambda p: cfg["kernels"], cfg)
     for p in cfg["ps"]:
@@ -43,9 +50,7 @@ def compute(ctx):
     return metrics, arrays
 
 
-def plot(result, arrays, path):
-    from regimes.plots import COLORS, save, subplots
-
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     cfg = result["config"]
     kernels, ps = cfg["kernels"], cfg["ps"]
     fig, axes = subplots(ncols=3, width=3.9, height=3.2)
@@ -97,10 +102,7 @@ EXPERIMENT = Experiment(
     number="03", slug="kernel_regression_fraction",
     title="Kernel regression needs n = Ω(p³): loss ratio and accuracy vs n/p³",
     figure="Thm 3.4 (kernel lower bound, regression)",
-    quick={"ps": [5, 7, 11, 13], "kernels": ["entk", "expected_ntk", "relu_ntk", "rbf"],
-           "fractions": FRACTIONS, "trials": 2, "width": 256, "prior_mean": True},
-    full={"ps": [5, 7, 11, 13, 17, 23], "kernels": ["entk", "expected_ntk", "relu_ntk", "rbf"],
-          "fractions": FRACTIONS, "trials": 5, "width": 1024, "prior_mean": True},
+    quick=QUICK, full=FULL,
     compute=compute, plot=plot, seconds_quick=20.0, seconds_full=1280.0, checks=("C6", "C11"),
 )
 

@@ -13,25 +13,33 @@ factor per (p, kernel, trial) serve all n; each sweep's wall time is printed.
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from regimes.bounds.lower import thm_4_3_classification_lower_bound
-from regimes.harness import Experiment, main
+from regimes.harness import Experiment, RunContext, main
 from regimes.kernels.sweep import classification_sweep, trial_averaged_sweeps
+from regimes.plots import COLORS, save, subplots
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+KERNELS = ["entk_shared", "entk_full", "expected_ntk", "relu_ntk", "relu_nngp", "quad_ntk", "rbf"]
+QUICK = {"ps": [11, 17, 23, 31], "kernels": KERNELS, "matrix_valued_max_p": 17, "fractions": FRACTIONS,
+         "trials": 2, "width": 256, "prior_mean": True}
+FULL = {"ps": [11, 17, 23, 31, 47, 67, 97], "kernels": KERNELS, "matrix_valued_max_p": 23,
+        "fractions": FRACTIONS, "trials": 3, "width": 1024, "prior_mean": True}
 LABELS = {"entk_shared": "first-logit eNTK ⊗ I (+f₀)", "entk_full": "matrix-valued eNTK (+f₀)",
           "expected_ntk": "expected NTK (B.3)", "relu_ntk": "ReLU NTK (∞ width)", "quad_ntk": "x² NTK (∞ width)",
           "relu_nngp": "ReLU NNGP (∞ width)",
           "rbf": "RBF on one-hot"}
 
 
-def _kernels_for(cfg, p):
+def _kernels_for(cfg: dict[str, Any], p: int) -> list[str]:
     return [k for k in cfg["kernels"] if k != "entk_full" or p <= cfg["matrix_valued_max_p"]]
 
 
-def compute(ctx):
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     cfg = ctx.config
     metrics, arrays = trial_averaged_sweeps(ctx, classification_sweep, lambda p: _kernels_for(cfg, p), cfg)
     for p in cfg["ps"]:
@@ -47,9 +55,7 @@ def compute(ctx):
     return metrics, arrays
 
 
-def plot(result, arrays, path):
-    from regimes.plots import COLORS, save, subplots
-
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     cfg = result["config"]
     ps = cfg["ps"]
     fig, axes = subplots(ncols=3, width=3.9, height=3.2)
@@ -93,16 +99,11 @@ def plot(result, arrays, path):
     save(fig, path, caption=caption)
 
 
-KERNELS = ["entk_shared", "entk_full", "expected_ntk", "relu_ntk", "relu_nngp", "quad_ntk", "rbf"]
-
 EXPERIMENT = Experiment(
     number="04", slug="kernel_classification_fraction",
     title="Kernel classification needs n = Ω(p²): loss ratio and accuracy vs n/p² and n/p^{5/3}",
     figure="Thm 4.3 (kernel lower bound, classification)",
-    quick={"ps": [11, 17, 23, 31], "kernels": KERNELS, "matrix_valued_max_p": 17, "fractions": FRACTIONS,
-           "trials": 2, "width": 256, "prior_mean": True},
-    full={"ps": [11, 17, 23, 31, 47, 67, 97], "kernels": KERNELS, "matrix_valued_max_p": 23,
-          "fractions": FRACTIONS, "trials": 3, "width": 1024, "prior_mean": True},
+    quick=QUICK, full=FULL,
     compute=compute, plot=plot, seconds_quick=15.0, seconds_full=1236.0, checks=("C7",),
 )
 

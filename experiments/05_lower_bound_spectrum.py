@@ -74,7 +74,7 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             net = QuadraticNet.init(p, cfg["width"], seed=ctx.seed)
             K = kernel_gram("entk", pts, p=p, net=net, entk_kind="regression" if m == 3 else "first_logit")
         else:
-            K = kernel_gram(name, pts, p=p, width=cfg["width"])
+            K = kernel_gram(name, pts, p=p, h=cfg["width"])
         tr = np.array([best_fit_loss(K[:, idx[:n]], p, m) for n in sizes]) / p ** (m - 1)
         arrays[f"scalar_{name}"] = tr
         metrics[f"scalar_{name}_min_gap_to_exact"] = float((tr - arrays["bound_exact"]).min())
@@ -94,7 +94,7 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 vals.append(best_fit_loss_matrix_valued(full_ntk(net.W, net.V, cpts, cpts[s]), pc))
             else:
                 base = "entk" if name == "entk_shared" else name
-                Th = kernel_gram(base, cpts, cpts[s], p=pc, net=net, width=cfg["width"])
+                Th = kernel_gram(base, cpts, cpts[s], p=pc, net=net, h=cfg["width"])
                 vals.append(best_fit_loss_shared(Th, pc))
         arrays[f"class_{name}"] = np.array(vals) / pc**2
         metrics[f"class_{name}_min_gap_to_d2"] = float((arrays[f"class_{name}"] - arrays["bound_d2"]).min())

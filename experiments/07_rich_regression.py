@@ -65,7 +65,7 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
     by_p = [summary(s, p, c["beta"]) for s in c["settings"] for p in c["ps"]]
     sweep = [summary(s, c["sweep_p"], b) for s in c["settings"] for b in c["betas"]]
-    construction = [{"p": p, "theta_inf": fourier_interpolator(p, width=4 * p - 3, variant="4p-3",
+    construction = [{"p": p, "theta_inf": fourier_interpolator(p, h=4 * p - 3, variant="4p-3",
                                                                target="regression").theta_inf()}
                     for p in c["ps"] if p % 2]
     return {"runs": runs, "by_p": by_p, "beta_sweep": sweep, "construction_theta_inf": construction}, arrays

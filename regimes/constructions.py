@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from regimes._compat import renamed_kwargs
 from regimes._validate import check_choice, check_int
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import OPS, all_points
@@ -67,9 +68,10 @@ def fourier_block(p: int, k: int, dtype: torch.dtype = torch.float64) -> tuple[t
     return W.to(dtype), V.to(dtype)
 
 
+@renamed_kwargs(width="h")
 def fourier_interpolator(
     p: int,
-    width: int | None = None,
+    h: int | None = None,
     *,
     variant: str = "8p",
     target: str = "classification",
@@ -82,7 +84,8 @@ def fourier_interpolator(
     Parameters
     ----------
     p : modulus, ``p ≥ 2`` (any parity for ``variant="8p"``).
-    width : hidden width ``h``; default the base width (``8p``, or ``4p − 3``).
+    h : hidden width (``width=`` is its deprecated name); default the base width (``8p``,
+        or ``4p − 3``).
         With ``h ≥`` base, the base net is copied ``c = ⌊h / base⌋`` times, each copy
         scaled by ``c^{-1/3}`` (3-homogeneity keeps the function; ``‖θ‖_∞`` becomes
         ``c^{-1/3}``, Prop 3.8's ``⌊h/8p⌋^{-1/3}``); leftover neurons are zero.
@@ -98,8 +101,8 @@ def fourier_interpolator(
     target : ``"classification"``: ``f_q(e_n, e_m) = 4p·1(n+m ≡ q)``, margin ``4p`` at
         ``‖θ‖_∞ = 1``; ``"regression"``: everything scaled by ``4^{-1/3}`` so that
         ``g(a, b, c) = p·1(a+b ≡ c)`` exactly (zero population square loss).
-    exact : if True (default), a ``width`` below the base width is a ``ValueError``;
-        if False, the first ``width`` neurons of the base net are kept (the function
+    exact : if True (default), a width ``h`` below the base width is a ``ValueError``;
+        if False, the first ``h`` neurons of the base net are kept (the function
         is then only approximate).
     dtype, device : of the returned tensors (built in float64 on the CPU first).
     """
@@ -110,9 +113,9 @@ def fourier_interpolator(
     if variant == "4p-3" and p % 2 == 0:
         raise ValueError(f"variant='4p-3' needs odd p (Remark F.1), got p={p}")
     base = 8 * p if variant == "8p" else 4 * p - 3
-    h = base if width is None else check_int("width", width, low=1)
+    h = base if h is None else check_int("h", h, low=1)
     if h < base and exact:
-        raise ValueError(f"width={h} is too small for an exact interpolator: need width >= {base} "
+        raise ValueError(f"h={h} is too small for an exact interpolator: need width h >= {base} "
                          f"(variant={variant!r}, p={p}); pass exact=False to truncate")
     if variant == "8p":
         blocks = [fourier_block(p, k) for k in range(p)]
@@ -185,9 +188,10 @@ def _table(name: str, f: Sequence[int] | torch.Tensor | Callable | None, p: int)
     return out % p
 
 
+@renamed_kwargs(width="h")
 def gromov_solution(
     p: int,
-    width: int,
+    h: int,
     *,
     f1: Sequence[int] | torch.Tensor | Callable | None = None,
     f2: Sequence[int] | torch.Tensor | Callable | None = None,
@@ -198,7 +202,8 @@ def gromov_solution(
 ) -> GromovSolution:
     """Gromov's analytic solution for ``F(f₁(n) + f₂(m)) mod p`` (eqs 6-7, 12, 18, 19).
 
-    Neuron ``k = 1..N`` (``N = width``) has frequency ``k`` (mod ``p``), first-layer
+    Neuron ``k = 1..N`` (``N = h``, the hidden width; ``width=`` is its deprecated name) has
+    frequency ``k`` (mod ``p``), first-layer
     weights ``cos(2πk f₁(n)/p + φ⁽¹⁾_k)`` and ``cos(2πk f₂(m)/p + φ⁽²⁾_k)`` (eq 18;
     eq 6 for ``f₁ = f₂ = id``), and readout ``cos(−2πk F⁻¹(q)/p − φ⁽³⁾_k)`` (eq 19;
     eq 7 for ``F = id``), with ``φ⁽¹⁾, φ⁽²⁾`` i.i.d. uniform on ``[0, 2π)`` (seeded) and
@@ -210,7 +215,7 @@ def gromov_solution(
     ``f1, f2, F`` are tables of ``p`` integers or callables on an int64 tensor.
     """
     p = check_int("p", p, low=2)
-    N = check_int("width", width, low=1)
+    N = check_int("h", h, low=1)
     _check_dtype(dtype)
     a1, a2, Ft = _table("f1", f1, p), _table("f2", f2, p), _table("F", F, p)
     inv = torch.full((p,), -1, dtype=torch.long)

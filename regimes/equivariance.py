@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from regimes._compat import renamed_kwargs
 from regimes._validate import check_int, check_positive
 from regimes.models.quadratic import QuadraticNet, permute_params
 from regimes.tasks import Dataset, Sigma, _check_sigma, all_points, transform
@@ -193,7 +194,8 @@ def coupled_run(net: QuadraticNet, train_data: Dataset, sigma: Sigma, config: An
 
 
 # --------------------------------------------------------------------------- init hypothesis
-def column_scaled_net(p: int, width: int, *, boost: float = 4.0, columns: tuple[int, ...] = (0,),
+@renamed_kwargs(width="h")
+def column_scaled_net(p: int, h: int, *, boost: float = 4.0, columns: tuple[int, ...] = (0,),
                       alpha: float = 1.0, seed: int = 0,
                       dtype: torch.dtype = torch.float64) -> QuadraticNet:
     """A deliberately non-invariant init: PyTorch-default uniform entries, except that
@@ -205,11 +207,11 @@ def column_scaled_net(p: int, width: int, *, boost: float = 4.0, columns: tuple[
     whenever σ1 or σ2 moves a boosted token.
     """
     p = check_int("p", p, low=2)
-    width = check_int("width", width, low=1)
+    h = check_int("h", h, low=1)
     boost = check_positive("boost", boost)
     for c in columns:
         check_int("columns entry", c, low=0, high=p - 1)
-    net = QuadraticNet.init(p, width, alpha=alpha, dist="uniform", seed=seed, dtype=torch.float64)
+    net = QuadraticNet.init(p, h, alpha=alpha, dist="uniform", seed=seed, dtype=torch.float64)
     W = net.W.clone()
     for c in columns:
         W[:, c] *= boost

@@ -84,8 +84,8 @@ def test_regression_loss_range_is_attained_by_a_net():
 
 def test_prop_3_8_min_norm_matches_construction():
     for p, h in [(5, 40), (5, 90), (7, 8 * 7 * 3), (6, 8 * 6 * 8 + 3)]:
-        assert fourier_interpolator(p, width=h).theta_inf() == pytest.approx(upper.prop_3_8_min_norm(p, h))
-        assert fourier_interpolator(p, width=h, target="regression").theta_inf() == pytest.approx(
+        assert fourier_interpolator(p, h=h).theta_inf() == pytest.approx(upper.prop_3_8_min_norm(p, h))
+        assert fourier_interpolator(p, h=h, target="regression").theta_inf() == pytest.approx(
             upper.prop_3_8_min_norm(p, h, "regression"))
     with pytest.raises(ValueError, match="h"):
         upper.prop_3_8_min_norm(5, 39)

@@ -32,7 +32,7 @@ def _delta_table(p):
 def test_interpolator_exact_odd_and_even(p):
     x, delta = _delta_table(p)
     net = fourier_interpolator(p)
-    assert net.width == 8 * p
+    assert net.h == 8 * p
     assert torch.allclose(net(x), 4 * p * delta, atol=1e-10, rtol=0)
     assert float(net.W.abs().max()) == pytest.approx(1.0, abs=1e-15)
     assert float(net.V.abs().max()) == pytest.approx(1.0, abs=1e-15)
@@ -53,8 +53,8 @@ def test_duplication_keeps_function_and_shrinks_norm(c, extra):
     p = 7
     x = _pairs(p)
     base = fourier_interpolator(p)
-    dup = fourier_interpolator(p, width=8 * p * c + extra)
-    assert dup.width == 8 * p * c + extra
+    dup = fourier_interpolator(p, h=8 * p * c + extra)
+    assert dup.h == 8 * p * c + extra
     assert torch.allclose(dup(x), base(x), atol=1e-11)
     assert dup.theta_inf() == pytest.approx(c ** (-1 / 3), rel=1e-14)
 
@@ -63,7 +63,7 @@ def test_duplication_keeps_function_and_shrinks_norm(c, extra):
 def test_compact_variant_for_odd_p(p):
     x, delta = _delta_table(p)
     net = fourier_interpolator(p, variant="4p-3")
-    assert net.width == 4 * p - 3
+    assert net.h == 4 * p - 3
     assert torch.allclose(net(x), 4 * p * delta, atol=1e-10, rtol=0)
     assert float(net.W.abs().max()) == pytest.approx(2 ** (1 / 3))
     assert float(net.V.abs().max()) == pytest.approx(2 ** (1 / 3))
@@ -87,14 +87,14 @@ def test_interpolator_dtype_device():
 
 
 def test_interpolator_bad_input():
-    with pytest.raises(ValueError, match="width"):
-        fourier_interpolator(7, width=8 * 7 - 1)
-    trunc = fourier_interpolator(7, width=10, exact=False)
-    assert trunc.width == 10
+    with pytest.raises(ValueError, match="width h >= 56"):
+        fourier_interpolator(7, h=8 * 7 - 1)
+    trunc = fourier_interpolator(7, h=10, exact=False)
+    assert trunc.h == 10
     with pytest.raises(ValueError, match="odd p"):
         fourier_interpolator(8, variant="4p-3")
-    with pytest.raises(ValueError, match="width"):
-        fourier_interpolator(7, width=4 * 7 - 4, variant="4p-3")
+    with pytest.raises(ValueError, match="width h >= 25"):
+        fourier_interpolator(7, h=4 * 7 - 4, variant="4p-3")
     with pytest.raises(ValueError, match="p"):
         fourier_interpolator(1)
     with pytest.raises(ValueError, match="variant"):
@@ -146,7 +146,7 @@ def test_gromov_other_activations_and_bad_input():
         analytic_accuracy(net, activation="softsign")
     with pytest.raises(ValueError, match="f1"):
         gromov_solution(5, 10, f1=[0, 1, 2])
-    with pytest.raises(ValueError, match="width"):
+    with pytest.raises(ValueError, match="h=0"):
         gromov_solution(5, 0)
 
 

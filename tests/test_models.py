@@ -176,10 +176,10 @@ def test_cuda_matches_cpu() -> None:
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("width", [0, -2, 1.5, None])
-def test_bad_width(width) -> None:
-    with pytest.raises(ValueError, match="width"):
-        QuadraticNet.init(5, width)
+@pytest.mark.parametrize("h", [0, -2, 1.5, None])
+def test_bad_width(h) -> None:
+    with pytest.raises(ValueError, match=r"^h"):
+        QuadraticNet.init(5, h)
 
 
 @pytest.mark.parametrize("alpha", [0.0, -1.0, float("nan"), float("inf"), "big"])
@@ -247,3 +247,33 @@ def test_mismatched_p_between_net_and_data() -> None:
         train(net, data, TrainConfig(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="sigma"):
         net.permuted(random_sigma(7, seed=0))
+
+
+def test_width_keyword_is_a_deprecated_alias_of_h() -> None:
+    """``h`` is the hidden width's name (the paper's); the old keyword ``width=`` still works
+    for one release, warns, and builds the same net; giving both is refused."""
+    from regimes.constructions import fourier_interpolator, gromov_solution
+    from regimes.equivariance import column_scaled_net
+    from regimes.kernels import kernel_gram
+    from regimes.ntk import expected_ntk
+
+    new = QuadraticNet.init(5, 9, seed=3)
+    with pytest.warns(DeprecationWarning, match="h="):
+        old = QuadraticNet.init(5, width=9, seed=3)
+    assert torch.equal(old.W, new.W) and torch.equal(old.V, new.V) and old.h == old.width == 9
+    with pytest.raises(ValueError, match="both"):
+        QuadraticNet.init(5, h=9, width=9)
+    with pytest.warns(DeprecationWarning):
+        assert torch.equal(fourier_interpolator(5, width=80).W, fourier_interpolator(5, h=80).W)
+    with pytest.warns(DeprecationWarning):
+        assert torch.equal(gromov_solution(5, width=12).net.W, gromov_solution(5, h=12).net.W)
+    with pytest.warns(DeprecationWarning):
+        assert torch.equal(column_scaled_net(5, width=6).W, column_scaled_net(5, h=6).W)
+    x = Task(5).population().x[:6]
+    wm = init_moments("uniform", 10)
+    with pytest.warns(DeprecationWarning):
+        a = expected_ntk(x, p=5, width=7, w_moments=wm, kind="first_logit", v_sigma2=0.1)
+    assert torch.equal(a, expected_ntk(x, p=5, h=7, w_moments=wm, kind="first_logit", v_sigma2=0.1))
+    with pytest.warns(DeprecationWarning):
+        b = kernel_gram("expected_ntk", x, p=5, width=7)
+    assert torch.equal(b, kernel_gram("expected_ntk", x, p=5, h=7))

@@ -271,7 +271,7 @@ def test_expected_ntk_matches_monte_carlo(dist, p, h, given_v):
     V0 = QuadraticNet.init(p, h, dist=dist, alpha=alpha, seed=10_000).V
     w_mom = init_moments(dist, 2 * p, alpha)
     cond = {"V": V0} if given_v else {"v_sigma2": init_moments(dist, h, alpha).sigma2}
-    expected = {kind: expected_ntk(xx, p=p, width=h, w_moments=w_mom, kind=kind,
+    expected = {kind: expected_ntk(xx, p=p, h=h, w_moments=w_mom, kind=kind,
                                    output_scale=scale, **cond) for kind, xx in inputs.items()}
     s1 = {kind: torch.zeros_like(e) for kind, e in expected.items()}
     s2 = {kind: torch.zeros_like(e) for kind, e in expected.items()}

@@ -115,7 +115,7 @@ def test_prop_b3_expected_kernel_min_eigenvalue(dist: str, h: int) -> None:
     alpha = 0.3 if h == 3 else 1.0
     wm = init_moments(dist, 2 * p, alpha=alpha)
     V = 10.0 * torch.randn(p, h, dtype=F64, generator=torch.Generator().manual_seed(h))
-    EK = expected_ntk(x, p=p, width=h, w_moments=wm, kind="regression", V=V)
+    EK = expected_ntk(x, p=p, h=h, w_moments=wm, kind="regression", V=V)
     lam = float(torch.linalg.eigvalsh(EK)[0])
     assert lam >= 4 * h * wm.sigma2**2 * (1 - 1e-9)
 
@@ -124,7 +124,7 @@ def test_prop_b3_lemma_b1_interpolation_with_expected_kernel() -> None:
     """E K ≻ 0 ⇒ ridgeless regression interpolates any labels (Lemma B.1)."""
     p = 5
     x = distinct_triples(p, 80, seed=3)
-    EK = expected_ntk(x, p=p, width=4, w_moments=init_moments("uniform", 2 * p), kind="regression",
+    EK = expected_ntk(x, p=p, h=4, w_moments=init_moments("uniform", 2 * p), kind="regression",
                       v_sigma2=init_moments("uniform", 4).sigma2)
     y = torch.randn(80, dtype=F64, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(kernel_regression(EK, y, EK), y, atol=1e-8)

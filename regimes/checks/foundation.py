@@ -199,7 +199,7 @@ def c3(quick: bool = True) -> CheckResult:
         ek = "regression" if kind == "regression" else "full"
 
         def inv(x: torch.Tensor, x2: torch.Tensor, ek: str = ek) -> torch.Tensor:
-            return expected_ntk(x, x2, p=p, width=h, w_moments=wm, kind=ek, v_sigma2=vs2)
+            return expected_ntk(x, x2, p=p, h=h, w_moments=wm, kind=ek, v_sigma2=vs2)
 
         def one(x: torch.Tensor, x2: torch.Tensor, kind: str = kind) -> torch.Tensor:
             if kind == "regression":

@@ -132,7 +132,7 @@ def _pop_gram(name: str, p: int, m: int, seed: int) -> torch.Tensor:
         if m == 3:
             return kernel_gram("entk", pts, p=p, net=net)
         return kernel_gram("entk", pts, p=p, net=net, entk_kind="first_logit")
-    return kernel_gram(name, pts, p=p, width=32)
+    return kernel_gram(name, pts, p=p, h=32)
 
 
 #: Monte-Carlo margin of C5 where S_p^m is too large to enumerate: |Tr − mean| ≤ C5_MC_Z · SE.

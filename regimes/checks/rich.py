@@ -58,12 +58,12 @@ def c9(quick: bool = True) -> CheckResult:
         worst["norm"] = max(worst["norm"], abs(net.theta_inf() - 1.0),
                             abs(float(net.W.abs().max()) - 1), abs(float(net.V.abs().max()) - 1))
         for c in ((2,) if quick else (2, 3)):
-            d = fourier_interpolator(p, width=8 * p * c + (p % 3))
+            d = fourier_interpolator(p, h=8 * p * c + (p % 3))
             worst["dup"] = max(worst["dup"], float((d(pop.x) - f).abs().max()))
             worst["norm"] = max(worst["norm"], abs(d.theta_inf() - c ** (-1 / 3)))
         if p % 2:
             s = fourier_interpolator(p, variant="4p-3")
-            assert s.width == 4 * p - 3
+            assert s.h == 4 * p - 3
             worst["4p-3"] = max(worst["4p-3"], float((s(pop.x) - target).abs().max()))
         if quick and p > 13:
             continue  # the regression rescaling is checked on p <= 13 in quick mode
@@ -91,7 +91,7 @@ def c10(quick: bool = True) -> CheckResult:
         per_p[p] = q
         dev_margin = max(dev_margin, abs(q - 4 * p) / (4 * p))
         # duplicated construction: same margin, smaller norm → normalized margin 4p·c
-        d = fourier_interpolator(p, width=16 * p)
+        d = fourier_interpolator(p, h=16 * p)
         qd = float(margins(d(pop.x), pop.y).min())
         dev_margin = max(dev_margin, abs(qd / d.theta_inf() ** 3 - 8 * p) / (8 * p))
     gen = torch.Generator().manual_seed(0)

@@ -42,6 +42,7 @@ import math
 
 import torch
 
+from regimes._compat import renamed_kwargs
 from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
 from regimes.models.quadratic import QuadraticNet, init_moments
 from regimes.ntk import entk, expected_ntk
@@ -172,8 +173,9 @@ def random_psd_gram(N: int, rank: int, seed: int = 0) -> torch.Tensor:
     return G @ G.t() / rank
 
 
+@renamed_kwargs(width="h")
 def kernel_gram(name: str, x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int,
-                net: QuadraticNet | None = None, width: int = 256, dist: str = "uniform",
+                net: QuadraticNet | None = None, h: int = 256, dist: str = "uniform",
                 entk_kind: str | None = None, **kw: float) -> torch.Tensor:
     """Gram of kernel ``name`` (see :data:`KERNEL_NAMES`) between index rows ``x`` and ``x2``.
 
@@ -181,7 +183,8 @@ def kernel_gram(name: str, x: torch.Tensor, x2: torch.Tensor | None = None, *, p
     forms. ``entk`` needs ``net``; ``entk_kind`` overrides the eNTK kind
     (``"first_logit"`` for pairs, ``"regression"`` for triples by default;
     ``"full"`` gives (n, n2, p, p)). ``expected_ntk`` averages over an i.i.d.
-    init (``dist`` of :meth:`QuadraticNet.init`, ``width``) of both layers.
+    init (``dist`` of :meth:`QuadraticNet.init`, hidden width ``h``; ``width=`` is its
+    deprecated name) of both layers.
     Extra keywords go to the builder (``w_std``, ``v_std``, ``gamma``).
     """
     check_choice("name", name, KERNEL_NAMES)
@@ -198,8 +201,8 @@ def kernel_gram(name: str, x: torch.Tensor, x2: torch.Tensor | None = None, *, p
             raise ValueError(f"expected_ntk needs pairs or triples, got m={m}")
         kind = entk_kind or ("regression" if m == 3 else "first_logit")
         wm = init_moments(dist, 2 * p)
-        vm = init_moments(dist, width)
-        return expected_ntk(x, x2, p=p, width=width, w_moments=wm, kind=kind, v_sigma2=vm.sigma2)
+        vm = init_moments(dist, h)
+        return expected_ntk(x, x2, p=p, h=h, w_moments=wm, kind=kind, v_sigma2=vm.sigma2)
     if name == "rbf":
         return rbf_one_hot_kernel(x, x2, p=p, **kw)
     act, kind = name.split("_")

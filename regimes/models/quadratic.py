@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from regimes._compat import renamed_kwargs
 from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
 from regimes.tasks import Sigma, _check_sigma
 
@@ -120,7 +121,7 @@ class QuadraticNet:
             raise ValueError(f"W and V differ in dtype/device: {W.dtype}/{W.device} vs {V.dtype}/{V.device}")
         if not W.dtype.is_floating_point:
             raise ValueError(f"W has dtype {W.dtype}: expected a floating dtype")
-        check_int("width", h, low=1)
+        check_int("h", h, low=1)
         self.W = W
         self.V = V
         self.output_scale = check_positive("output_scale", output_scale)
@@ -132,8 +133,13 @@ class QuadraticNet:
         return self.V.shape[0]
 
     @property
+    def h(self) -> int:
+        """The hidden width h (the paper's notation)."""
+        return self.V.shape[1]
+
+    @property
     def width(self) -> int:
-        """The hidden width h."""
+        """The hidden width: the same as :attr:`h` (kept for existing callers)."""
         return self.V.shape[1]
 
     @property
@@ -148,10 +154,11 @@ class QuadraticNet:
 
     # ------------------------------------------------------------------ init
     @classmethod
+    @renamed_kwargs(width="h")
     def init(
         cls,
         p: int,
-        width: int,
+        h: int,
         *,
         alpha: float = 1.0,
         dist: str | Sampler = "uniform",
@@ -169,19 +176,20 @@ class QuadraticNet:
         for any other i.i.d. law. Draws happen on the CPU in float64 from a
         generator seeded with ``seed`` (W first, then V), then are cast and
         moved, so a seed gives the same net on every device and dtype.
-        ``mean_field=True`` sets the output scale to 2/h (Gromov eq. 4).
+        ``mean_field=True`` sets the output scale to 2/h (Gromov eq. 4). ``h`` is the hidden
+        width (the keyword ``width=`` is its deprecated name).
         """
         p = check_int("p", p, low=2)
-        width = check_int("width", width, low=1)
+        h = check_int("h", h, low=1)
         alpha = check_positive("alpha", alpha)
         if not callable(dist):
             check_choice("dist", dist, DISTS)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
         gen = torch.Generator().manual_seed(int(seed))
-        W = alpha * _sample(dist, (width, 2 * p), 2 * p, gen)
-        V = alpha * _sample(dist, (p, width), width, gen)
-        scale = 2.0 / width if mean_field else 1.0
+        W = alpha * _sample(dist, (h, 2 * p), 2 * p, gen)
+        V = alpha * _sample(dist, (p, h), h, gen)
+        scale = 2.0 / h if mean_field else 1.0
         return cls(W.to(dtype=dtype, device=device), V.to(dtype=dtype, device=device), output_scale=scale)
 
     # ------------------------------------------------------------------ forward
@@ -266,7 +274,7 @@ class QuadraticNet:
         return QuadraticNet(*permute_params(self.W, self.V, sigma), output_scale=self.output_scale)
 
     def __repr__(self) -> str:
-        return f"QuadraticNet(p={self.p}, width={self.width}, dtype={self.dtype}, device={self.device})"
+        return f"QuadraticNet(p={self.p}, h={self.h}, dtype={self.dtype}, device={self.device})"
 
 
 def permute_params(W: torch.Tensor, V: torch.Tensor, sigma: Sigma) -> tuple[torch.Tensor, torch.Tensor]:

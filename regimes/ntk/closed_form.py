@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 import torch
 
+from regimes._compat import renamed_kwargs
 from regimes._validate import check_index_tensor, check_int, check_positive
 from regimes.models.quadratic import InitMoments
 
@@ -197,7 +198,8 @@ def _moment_bracket(x: torch.Tensor, x2: torch.Tensor, m: InitMoments) -> tuple[
     return quartic, ea + eb
 
 
-def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, width: int,
+@renamed_kwargs(width="h")
+def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, h: int,
                  w_moments: InitMoments, kind: str = "regression",
                  V: torch.Tensor | None = None, v_sigma2: float | None = None,
                  output_scale: float = 1.0) -> torch.Tensor:
@@ -215,7 +217,7 @@ def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, wid
     """
     if (V is None) == (v_sigma2 is None):
         raise ValueError("give exactly one of V (condition on it) and v_sigma2 (average over it)")
-    width = check_int("width", width, low=1)
+    h = check_int("h", h, low=1)
     p = check_int("p", p, low=2)
     arity = 3 if kind == "regression" else 2
     if kind not in ("regression", "first_logit", "full"):
@@ -224,14 +226,14 @@ def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, wid
     x2 = x if x2 is None else check_index_tensor("x2", x2, p, arity)
     quartic, mm = _moment_bracket(x, x2, w_moments)
     VVt = (V.to(torch.float64) @ V.to(torch.float64).t() if V is not None
-           else width * check_positive("v_sigma2", v_sigma2) * torch.eye(p, dtype=torch.float64))
+           else h * check_positive("v_sigma2", v_sigma2) * torch.eye(p, dtype=torch.float64))
     shared = 4 * w_moments.sigma2 * mm * mm  # 4 σ² m²
     if kind == "regression":
         same_c = (x[:, None, 2] == x2[None, :, 2]).to(torch.float64)
-        out = width * quartic * same_c + shared * VVt[x[:, 2]][:, x2[:, 2]]
+        out = h * quartic * same_c + shared * VVt[x[:, 2]][:, x2[:, 2]]
     elif kind == "first_logit":
-        out = width * quartic + shared * VVt[0, 0]
+        out = h * quartic + shared * VVt[0, 0]
     else:
-        out = (width * quartic)[:, :, None, None] * torch.eye(p, dtype=torch.float64) \
+        out = (h * quartic)[:, :, None, None] * torch.eye(p, dtype=torch.float64) \
             + shared[:, :, None, None] * VVt
     return out * output_scale**2

@@ -140,7 +140,7 @@ def quadratic_entk_nt(net: QuadraticNet, x: torch.Tensor, x2: torch.Tensor | Non
     check_positive("max_bytes", max_bytes)
     if not isinstance(net, QuadraticNet):
         raise ValueError(f"net must be a QuadraticNet, got {type(net).__name__}")
-    p, h = net.p, net.width
+    p, h = net.p, net.h
     arity = 3 if kind == "regression" else 2
     x = check_index_tensor("x", x, p, arity)
     x2 = None if x2 is None else check_index_tensor("x2", x2, p, arity)

@@ -95,7 +95,7 @@ def rank_sweep(p: int, n: int, widths: list[int], trials: int, *, seed: int = 0,
             net = QuadraticNet.init(p, h, dist=dist, seed=seed * 100_003 + 1009 * i + t)
             K = regression_ntk(net.W, net.V, x)
             r, s, cut = numerical_rank(K)
-            EK = expected_ntk(x, p=p, width=h, w_moments=wm, kind="regression", V=net.V)
+            EK = expected_ntk(x, p=p, h=h, w_moments=wm, kind="regression", V=net.V)
             res["rank"][i, t] = r
             res["lam_min"][i, t] = float(s[0])
             res["lam_max"][i, t] = float(s[-1])
