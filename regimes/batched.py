@@ -172,6 +172,16 @@ class _Data:
     y: torch.Tensor           # (S, n) targets (regression, dtype) or labels (long)
     y_col: torch.Tensor | None    # (S, n, 1) labels (classification)
     y_flat: torch.Tensor | None   # (S·n,) labels (classification)
+    ws: dict[str, torch.Tensor] = field(default_factory=dict)   # workspace reused across steps
+
+
+def _buf(d: _Data, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """A workspace tensor reused across steps (fresh multi-MB (S, n, h) allocations page-fault
+    on every step and cost more than the arithmetic on a CPU)."""
+    t = d.ws.get(name)
+    if t is None or tuple(t.shape) != shape or t.dtype != like.dtype or t.device != like.device:
+        t = d.ws[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+    return t
 
 
 def _prepare(xs: torch.Tensor, ys: torch.Tensor, p: int, regression: bool, dtype: torch.dtype) -> _Data:
@@ -189,7 +199,7 @@ def _prepare(xs: torch.Tensor, ys: torch.Tensor, p: int, regression: bool, dtype
     return _Data(False, n, cols_ab, cols_a, cols_b, None, y, y[:, :, None].contiguous(), y.reshape(-1))
 
 
-def _bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """Batched matrix product (S, i, k) @ (S, k, j) → (S, i, j), one ``torch.mm`` per run.
 
     ``torch.bmm`` on the CPU hands the whole batch to MKL's batched GEMM, whose result for
@@ -197,7 +207,8 @@ def _bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     p = 7); one ``mm`` per run is, and the S calls cost little next to the products.
     """
     S = a.shape[0]
-    out = torch.empty(S, a.shape[1], b.shape[2], dtype=a.dtype, device=a.device)
+    if out is None:
+        out = torch.empty(S, a.shape[1], b.shape[2], dtype=a.dtype, device=a.device)
     for i in range(S):
         torch.mm(a[i], b[i], out=out[i])
     return out
@@ -215,10 +226,10 @@ def batched_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, d: _Data, loss: str
     p = twop // 2
     n = d.n
     z = torch.nn.functional.embedding_bag(d.cols_ab, Wt.reshape(S * twop, h), mode="sum").view(S, n, h)
-    s = z * z
+    s = torch.mul(z, z, out=_buf(d, "s", (S, n, h), Wt))
     if d.regression:
-        dz = torch.index_select(V.reshape(S * p, h), 0, d.c_flat).view(S, n, h)
-        g = (s * dz).sum(dim=2)
+        dz = torch.index_select(V.reshape(S * p, h), 0, d.c_flat, out=_buf(d, "dz", (S * n, h), Wt)).view(S, n, h)
+        g = torch.mul(s, dz, out=_buf(d, "tmp", (S, n, h), Wt)).sum(dim=2)
         if scale != 1.0:
             g = g * scale
         r = g - d.y
@@ -229,12 +240,12 @@ def batched_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, d: _Data, loss: str
         gV = torch.zeros(S * p, h, dtype=Wt.dtype, device=Wt.device).index_add_(
             0, d.c_flat, s.view(S * n, h)).view(S, p, h)
     else:
-        out = _bmm(s, V.transpose(1, 2))        # (S, n, p)
+        out = _bmm(s, V.transpose(1, 2), _buf(d, "out", (S, n, p), Wt))        # (S, n, p)
         if scale != 1.0:
             out.mul_(scale)
         if loss == "cross_entropy":
             yc = d.y_col
-            G = torch.sub(out, out.gather(2, yc))
+            G = torch.sub(out, out.gather(2, yc), out=_buf(d, "G", (S, n, p), Wt))
             G.scatter_(2, yc, float("-inf"))
             # exp/log run by run: their vectorised and scalar (tail) kernels differ in the last
             # bit, and which elements fall in a tail depends on the tensor's size
@@ -253,7 +264,7 @@ def batched_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, d: _Data, loss: str
             L = (G * G).view(S, n * p).sum(dim=1) / n
             G.mul_(2.0 * scale / n)
         gV = _bmm(G.transpose(1, 2), s)
-        dz = _bmm(G, V).mul_(z)
+        dz = _bmm(G, V, _buf(d, "dz", (S, n, h), Wt)).mul_(z)
     gWt = torch.zeros(S * twop, h, dtype=Wt.dtype, device=Wt.device)
     dzf = dz.reshape(S * n, h)
     gWt.index_add_(0, d.cols_a, dzf, alpha=2.0)

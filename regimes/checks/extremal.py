@@ -1,0 +1,161 @@
+"""C18, C19 — the extremal nets whose existence Thm 3.6 and Thm 4.5 presuppose
+(``regimes/extremal.py``; ``proofs/extremal.md``).
+
+* **C18** (Thm 3.6): at the paper's regression size n = 2p^{2.25} and h = 8p (the theorem's
+  width), the near-minimum-ℓ∞ interpolators found by projected Adam (the smallest radius r*
+  at which the training loss falls below 1e-3 within the step budget) generalize: PASS if, at
+  every p, the 95% interval of the seed-mean clean-pair held-out accuracy lies above the
+  larger of chance (1/p) and the eNTK kernel regressor's seed-mean accuracy on the same
+  samples, and the seed-mean held-out ℓ2 ratio (to the zero predictor) is < 1; FAIL
+  otherwise; INCONCLUSIVE if some seed's search found no interpolator in its bracket.
+* **C19** (Thm 4.5): the attained ℓ∞ margin of projected soft-min ascent under ‖θ‖_∞ ≤ 1 at
+  n = 2p^{5/3}, h = 8p: PASS if at every p the seed-mean normalized margin is ≥ Prop 3.8's
+  4p (Ω(p) with the construction's constant) and the exponent of its growth in p (cluster
+  bootstrap over seeds, ``regimes.stats.fit_exponent``) has a 95% interval whose upper end
+  is ≥ 1 (growth like p not excluded); FAIL if either fails; INCONCLUSIVE if some run does
+  not separate its training set (training accuracy < 1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from regimes.checks import CheckResult, register
+from regimes.stats import fit_exponent, mean_ci
+
+#: C18's search (see :func:`regimes.extremal.min_linf_interpolators`), per mode.
+C18_GRID: dict[str, dict[str, Any]] = {
+    "quick": {"ps": [7, 11], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": 2.25, "steps": 600, "lr": 1e-2,
+              "tol": 1e-3, "rounds": 2, "per_round": 2},
+    "full": {"ps": [7, 11, 13, 17], "seeds": [0, 1, 2, 3, 4], "width_mult": 8, "n_exponent": 2.25, "steps": 3000,
+             "lr": 1e-2, "tol": 1e-3, "rounds": 3, "per_round": 3},
+}
+#: C19's ascent (see :func:`regimes.extremal.max_margin`), per mode.
+C19_GRID: dict[str, dict[str, Any]] = {
+    "quick": {"ps": [11, 13, 17], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": 5 / 3,
+              "temperatures": [0.05, 0.1, 0.2, 0.5, 1.0], "steps_per_stage": 300},
+    "full": {"ps": [11, 13, 17, 23, 31], "seeds": [0, 1, 2, 3, 4], "width_mult": 8, "n_exponent": 5 / 3,
+             "temperatures": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], "steps_per_stage": 1500},
+}
+
+
+def c18_verdict(rows: list[dict[str, Any]], kernel_acc: dict[int, list[float]] | None = None) -> dict[str, Any]:
+    """The C18 verdict from :func:`regimes.extremal.min_linf_interpolators` rows (one p, many seeds
+    per p) and, per p, the kernel baseline's held-out clean accuracies (one per seed; optional).
+
+    Returns ``{"verdict", "per_p": [{p, acc CI, l2 ratio CI, baseline, ok}], "measured",
+    "bound"}`` with ``measured`` = the smallest (CI low − baseline) over p.
+    """
+    per_p, worst = [], math.inf
+    censored = [r for r in rows if r["censored"]]
+    for p in sorted({r["p"] for r in rows}):
+        rs = [r for r in rows if r["p"] == p and not r["censored"]]
+        if len(rs) < 2:
+            continue
+        acc = mean_ci([r["heldout_acc"] for r in rs])
+        l2 = mean_ci([r["heldout_l2_ratio"] for r in rs])
+        kern = None if not kernel_acc or p not in kernel_acc else float(sum(kernel_acc[p]) / len(kernel_acc[p]))
+        base = max(1.0 / p, kern if kern is not None else 0.0)
+        ok = acc.low > base and l2.estimate < 1.0
+        worst = min(worst, acc.low - base)
+        per_p.append({"p": p, "heldout_acc": acc.as_dict(), "heldout_l2_ratio": l2.as_dict(), "chance": 1.0 / p,
+                      "kernel_acc": kern, "baseline": base, "ok": ok,
+                      "r_star_over_rc": mean_ci([r["r_star_over_rc"] for r in rs]).as_dict()})
+    if censored or not per_p:
+        verdict = "INCONCLUSIVE"
+    else:
+        verdict = "PASS" if all(e["ok"] for e in per_p) else "FAIL"
+    return {"verdict": verdict, "per_p": per_p, "measured": worst, "bound": 0.0,
+            "censored": [[r["p"], r["seed"]] for r in censored]}
+
+
+def c19_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The C19 verdict from :func:`regimes.extremal.max_margin` rows (several p, ≥ 2 seeds each).
+
+    Returns ``{"verdict", "per_p", "exponent" (an ExponentFit dict), "measured" (the smallest
+    seed-mean margin / construction margin over p), "bound" (1.0)}``.
+    """
+    per_p = []
+    for p in sorted({r["p"] for r in rows}):
+        rs = [r for r in rows if r["p"] == p]
+        m = mean_ci([r["norm_margin"] for r in rs])
+        per_p.append({"p": p, "norm_margin": m.as_dict(), "construction": rs[0]["construction_norm_margin"],
+                      "ratio": m.estimate / rs[0]["construction_norm_margin"],
+                      "heldout_acc": mean_ci([r["heldout_acc"] for r in rs]).as_dict(),
+                      "train_acc_min": min(r["train_acc"] for r in rs)})
+    fit = fit_exponent([r["p"] for r in rows], [r["norm_margin"] for r in rows], [r["seed"] for r in rows])
+    measured = min(e["ratio"] for e in per_p)
+    if any(e["train_acc_min"] < 1.0 for e in per_p) or any(r["norm_margin"] <= 0 for r in rows):
+        verdict = "INCONCLUSIVE"
+    elif math.isnan(fit.high):
+        verdict = "INCONCLUSIVE"
+    else:
+        verdict = "PASS" if measured >= 1.0 and fit.high >= 1.0 else "FAIL"
+    return {"verdict": verdict, "per_p": per_p, "exponent": fit.as_dict(), "measured": measured, "bound": 1.0}
+
+
+def kernel_baseline_acc(p: int, n: int, h: int, seed: int) -> float:
+    """Clean-pair held-out accuracy of the eNTK-at-init ridgeless kernel regressor (prior mean f₀,
+    App. B.1) on the regression sample of ``seed`` (the baseline of C15, via
+    :func:`regimes.runs.rich_run`'s kernel baseline)."""
+    from regimes.models.quadratic import QuadraticNet
+    from regimes.runs import _kernel_baseline
+    from regimes.tasks import Task, sample_split
+
+    split = sample_split(Task(p, "regression"), n=n, seed=seed)
+    net0 = QuadraticNet.init(p, h, seed=seed)
+    return float(_kernel_baseline(net0, split, "regression")["kernel_heldout_acc"])
+
+
+def c18_rows(grid: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, list[float]]]:
+    """Run C18's searches and kernel baselines over ``grid`` (a :data:`C18_GRID` entry)."""
+    from regimes.extremal import min_linf_interpolators
+
+    rows, kern = [], {}
+    for p in grid["ps"]:
+        h, n = grid["width_mult"] * p, min(round(2 * p ** grid["n_exponent"]), p**3 - 1)
+        rows += min_linf_interpolators(p, n, h, grid["seeds"], steps=grid["steps"], lr=grid["lr"], tol=grid["tol"],
+                                       rounds=grid["rounds"], per_round=grid["per_round"], on_unbracketed="censor")
+        kern[p] = [kernel_baseline_acc(p, n, h, s) for s in grid["seeds"]]
+    return rows, kern
+
+
+def c19_rows(grid: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run C19's ascents over ``grid`` (a :data:`C19_GRID` entry)."""
+    from regimes.extremal import max_margin
+
+    rows = []
+    for p in grid["ps"]:
+        n = min(round(2 * p ** grid["n_exponent"]), p**2 - 1)
+        rows += max_margin(p, n, grid["width_mult"] * p, grid["seeds"], temperatures=grid["temperatures"],
+                           steps_per_stage=grid["steps_per_stage"])
+    return rows
+
+
+@register("C18", theorem="Thm 3.6 (premise: near-minimum-ℓ∞ interpolators)",
+          statement="near-min-ℓ∞ interpolators (projected Adam, bracketed search on r) at n = 2p^2.25, h = 8p: "
+                    "clean held-out acc CI above max(chance, eNTK kernel) and ℓ2 ratio < 1 at every p",
+          test="tests/test_extremal.py")
+def c18(quick: bool = True) -> CheckResult:
+    """C18 over :data:`C18_GRID` (see the module docstring); ``measured`` is the smallest
+    (CI low of the clean accuracy − baseline) over p, ``bound`` 0."""
+    grid = C18_GRID["quick" if quick else "full"]
+    rows, kern = c18_rows(grid)
+    v = c18_verdict(rows, kern)
+    return CheckResult("C18", "Thm 3.6", v["measured"], 0.0, ">", {"PASS": True, "FAIL": False}.get(v["verdict"]),
+                       {"grid": grid, "rows": rows, "kernel_acc": kern, **v}, verdict=v["verdict"])
+
+
+@register("C19", theorem="Thm 4.5 (premise: normalized ℓ∞ margin Ω(p))",
+          statement="attained max ℓ∞ margin (projected soft-min ascent, ‖θ‖∞ ≤ 1) at n = 2p^(5/3), h = 8p: "
+                    "seed-mean q_min/‖θ‖∞³ ≥ 4p at every p and growth exponent CI upper end ≥ 1",
+          test="tests/test_extremal.py")
+def c19(quick: bool = True) -> CheckResult:
+    """C19 over :data:`C19_GRID` (see the module docstring); ``measured`` is the smallest ratio
+    of the seed-mean attained normalized margin to the construction's 4p, ``bound`` 1."""
+    grid = C19_GRID["quick" if quick else "full"]
+    rows = c19_rows(grid)
+    v = c19_verdict(rows)
+    return CheckResult("C19", "Thm 4.5", v["measured"], 1.0, ">=", {"PASS": True, "FAIL": False}.get(v["verdict"]),
+                       {"grid": grid, "rows": rows, **v}, verdict=v["verdict"])
