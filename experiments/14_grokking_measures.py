@@ -87,8 +87,9 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   for f in mc["fractions"]]
         mrows = []
         for i, (label, value, cfg) in enumerate(ctx.progress(mjobs, "MLP runs")):
+            # final parameters only (snapshots of seven MLPs would triple the stored arrays)
             s, arr = ctx.point(cfg, lambda cfg=cfg: mlp_run({k: v for k, v in cfg.items() if k != "model"},
-                                                            device=ctx.device))
+                                                            device=ctx.device, snapshots=False))
             arr = file_params(arrays, f"m{i}", {"model": "mlp", "sweep": label, "value": value}, arr)
             mrows.append({**_row(label, value, s), "circle_score_end": s["circle_score_end"],
                           "train_wall_s": s["train_wall_s"]})
