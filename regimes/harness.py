@@ -16,7 +16,17 @@ and ends with ``main(EXPERIMENT)``. The harness then gives it
   ``"complete": true``), so a killed run never leaves a file that reads as done;
 * run metadata in every result: config, library versions, git revision, wall time;
 * the figure ``figures/NN_slug.png`` (+ ``.pdf``), drawn from the stored results
-  alone, so it can be restyled without recomputation.
+  alone, so it can be restyled without recomputation;
+* runs as points of a sweep (:class:`ExperimentPoint`, :class:`ExperimentCache`,
+  :func:`experiment_point`, :func:`write_sweep`) for the generic executor
+  :mod:`regimes.sweep`, with the same config (:func:`full_config`), the same loader
+  (:func:`load_script`) and the same computation (:func:`compute_result`) as :func:`run`;
+* re-analysis of stored training runs (:func:`load_run`: the nets rebuilt from the
+  stored parameters).
+
+The bytes on disk go through :mod:`regimes.store` (atomic writes, hashes, metadata);
+the names it re-exports here (``atomic_write_json``, ``config_hash``, …) are kept for
+existing callers.
 """
 
 from __future__ import annotations
