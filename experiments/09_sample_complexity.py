@@ -71,16 +71,30 @@ the ℓ∞-regularised net Õ(p^{5/3}) (Thm 4.5).
 from __future__ import annotations
 
 import math
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from regimes import plots
 from regimes.harness import Experiment, RunContext, main
+from regimes.kernels import kernel_regression
+from regimes.models.quadratic import QuadraticNet
+from regimes.ntk import entk
+from regimes.stats import fit_exponent, mean_ci, threshold_crossing
+from regimes.tasks import Task, sample_split
+from regimes.train import TrainConfig, train
+
+QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": 10.0, "lam_inf": 1e-20,
+         "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5, "rel_resolution": 0.2,
+         "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000}
+FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000, "lr": 10.0,
+        "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5,
+        "rel_resolution": 0.05, "ceiling_heldout": 1, "reference_search": ["kernel", "net"], "confidence": 0.95,
+        "bootstrap": 5000}
 
 METHODS = ("kernel", "net")
 #: searched criteria: name → (metric column, direction); thresholds come from the config
@@ -101,22 +115,16 @@ def run_seeds(run_seed: int, p: int, s: int) -> tuple[int, int]:
     return int(d), int(i)
 
 
-def heldout_mask(p: int, train_x) -> Any:
+def heldout_mask(p: int, train_x: torch.Tensor) -> torch.Tensor:
     """Boolean (p²,) mask over :meth:`Task.population`: True for pairs not in ``train_x``."""
-    import torch
-
-    from regimes.tasks import Task
-
     mask = torch.ones(p * p, dtype=torch.bool)
     mask[Task(p).flat_index(train_x)] = False
     return mask
 
 
-def l2_ratio(pred, labels, p: int) -> float:
+def l2_ratio(pred: torch.Tensor, labels: torch.Tensor, p: int) -> float:
     """Σ_x ‖pred(x) − e_{y(x)}‖² / Σ_x ‖0 − e_{y(x)}‖² over the rows given (the zero
     predictor scores 1)."""
-    import torch
-
     t = torch.nn.functional.one_hot(labels, p).to(torch.float64)
     return float(((pred.to(torch.float64) - t) ** 2).sum() / (t**2).sum())
 
@@ -126,20 +134,12 @@ def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dic
     """Train ``method`` on ``n`` pairs and score it: held-out accuracy, held-out and population
     ℓ2 ratios (see the module docstring for f̂ and t) and the training accuracy (does the final
     net fit its own training pairs?)."""
-    import torch
-
-    from regimes.models.quadratic import QuadraticNet
-    from regimes.tasks import Task, sample_split
-
     task = Task(p)
     split = sample_split(task, n=n, seed=data_seed)
     pop = task.population()
     held = heldout_mask(p, split.train.x)
     xtr, ytr = split.train.x, split.train.y
     if method == "kernel":
-        from regimes.kernels import kernel_regression
-        from regimes.ntk import entk
-
         net0 = QuadraticNet.init(p, c["width_mult"] * p, seed=init_seed)  # float64
         K = entk(net0, xtr, kind="first_logit")
         Kp = entk(net0, pop.x, xtr, kind="first_logit")
@@ -148,8 +148,6 @@ def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dic
         Y = torch.nn.functional.one_hot(ytr, p).to(torch.float64)
         pred = kernel_regression(K, Y, Kp, prior_train=f0_tr, prior_test=f0_pop)
     else:
-        from regimes.train import TrainConfig, train
-
         net0 = QuadraticNet.init(p, c["width_mult"] * p, seed=init_seed, dtype=getattr(torch, c["dtype"]))
         cfg = TrainConfig(steps=c["steps"], lr=c["lr"], optimizer="normalized_gd", loss="cross_entropy",
                           lam_inf=c["lam_inf"], eval_steps=[])
@@ -166,7 +164,8 @@ def _passes(v: float, thr: float, direction: str) -> bool:
     return bool(v >= thr) if direction == ">=" else bool(v <= thr)
 
 
-def search(metrics_at, lo: int, hi: int, criteria: list[tuple[str, float, str]], rel_resolution: float,
+def search(metrics_at: Callable[[int], dict[str, float]], lo: int, hi: int,
+           criteria: list[tuple[str, float, str]], rel_resolution: float,
            dither: np.random.Generator | None = None) -> dict[int, dict[str, float]]:
     """Geometric bisection for each criterion ``(column, threshold, direction)`` on n in [lo, hi],
     sharing one cache of evaluations ``metrics_at(n) -> {column: value}``; returns the cache.
@@ -209,8 +208,6 @@ def _all_criteria(c: dict[str, Any]) -> dict[str, tuple[str, float, str]]:
 
 def point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One (method, p, seed): the bisection trace and n* per criterion."""
-    from regimes.stats import threshold_crossing
-
     c, method, p, s = key["config"], key["method"], key["p"], key["seed"]
     data_seed, init_seed = run_seeds(key["run_seed"], p, s)
     lo, hi = max(2, int(p ** c["lo_exp"])), p * p - max(1, round(c["ceiling_heldout"] * p))
@@ -253,8 +250,6 @@ def _interval(row: dict[str, Any]) -> tuple[float, float]:
 
 def summarize(rows: list[dict[str, Any]], c: dict[str, Any], stat_seed: int) -> dict[str, Any]:
     """Exponents, fractions per p, censored points and the paired comparison from the point rows."""
-    from regimes.stats import fit_exponent, mean_ci
-
     conf, ps = c["confidence"], c["ps"]
     names = [*CRITERIA, *REFERENCE]
     # rows read back from the point cache carry null for NaN: make every size a float again
@@ -360,8 +355,6 @@ def _fmt_fit(e: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
-    from regimes import plots
-
     m, c = result["metrics"], result["config"]
     ps = c["ps"]
     fig, axes = plots.subplots(2, 2, width=4.4, height=3.3)
@@ -457,14 +450,6 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         f"kernel's population ℓ2 ratio, training pairs included, reaches ½ at n*/p² = {ref_txt} "
         "— by memorisation. Theory: kernel 2 (Thm 4.3), net ≤ 5/3 up to logs (Thm 4.5)."))
 
-
-QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": 10.0, "lam_inf": 1e-20,
-         "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5, "rel_resolution": 0.2,
-         "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000}
-FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000, "lr": 10.0,
-        "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5,
-        "rel_resolution": 0.05, "ceiling_heldout": 1, "reference_search": ["kernel", "net"], "confidence": 0.95,
-        "bootstrap": 5000}
 
 EXPERIMENT = Experiment(
     number="09", slug="sample_complexity", title="Sample complexity: ℓ∞-regularized net vs eNTK regression",

@@ -77,6 +77,15 @@ class Task:
         ``"regression"`` (``p**(summands+1)`` points, target in ``{0, p}``).
     op : key of :data:`OPS`; ops other than ``"add"`` need ``summands == 2``.
     summands : number of summands (Cor D.8); ``2`` is the paper's a + b.
+
+    Examples
+    --------
+    >>> Task(7).size, Task(7, "regression").size          # p² pairs, p³ triples
+    (49, 343)
+    >>> Task(5).label(torch.tensor([[2, 4], [3, 2]])).tolist()          # (a + b) mod p
+    [1, 0]
+    >>> Task(5, "regression").label(torch.tensor([[2, 4, 1], [2, 4, 0]])).tolist()   # p·1(a+b ≡ c)
+    [5.0, 0.0]
     """
 
     p: int
@@ -152,7 +161,14 @@ class Task:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Index inputs ``x`` (n, arity) with their labels ``y`` for a :class:`Task`."""
+    """Index inputs ``x`` (n, arity) with their labels ``y`` for a :class:`Task`.
+
+    Examples
+    --------
+    >>> pop = Task(3).population()          # all p² = 9 pairs, lexicographic
+    >>> len(pop), pop.x[5].tolist(), int(pop.y[5])
+    (9, [1, 2], 0)
+    """
 
     task: Task
     x: torch.Tensor
@@ -169,7 +185,14 @@ class Dataset:
 @dataclass(frozen=True)
 class Split:
     """A training sample, its test set (the population minus the distinct
-    training points) and the full population, for population losses."""
+    training points) and the full population, for population losses.
+
+    Examples
+    --------
+    >>> s = sample_split(Task(5), n=10, seed=0)      # without replacement: 25 − 10 held out
+    >>> len(s.train), len(s.test), len(s.population)
+    (10, 15, 25)
+    """
 
     train: Dataset
     test: Dataset
@@ -191,6 +214,15 @@ def sample_split(
     draws distinct points. The test set is the complement of the distinct
     training points. Exactly one of ``n`` and ``fraction`` must be given; the
     draw uses a ``torch.Generator`` seeded with ``seed``.
+
+    Examples
+    --------
+    >>> s = sample_split(Task(7), fraction=0.5, seed=1)     # round(0.5 · 49) = 24 pairs
+    >>> len(s.train), bool((Task(7).label(s.train.x) == s.train.y).all())
+    (24, True)
+    >>> s = sample_split(Task(3), n=20, replace=True, seed=0)   # i.i.d.: repeats allowed
+    >>> len(s.train), len(s.test) == 9 - len(torch.unique(s.train.x, dim=0))
+    (20, True)
     """
     if (n is None) == (fraction is None):
         raise ValueError(f"give exactly one of n and fraction (got n={n!r}, fraction={fraction!r})")
@@ -350,6 +382,11 @@ def one_hot(x: torch.Tensor, p: int, dtype: torch.dtype = torch.float64) -> torc
 
     Only for generic autodiff and neural-tangents cross-checks: the library's
     own models gather columns instead.
+
+    Examples
+    --------
+    >>> one_hot(torch.tensor([[0, 2]]), 3).tolist()       # (e_0, e_2) in R^3 × R^3
+    [[1.0, 0.0, 0.0, 0.0, 0.0, 1.0]]
     """
     p = check_int("p", p, low=2)
     x = check_index_tensor("x", x, p, tuple(range(1, 16)))
@@ -367,7 +404,14 @@ Sigma = tuple[torch.Tensor, ...]
 
 
 def random_sigma(p: int, seed: int, k: int = 3) -> Sigma:
-    """``k`` independent uniform permutations of ``[p]`` (as int64 index maps)."""
+    """``k`` independent uniform permutations of ``[p]`` (as int64 index maps).
+
+    Examples
+    --------
+    >>> sigma = random_sigma(5, seed=0)
+    >>> len(sigma), [sorted(s.tolist()) == [0, 1, 2, 3, 4] for s in sigma]
+    (3, [True, True, True])
+    """
     check_int("p", p, low=2)
     gen = torch.Generator().manual_seed(int(seed))
     return tuple(torch.randperm(p, generator=gen) for _ in range(k))
@@ -388,6 +432,17 @@ def transform(data: Dataset, sigma: Sigma) -> Dataset:
     Regression (Def 3.2): ``(a, b, c) -> (s1(a), s2(b), s3(c))`` with the target
     unchanged. The transformed data is in general *not* modular addition any
     more; that is the point of the argument.
+
+    Examples
+    --------
+    Shifts σ₁(a) = a + 1, σ₂(b) = b + 2, σ₃(c) = c + 3 keep modular addition
+    (σ₃(a + b) = σ₁(a) + σ₂(b) mod p), so the transformed labels are the task's own:
+
+    >>> p = 5
+    >>> shift = lambda k: (torch.arange(p) + k) % p
+    >>> t = transform(Task(p).population(), (shift(1), shift(2), shift(3)))
+    >>> bool((Task(p).label(t.x) == t.y).all())
+    True
     """
     task = data.task
     if task.summands != 2:

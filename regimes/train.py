@@ -160,6 +160,15 @@ class TrainConfig:
         last step of its first ``stall_patience`` stalled steps; with CUDA, the first
         evaluation step or multiple of ``stall_patience`` after that) instead of running
         on (default: run on, only report).
+
+    Examples
+    --------
+    >>> TrainConfig(steps=10, lr=0.1, eval_every=4).schedule()    # 0, every 4th step, the last
+    [0, 4, 8, 10]
+    >>> TrainConfig(steps=10, lr=-1.0).validate()
+    Traceback (most recent call last):
+        ...
+    ValueError: lr=-1.0 is out of range: allowed (0, inf)
     """
 
     steps: int
@@ -1080,6 +1089,19 @@ def train(
     ``numpy.asarray(..., dtype=float)`` reads as NaN). A stalled run keeps going unless
     ``config.stop_on_stall``: its θ can no longer change (or only cycles), so the rest of
     the run measures nothing new. Test metrics are held-out only (see :func:`evaluate`).
+
+    Examples
+    --------
+    Gradient descent with a small step decreases a smooth loss at every step (the descent
+    lemma), and the test metrics average over the held-out pairs only:
+
+    >>> from regimes.tasks import Task, sample_split
+    >>> split = sample_split(Task(5), fraction=0.6, seed=0)       # 15 of the 25 pairs
+    >>> res = train(QuadraticNet.init(5, 40, seed=0), split.train, TrainConfig(steps=5, lr=0.01),
+    ...             test=split.test)
+    >>> losses = res.history["train_loss"]
+    >>> all(b < a for a, b in zip(losses, losses[1:])), res.final["test_n"]
+    (True, 10)
     """
     _check_inputs(net, train, test, config)
     cbs = tuple(callbacks)

@@ -145,6 +145,18 @@ def kernel_regression(K_train: torch.Tensor, y_train: torch.Tensor, K_test_train
     independent outputs, e.g. one-hot classes with the shared kernel Θ̂ ⊗ I);
     the output has the same trailing shape. ``prior_*`` is f₀ on the training
     and test points (same trailing shape as y), default 0.
+
+    Examples
+    --------
+    Ridgeless regression interpolates on a positive definite Gram (Lemma B.1), and with
+    K = I a test point orthogonal to every training point gets the prior f₀ = 0:
+
+    >>> K = torch.eye(3, dtype=torch.float64)
+    >>> y = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    >>> kernel_regression(K, y, K).tolist()
+    [1.0, 2.0, 3.0]
+    >>> kernel_regression(K, y, torch.zeros(1, 3, dtype=torch.float64)).tolist()
+    [0.0]
     """
     K = check_gram("K_train", K_train, psd=False)  # PSD is checked on the eigendecomposition below
     n = K.shape[0]
@@ -173,8 +185,16 @@ class KernelRegressor:
     ``rank_`` (numerical rank used), ``eigvals_`` (Gram spectrum, ascending),
     ``n_features_in_`` (n training points).
 
-    >>> model = KernelRegressor(ridge=0.0).fit(K_train, y_train, prior=f0_train)
-    >>> y_hat = model.predict(K_test_train, prior=f0_test)
+    Examples
+    --------
+    A ridgeless fit on a positive definite Gram interpolates its training targets
+    (Lemma B.1); here K = 2I + 11ᵀ:
+
+    >>> K = 2 * torch.eye(3, dtype=torch.float64) + 1.0
+    >>> y = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    >>> model = KernelRegressor(ridge=0.0).fit(K, y)
+    >>> bool(torch.allclose(model.predict(K), y, atol=1e-12)), model.rank_
+    (True, 3)
     """
 
     def __init__(self, ridge: float = 0.0, rcond: float | None = None) -> None:

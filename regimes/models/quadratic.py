@@ -42,6 +42,12 @@ def init_moments(dist: str, fan_in: int, alpha: float = 1.0) -> InitMoments:
     ``uniform``: U(±α/√fan_in), PyTorch's default Linear init (σ² = s²/3, κ = 9/5).
     ``normal``: N(0, α²/fan_in) (κ = 3). ``standard_normal``: N(0, α²), Gromov's
     init (κ = 3). ``rademacher``: ±α/√fan_in (κ = 1).
+
+    Examples
+    --------
+    >>> m = init_moments("uniform", 12)      # U(±1/√12): σ² = (1/12)/3 = 1/36, κ = 9/5
+    >>> round(1 / m.sigma2, 9), m.kappa
+    (36.0, 1.8)
     """
     check_choice("dist", dist, DISTS)
     check_int("fan_in", fan_in, low=1)
@@ -107,6 +113,19 @@ class QuadraticNet:
     static :meth:`apply` is the functional form ``(params, x) -> logits`` used
     by ``torch.func`` and the training loop; with :meth:`params` and :meth:`with_params`
     the net is a :class:`regimes.models.Model`.
+
+    Examples
+    --------
+    One neuron with W = 1, V = 1 at p = 2: f_k(a, b) = (W[a] + W[p+b])² = 4 for both logits,
+    and the net is 3-homogeneous, f(cθ) = c³ f(θ):
+
+    >>> W, V = torch.ones(1, 4, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64)
+    >>> x = torch.tensor([[0, 1]])
+    >>> QuadraticNet(W, V)(x).tolist(), QuadraticNet(2 * W, 2 * V)(x).tolist()
+    ([[4.0, 4.0]], [[32.0, 32.0]])
+    >>> net = QuadraticNet.init(7, 16, seed=0)
+    >>> net.h, net.p, tuple(net(torch.tensor([[0, 1], [3, 6], [6, 6]])).shape)
+    (16, 7, (3, 7))
     """
 
     def __init__(self, W: torch.Tensor, V: torch.Tensor, *, output_scale: float = 1.0) -> None:

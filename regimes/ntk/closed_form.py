@@ -214,6 +214,18 @@ def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, h: 
     over an i.i.d. V too ((V Vᵀ)_{kl} → h σ_V² δ_kl, which makes the kernel
     invariant under the full group S_p³, Thm 2.4). ``kind`` is ``"regression"``
     (triples), ``"first_logit"`` (pairs, logit 0) or ``"full"`` ((n, n2, p, p)).
+    ``h`` is the hidden width (``width=`` is its deprecated name).
+
+    Examples
+    --------
+    Averaged over V as well, the kernel on the p² pairs is invariant under S_p³: every
+    pair has the same k(x, x); and it is positive definite (Prop B.3):
+
+    >>> x = torch.cartesian_prod(torch.arange(5), torch.arange(5))
+    >>> K = expected_ntk(x, p=5, h=16, w_moments=InitMoments(1 / 30, 1.8), kind="first_logit",
+    ...                  v_sigma2=1 / 48)
+    >>> K.shape, bool(torch.allclose(K.diag(), K[0, 0].expand(25))), bool(torch.linalg.eigvalsh(K).min() > 0)
+    (torch.Size([25, 25]), True, True)
     """
     if (V is None) == (v_sigma2 is None):
         raise ValueError("give exactly one of V (condition on it) and v_sigma2 (average over it)")
