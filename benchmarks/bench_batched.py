@@ -70,11 +70,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_batched.md"))
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every setting's step count (> 0)")
     ap.add_argument("--append", action="store_true", help="append a table to --out instead of rewriting it")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
+    if not args.scale > 0:
+        raise ValueError(f"--scale={args.scale!r} is out of range: allowed (0, inf)")
     for setting, p, steps in SETTINGS:
+        steps = max(1, round(steps * args.scale))
         warm = _runs(setting, p, 2, 3)
         time_sequential(*warm)
         time_batched(*warm)

@@ -33,7 +33,7 @@ from regimes.extremal import construction_norm, min_linf_interpolators
 from regimes.harness import Experiment, RunContext, main
 from regimes.stats import mean_ci
 
-SEARCH = {"steps": 600, "lr": 1e-2, "tol": 1e-3, "rounds": 1, "per_round": 2}
+SEARCH = {"steps": 600, "lr": 1e-2, "tol": 1e-3, "rounds": 2, "per_round": 2}
 QUICK = {"ps": [7, 11], "n_exponents": [1.75, 2.0, 2.25, 2.5], "width_mults": [4, 8], "seeds": [0, 1, 2],
          "search": SEARCH}
 FULL = {"ps": [7, 11, 13, 17], "n_exponents": [1.5, 1.75, 2.0, 2.25, 2.5, 2.75], "width_mults": [4, 8],
@@ -136,7 +136,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=150.0,
+    seconds_quick=180.0,
     seconds_full=4 * 3600.0,
     checks=("C18",),
 )

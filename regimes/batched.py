@@ -127,8 +127,8 @@ def _check_batch(nets: Sequence[QuadraticNet], trains: Sequence[Dataset], config
             raise ValueError(f"tests[{i}] must be None or a Dataset of train's task {tr.task}")
         if net.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"nets[{i}] has dtype {net.dtype}: use torch.float32 or torch.float64")
-        mine_shape = (net.p, net.width, net.dtype, net.output_scale)
-        ref_shape = (ref_net.p, ref_net.width, ref_net.dtype, ref_net.output_scale)
+        mine_shape = (net.p, net.h, net.dtype, net.output_scale)
+        ref_shape = (ref_net.p, ref_net.h, ref_net.dtype, ref_net.output_scale)
         if mine_shape != ref_shape:
             raise ValueError(f"nets[{i}] has (p, h, dtype, output_scale) = {mine_shape}, nets[0] has "
                              f"{ref_shape}: one batch needs runs of one shape")

@@ -122,9 +122,16 @@ def test_c19_verdict_rules() -> None:
     rows = [_row19(p, s, 8 * p * (1 + 0.01 * s)) for p in (11, 13, 17) for s in range(3)]
     v = c19_verdict(rows)
     assert v["verdict"] == "PASS" and v["exponent"]["estimate"] == pytest.approx(1.0, abs=1e-9)
-    # margin 50·p^0.3 exceeds 4p at p ≤ 31 but its exponent's interval ends far below 1
-    rows = [_row19(p, s, 50 * p**0.3 * (1 + 0.01 * s)) for p in (11, 13, 17) for s in range(3)]
+    # margin 3p·(1 + small noise): below the construction's 4p at every p
+    rows = [_row19(p, s, 3 * p * (1 + 0.01 * s)) for p in (11, 13, 17) for s in range(3)]
     assert c19_verdict(rows)["verdict"] == "FAIL"
+    # a sublinear margin that stays above 4p passes: Ω(p) is the premise, the exponent is only reported
+    rows = [_row19(p, s, 50 * p**0.3 * (1 + 0.01 * s)) for p in (11, 13, 17) for s in range(3)]
+    v = c19_verdict(rows)
+    assert v["verdict"] == "PASS" and v["exponent"]["high"] < 0.5
+    # an interval straddling 4p, and a run that does not separate its training set
+    rows = [_row19(p, s, 4 * p * (0.8 + 0.2 * s)) for p in (11, 13) for s in range(3)]
+    assert c19_verdict(rows)["verdict"] == "INCONCLUSIVE"
     rows = [_row19(p, s, 8 * p * (1 + 0.01 * s), acc=0.9 if s == 0 else 1.0) for p in (11, 13) for s in range(3)]
     assert c19_verdict(rows)["verdict"] == "INCONCLUSIVE"
 

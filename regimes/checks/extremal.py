@@ -9,11 +9,14 @@
   samples, and the seed-mean held-out ℓ2 ratio (to the zero predictor) is < 1; FAIL
   otherwise; INCONCLUSIVE if some seed's search found no interpolator in its bracket.
 * **C19** (Thm 4.5): the attained ℓ∞ margin of projected soft-min ascent under ‖θ‖_∞ ≤ 1 at
-  n = 2p^{5/3}, h = 8p: PASS if at every p the seed-mean normalized margin is ≥ Prop 3.8's
-  4p (Ω(p) with the construction's constant) and the exponent of its growth in p (cluster
-  bootstrap over seeds, ``regimes.stats.fit_exponent``) has a 95% interval whose upper end
-  is ≥ 1 (growth like p not excluded); FAIL if either fails; INCONCLUSIVE if some run does
-  not separate its training set (training accuracy < 1).
+  n = 2p^{5/3}, h = 8p, against Prop 3.8's 4p: PASS if at every p the 95% interval of the
+  seed-mean normalized margin q_min/‖θ‖_∞³ lies at or above 4p (the Ω(p) premise holds with the
+  construction's constant at every tested p); FAIL if at some p it lies entirely below 4p;
+  INCONCLUSIVE if an interval straddles 4p or some run does not separate its training set
+  (training accuracy < 1). The growth exponent in p (cluster bootstrap over seeds,
+  ``regimes.stats.fit_exponent``) is reported beside it, not scored: on a training subset the
+  maximum exceeds the population's ≥ 4p by a margin that shrinks as n/p² = 2p^{-1/3} shrinks, so
+  over a finite window of p the fitted exponent of a margin that stays ≥ 4p can be < 1.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ def c18_verdict(rows: list[dict[str, Any]], kernel_acc: dict[int, list[float]] |
 def c19_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The C19 verdict from :func:`regimes.extremal.max_margin` rows (several p, ≥ 2 seeds each).
 
-    Returns ``{"verdict", "per_p", "exponent" (an ExponentFit dict), "measured" (the smallest
-    seed-mean margin / construction margin over p), "bound" (1.0)}``.
+    Returns ``{"verdict", "per_p", "exponent" (an ExponentFit dict, reported, not scored),
+    "measured" (the smallest seed-mean margin / construction margin over p), "bound" (1.0)}``.
     """
     per_p = []
     for p in sorted({r["p"] for r in rows}):
@@ -86,12 +89,16 @@ def c19_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
                       "train_acc_min": min(r["train_acc"] for r in rs)})
     fit = fit_exponent([r["p"] for r in rows], [r["norm_margin"] for r in rows], [r["seed"] for r in rows])
     measured = min(e["ratio"] for e in per_p)
-    if any(e["train_acc_min"] < 1.0 for e in per_p) or any(r["norm_margin"] <= 0 for r in rows):
+    lows = [e["norm_margin"]["low"] / e["construction"] for e in per_p]
+    highs = [e["norm_margin"]["high"] / e["construction"] for e in per_p]
+    if any(e["train_acc_min"] < 1.0 for e in per_p) or any(math.isnan(x) for x in lows + highs):
         verdict = "INCONCLUSIVE"
-    elif math.isnan(fit.high):
-        verdict = "INCONCLUSIVE"
+    elif all(x >= 1.0 for x in lows):
+        verdict = "PASS"
+    elif any(x < 1.0 for x in highs):
+        verdict = "FAIL"
     else:
-        verdict = "PASS" if measured >= 1.0 and fit.high >= 1.0 else "FAIL"
+        verdict = "INCONCLUSIVE"
     return {"verdict": verdict, "per_p": per_p, "exponent": fit.as_dict(), "measured": measured, "bound": 1.0}
 
 
@@ -149,7 +156,7 @@ def c18(quick: bool = True) -> CheckResult:
 
 @register("C19", theorem="Thm 4.5 (premise: normalized ℓ∞ margin Ω(p))",
           statement="attained max ℓ∞ margin (projected soft-min ascent, ‖θ‖∞ ≤ 1) at n = 2p^(5/3), h = 8p: "
-                    "seed-mean q_min/‖θ‖∞³ ≥ 4p at every p and growth exponent CI upper end ≥ 1",
+                    "95% CI of the seed-mean q_min/‖θ‖∞³ at or above 4p at every p (exponent reported)",
           test="tests/test_extremal.py")
 def c19(quick: bool = True) -> CheckResult:
     """C19 over :data:`C19_GRID` (see the module docstring); ``measured`` is the smallest ratio
