@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from regimes import plots
 from regimes.checks.extremal import c19_verdict
@@ -61,6 +62,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     ax.plot(ps, [e["construction"] for e in m["per_p"]], "k--", label="construction (4p)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks(ps, [str(p) for p in ps])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("p")
     ax.set_ylabel("normalized ℓ∞ margin")
     ax.set_title(f"exponent {plots.ci_text(m['exponent'])}; C19: {m['c19_verdict']}", fontsize=8)
@@ -68,7 +71,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     plots.errorbar_ci(bx, ps, [e["heldout_acc"] for e in m["per_p"]], marker="s", color=plots.COLORS[1])
     bx.set_ylim(0, 1.05)
     bx.set_xlabel("p")
-    bx.set_ylabel("held-out accuracy (n = 2p^{5/3})")
+    bx.set_ylabel("held-out accuracy (n = 2p^(5/3))")
     plots.save(fig, path, caption=(
         f"Projected Adam under ‖θ‖∞ ≤ 1 on the cross-entropy of T·f, T in {c['temperatures']}, "
         f"{c['steps_per_stage']} steps per stage, h = {c['width_mult']}p, seeds {c['seeds']}, float64. The attained "
