@@ -28,7 +28,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("bounds",),
     ("metrics", "train"),                         # measures; the training loop
     ("equivariance", "gromov", "batched"),        # built on the training loop
-    ("runs",),                                    # training recipes
+    ("runs", "extremal"),                         # training recipes; extremal nets by batched training
     ("checks",),                                  # the registered checks, running and storing them
     ("harness",),                                 # experiments: config, cache, runs, load_run
     ("plots", "report", "notes", "claims"),       # presentation
