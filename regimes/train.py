@@ -80,7 +80,7 @@ import torch
 
 from regimes._validate import check_choice, check_int, check_positive
 from regimes.metrics.margins import margins
-from regimes.models.protocol import Model
+from regimes.models.protocol import Model, Params
 from regimes.models.quadratic import QuadraticNet
 from regimes.store import atomic_write_bytes
 from regimes.tasks import Dataset, clean_pairs, heldout
@@ -101,7 +101,6 @@ __all__ = [
 OPTIMIZERS = ("gd", "normalized_gd", "sgd", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
 
-Params = dict[str, torch.Tensor]
 ApplyFn = Callable[[Params, torch.Tensor], torch.Tensor]
 Callback = Callable[[int, Params, dict], None]
 

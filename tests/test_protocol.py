@@ -1,5 +1,5 @@
-"""The model interface (regimes.models.Model): the quadratic net, the transformer and the
-embedding MLP satisfy it, round-trip through it, and train() / the autodiff eNTK take it.
+"""The model interface (regimes.models.Model): the quadratic net, the transformer, the
+embedding MLP and the attention-only model satisfy it, round-trip through it, and train() / the autodiff eNTK take it.
 
 Expected values are independent of the interface: ``net(x)`` is each model's own forward
 pass, the closed-form eNTK (:mod:`regimes.ntk.closed_form`) is checked against the generic
@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from regimes.models import EmbeddingMLP, Model, QuadraticNet, Transformer
+from regimes.models.attention import AttentionOnly
 from regimes.ntk import entk
 from regimes.ntk.autodiff import entk_autodiff, model_entk
 from regimes.tasks import Task, sample_split
@@ -26,10 +27,11 @@ def _models() -> list[Model]:
         QuadraticNet.init(P, 12, seed=1, mean_field=True),       # output scale 2/h ≠ 1
         Transformer.init(P, d_model=8, n_heads=2, seed=0),
         EmbeddingMLP.init(P, d_embed=6, hidden=10, seed=0),
+        AttentionOnly.init(P, n_embd=8, n_heads=2, dtype=torch.float64, seed=0),
     ]
 
 
-@pytest.mark.parametrize("net", _models(), ids=["quadratic", "quadratic_mean_field", "transformer", "mlp"])
+@pytest.mark.parametrize("net", _models(), ids=["quadratic", "quadratic_mean_field", "transformer", "mlp", "attention"])
 def test_models_satisfy_the_protocol_and_round_trip(net: Model) -> None:
     assert isinstance(net, Model)
     x = Task(P).population().x

@@ -48,12 +48,12 @@ import torch
 
 from regimes._validate import check_index_tensor, check_int
 from regimes.metrics.kernel import cosine_distance, frobenius
+from regimes.models.protocol import Params
 from regimes.tasks import Dataset, Task, clean_pair_mask
 
 __all__ = ["KernelFn", "KernelTracker", "autodiff_kernel_fn", "eval_subset", "log_steps",
            "quadratic_kernel_fn"]
 
-Params = dict[str, torch.Tensor]
 #: ``kernel_fn(params, x, x2) -> (n, n2)`` float64 Gram (x2 = None: x against itself).
 KernelFn = Callable[[Params, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 

@@ -18,9 +18,9 @@ import torch
 
 from regimes._compat import renamed_kwargs
 from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
+from regimes.models.protocol import Params
 from regimes.tasks import Sigma, _check_sigma
 
-Params = dict[str, torch.Tensor]
 #: A custom i.i.d. law: ``sampler(shape, generator) -> float64 tensor`` (CPU).
 Sampler = Callable[[tuple[int, ...], torch.Generator], torch.Tensor]
 

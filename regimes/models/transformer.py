@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from regimes._validate import check_index_tensor, check_int, check_positive
-
-Params = dict[str, torch.Tensor]
+from regimes.models.protocol import Params
 
 __all__ = ["Transformer", "transformer_apply"]
 
