@@ -256,15 +256,15 @@ C6_FOURIER_LOSS_TOL = 1e-12      # population loss of the Fourier interpolator (
 C6_SIGMA_DRAWS = 400             # random relabellings σ for the Fourier predictor's σ-averaged loss
 
 
-def c6_trial(p: int, n: int, width: int, seed: int) -> dict[str, float]:
-    """One C6 trial: fresh init, n i.i.d. triples, eNTK ridgeless regression with prior mean f₀.
+def c6_trial(p: int, n: int, h: int, seed: int) -> dict[str, float]:
+    """One C6 trial: fresh init of width ``h``, n i.i.d. triples, eNTK ridgeless regression with prior mean f₀.
 
     Returns the population loss (paper normalisation), its 0-1 error, the largest
     training residual ``max_t |f̂(x_t) − y_t|`` (0 for an interpolator, Lemma B.1),
     and the exact σ-averaged best-fit loss for this kernel and point set (Thm D.1).
     """
     pts = population_points(p, 3)
-    net = QuadraticNet.init(p, width, seed=seed)
+    net = QuadraticNet.init(p, h, seed=seed)
     gen = torch.Generator().manual_seed(10_000 + seed)
     idx = torch.randint(p**3, (n,), generator=gen)
     y = regression_targets(p)
@@ -346,12 +346,12 @@ def c6(quick: bool = True) -> CheckResult:
 
 
 # ------------------------------------------------------------------------------------- C7
-def c7_trial(p: int, n: int, width: int, seed: int) -> dict[str, float]:
-    """One C7 trial: fresh init, n i.i.d. pairs, matrix-valued eNTK ridgeless regression
+def c7_trial(p: int, n: int, h: int, seed: int) -> dict[str, float]:
+    """One C7 trial: fresh init of width ``h``, n i.i.d. pairs, matrix-valued eNTK ridgeless regression
     on one-hot targets with prior mean f₀; population ℓ2 ratio, 0-1 errors, exact D.2 trace."""
     pts = population_points(p, 2)
     labels = classification_labels(p)
-    net = QuadraticNet.init(p, width, seed=seed)
+    net = QuadraticNet.init(p, h, seed=seed)
     gen = torch.Generator().manual_seed(20_000 + seed)
     idx = torch.randint(p * p, (n,), generator=gen)
     Y = torch.nn.functional.one_hot(labels[idx], p).to(F64)
@@ -396,12 +396,12 @@ def c7(quick: bool = True) -> CheckResult:
 
 
 # ------------------------------------------------------------------------------------ C11
-def _trained_net(p: int, width: int, seed: int, steps: int) -> torch.Tensor:
+def _trained_net(p: int, h: int, seed: int, steps: int) -> torch.Tensor:
     """Regression predictions on all triples of a QuadraticNet trained briefly with Adam
     on half of the triples (square loss)."""
     pts = population_points(p, 3)
     y = regression_targets(p)
-    net = QuadraticNet.init(p, width, seed=seed)
+    net = QuadraticNet.init(p, h, seed=seed)
     params = [net.W.clone().requires_grad_(True), net.V.clone().requires_grad_(True)]
     gen = torch.Generator().manual_seed(seed)
     tr = torch.randperm(p**3, generator=gen)[: p**3 // 2]
