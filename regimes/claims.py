@@ -189,19 +189,28 @@ def render_markdown(rows: list[Claim] | None = None) -> str:
     return head + "\n".join(body) + "\n"
 
 
-def render_html(rows: list[Claim] | None = None, *, link_root: str = "") -> str:
-    """The ledger as an HTML table (the report's copy); ``link_root`` prefixes the evidence
-    and figure links (e.g. the relative path from the report to the repository root)."""
+def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None) -> str:
+    """The ledger as an HTML table (the report's copy).
+
+    With ``link_root`` (the relative path from the page to the repository root) the
+    evidence files and figures are links; with ``None`` (the report's default, which may
+    be copied away from the repository) they are shown as repository paths in ``<code>``."""
     rows = load() if rows is None else rows
     e = html.escape
+
+    def ref(path: str, text: str) -> str:
+        if link_root is None:
+            return f"<code>{e(path)}</code>"
+        return f"<a href='{e(link_root)}{e(path)}'>{e(text)}</a>"
+
     out = ["<table class='claims'><thead><tr><th>claim</th><th>source's setting</th><th>our largest run</th>"
            "<th>seeds</th><th>measurement</th><th>verdict</th><th>evidence</th></tr></thead><tbody>"]
     for c in rows:
         kind = "open" if c.verdict == "OPEN" else "not" if c.verdict.startswith("NOT") else \
             "only" if "ONLY" in c.verdict else "yes"
-        ev = ", ".join(f"<a href='{e(link_root)}docs/results/{e(x)}'>{e(Path(x).stem)}</a>" for x in c.evidence) or "—"
+        ev = ", ".join(ref(f"docs/results/{x}", Path(x).stem) for x in c.evidence) or "—"
         if c.figure:
-            ev += f"; <a href='{e(link_root)}{e(c.figure)}'>figure</a>"
+            ev += "; " + ref(c.figure, "figure")
         out.append(f"<tr id='claim-{e(c.id)}' class='claim-{kind}'><td><b>{e(c.source)}</b>: {e(c.claim)}</td>"
                    f"<td>{e(c.source_setting)}</td><td>{e(c.our_setting)}</td><td>{_seeds(c)}</td>"
                    f"<td>{e(c.measurement)}</td><td><b>{e(c.verdict)}</b></td><td>{ev}</td></tr>")

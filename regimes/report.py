@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from regimes import harness, store
+from regimes import claims, harness, store
 from regimes import notes as proof_notes
 from regimes.checks import VERDICTS, Check
 from regimes.checks.runner import (  # noqa: F401  (re-exported: their home before regimes.checks.runner)
@@ -107,6 +107,7 @@ figure{margin:.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee
 figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em;max-height:20em;margin:0;
 white-space:pre-wrap;overflow-wrap:anywhere}
+tr.claim-yes>td:nth-child(6){color:#1a7f37}tr.claim-only>td:nth-child(6){color:#9a6700}tr.claim-not>td:nth-child(6){color:#cf222e}tr.claim-open>td:nth-child(6){color:#57606a}
 table.details{table-layout:fixed}table.details>tbody>tr>th{width:22%}
 .meta{font-size:.85em;color:#444}.thumbs{display:flex;flex-wrap:wrap;gap:1em}
 .thumbs figure{flex:1 1 45%}
@@ -296,13 +297,24 @@ def _errata_link(notes: proof_notes.NotesBuild | None) -> str:
             f'<a href="{_e(notes.href(proof_notes.ERRATA_NOTE))}">the errata note</a>.</p>')
 
 
+def _claims_section(claims_html: str | None) -> str:
+    if not claims_html:
+        return ""
+    return ('<h2 id="claims">Claims ledger</h2><p class="meta">One row per claim of the central paper and '
+            "of the other sources, from <code>docs/claims.toml</code>: the source's setting, our largest run, "
+            "seeds, the measurement (looked up in the committed result files named in the last column) and a "
+            "verdict: REPRODUCED, REPRODUCED ONLY UNDER a condition, NOT REPRODUCED AT p ≤ P, or OPEN.</p>"
+            + claims_html)
+
+
 def render(checks: list[Check], entries: dict[str, dict[str, Any]],
            experiments: list[harness.Experiment], results: dict[str, dict[str, Any] | None],
            images: dict[str, str], *, title: str = "regimes — verification report",
-           notes: proof_notes.NotesBuild | None = None) -> str:
+           notes: proof_notes.NotesBuild | None = None, claims_html: str | None = None) -> str:
     """The report's HTML (pure: no file access). ``images`` maps experiment name → src;
     ``notes`` (from :func:`regimes.notes.build_notes`, pages in ``notes/``) adds the links
-    from each check to its proof notes and the list of notes."""
+    from each check to its proof notes and the list of notes; ``claims_html`` (from
+    :func:`regimes.claims.render_html`) adds the claims ledger."""
     by_check: dict[str, list[harness.Experiment]] = {}
     for exp in experiments:
         for cid in exp.checks:
@@ -378,6 +390,7 @@ Generated {_e(gen)} · git {_e(store.git_revision())} ·
 <h2 id="verification">Verification table</h2>
 <p class="meta">One row per registered check. Verdicts: {verdict_legend}.</p>
 {table}
+{_claims_section(claims_html)}
 <h2 id="theorems">Claims, numbers and figures</h2>
 {"".join(sections)}
 <h2 id="experiments">Experiments</h2>
@@ -416,7 +429,8 @@ def build(out: str | Path, experiments: list[harness.Experiment], checks: list[C
             notes = proof_notes.build_notes(
                 tmp / "notes", check_links={c.id: f"index.html#check-{c.id}" for c in checks},
                 experiment_links={x.number: f"index.html#exp-{x.name}" for x in experiments})
-        page = render(checks, entries, experiments, results, images, notes=notes)
+        ledger = claims.render_html() if claims.LEDGER.exists() else None
+        page = render(checks, entries, experiments, results, images, notes=notes, claims_html=ledger)
         (tmp / "index.html").write_text(page, encoding="utf-8")
         os.chmod(tmp, 0o755)
         old = None

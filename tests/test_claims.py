@@ -92,3 +92,5 @@ def test_html_rendering_escapes_and_links() -> None:
     out = claims.render_html(link_root="../")
     assert out.count("<tr id='claim-") == len(claims.load())
     assert "href='../docs/results/quick/checks.json'" in out
+    plain = claims.render_html()          # the report's copy: paths as code, no links to resolve
+    assert "href" not in plain and "<code>docs/results/quick/checks.json</code>" in plain
