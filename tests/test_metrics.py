@@ -609,3 +609,26 @@ def test_dense_tracking_kernel_matches_closed_form() -> None:
     assert torch.allclose(kr(net.params(), t), ref, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="setting"):
         quadratic_kernel_fn("other")
+
+
+def test_margins_one_definition() -> None:
+    """q = f_y − max_{y'≠y} f_{y'} by hand; the check module's name is the same function, and
+    train's q_min is its minimum over the training pairs."""
+    from regimes.checks.rich import margins as rich_margins
+    from regimes.metrics import margins
+    from regimes.train import TrainConfig, evaluate
+
+    logits = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0], [-1.0, 4.0, 0.0]], dtype=torch.float64)
+    assert margins(logits, torch.tensor([0, 1, 2])).tolist() == [1.0, 0.0, -4.0]
+    assert rich_margins is margins
+    net = QuadraticNet.init(5, 12, seed=0)
+    data = sample_split(Task(5), n=10, seed=0).train
+    rec = evaluate(net, data, TrainConfig(steps=1, lr=0.1))
+    assert rec["q_min"] == float(margins(net(data.x), data.y).min())
+    for bad_logits, bad_y in ((torch.zeros(3), torch.tensor([0, 1, 2])),          # not 2-D
+                              (torch.zeros(3, 1), torch.tensor([0, 0, 0])),       # one class
+                              (logits, torch.tensor([0.0, 1.0, 2.0])),           # float labels
+                              (logits, torch.tensor([0, 1])),                     # wrong length
+                              (logits, torch.tensor([0, 1, 3]))):                 # label out of range
+        with pytest.raises(ValueError):
+            margins(bad_logits, bad_y)

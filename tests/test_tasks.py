@@ -248,3 +248,26 @@ def test_bad_one_hot_and_sigma() -> None:
     bad = (torch.tensor([0, 0, 1, 2, 3]),) * 3
     with pytest.raises(ValueError, match="sigma"):
         transform(data, bad)
+
+
+def test_all_points_is_the_population_order() -> None:
+    """Row i of all_points(p, m) is i written in base p (most significant digit first): the
+    order of Task.population, Task.flat_index and every population-level computation."""
+    from regimes.equivariance import pairs
+    from regimes.spectral import population_points
+    from regimes.tasks import MAX_POINTS, all_points
+
+    p, m = 4, 3
+    x = all_points(p, m)
+    assert x.dtype == torch.int64 and tuple(x.shape) == (p**m, m)
+    by_hand = torch.tensor([[i // p**2, (i // p) % p, i % p] for i in range(p**m)])
+    assert torch.equal(x, by_hand)
+    assert torch.equal(Task(p, "regression").population().x, x)
+    assert torch.equal(Task(p, "regression").flat_index(x), torch.arange(p**m))
+    assert torch.equal(pairs(p), all_points(p, 2)) and population_points is all_points
+    for bad in ({"p": 1, "m": 2}, {"p": 3, "m": 0}, {"p": 2.5, "m": 2}):
+        with pytest.raises(ValueError):
+            all_points(**bad)
+    with pytest.raises(ValueError, match="too many"):
+        all_points(10, 8)                       # 1e8 > MAX_POINTS rows, refused before any work
+    assert MAX_POINTS == 50_000_000
