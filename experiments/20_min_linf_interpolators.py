@@ -136,7 +136,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=180.0,
+    seconds_quick=250.0,
     seconds_full=4 * 3600.0,
     checks=("C18",),
 )
