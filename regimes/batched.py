@@ -432,7 +432,7 @@ _IGNORE = {"steps", "eval_every", "eval_steps", "checkpoint_every", "check_finit
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    from regimes.harness import atomic_write_bytes
+    from regimes.store import atomic_write_bytes
 
     buf = io.BytesIO()
     torch.save(state, buf)
