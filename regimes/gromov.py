@@ -361,8 +361,9 @@ G2_OPTIMIZERS: dict[str, dict[str, Any]] = {
 #: p = 31, N = 200, a budget of 3,000 full-batch steps, stopped once held-out accuracy ≥ 0.95.
 G2_RUN: dict[str, Any] = {"p": 31, "width": 200, "function": "add", "steps": 3000, "eval_every": 20,
                           "dtype": "float32", "stop_at": 0.95, "grok_threshold": 0.95}
-#: Training fractions searched (top down) for G2 (quick).
-G2_FRACTIONS: list[float] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+#: Training fractions searched (top down) for G2 (quick). (0.3 is left out for time: AdamW groks
+#: there too, in ~2,500 steps per seed, which alone would be a sixth of the quick budget.)
+G2_FRACTIONS: list[float] = [0.4, 0.5, 0.6, 0.7, 0.8]
 
 
 def fraction_sweep(optimizer: str, seed: int, *, fractions: list[float] | None = None,

@@ -1,0 +1,210 @@
+"""Experiment 19 — the blog's embedding circle, made visible and measured ("Some thoughts on Grokking").
+
+The blog's embedding MLP (:class:`regimes.models.mlp.EmbeddingMLP`: a shared token embedding
+E ∈ R^{p×d}, the two rows concatenated, a ReLU layer of 128 units, p logits) trained full
+batch with AdamW on a + b mod p, at the blog's larger weight decay 5 (with which it
+generalises without delay, and its embeddings form a clean circle). Two claims of the blog:
+
+1. The circle may be "spread out over many components at different frequencies": each
+   dominant frequency j of E has its own plane, span(Re F_j, Im F_j) with F_j = Σ_a E[a]
+   e^{−2πija/p} (:func:`regimes.metrics.circle.frequency_plane`); the tokens are projected on the
+   plane of each of the top-3 frequencies, with the circle score there, beside the top-2 PCA
+   view.
+2. The "lottery ticket": in the axes of the *final* top-2 principal components, the embeddings
+   already sit on the final circle at init, up to local order, and more so for a wider model.
+   For every frame of training the embeddings (centred) are projected on those fixed axes; the
+   circle score of the projection and the circular rank correlation of the tokens' angles with
+   their final angles (:func:`regimes.metrics.circle.circular_rank_correlation`) are tracked,
+   for two embedding widths d, over seeds. A Monte-Carlo null (random token orders) gives the
+   rank correlation that chance alone reaches.
+
+Rows 1–2: frames (seed 0) in the final PCA axes, tokens coloured by their final angular rank, per
+width. Row 3: the end state in the planes of the three dominant frequencies and the top-2
+PCA plane (largest width, seed 0; tokens coloured by their value a, so a circle at frequency j
+shows the colours in the order j·a mod p); circle score and rank correlation over training (seed means,
+95% t intervals), with the null's 95% quantile dashed.
+
+Quick: p = 53, hidden 128, d ∈ {32, 128}, AdamW lr 3e-2, weight decay 5, training fraction 0.6,
+400 steps, 3 seeds. Full: 2,000 steps, d ∈ {16, 32, 128, 512}, 5 seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from regimes import plots
+from regimes.harness import Experiment, RunContext, main
+from regimes.metrics.circle import (
+    circular_rank_correlation,
+    frequency_circles,
+    frequency_plane,
+    pca_axes,
+    project,
+    token_angles,
+)
+from regimes.metrics.fourier import circle_score
+from regimes.stats import mean_ci
+
+MLP = {"p": 53, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 5.0, "fraction": 0.6,
+       "steps": 400, "dtype": "float32"}
+QUICK = {"mlp": MLP, "widths": [32, 128], "seeds": [0, 1, 2], "frames": [0, 10, 30, 100, 200, 400], "top": 3,
+         "null_draws": 500}
+FULL = {"mlp": {**MLP, "steps": 2000}, "widths": [16, 32, 128, 512], "seeds": [0, 1, 2, 3, 4],
+        "frames": [0, 10, 20, 50, 100, 200, 500, 1000, 2000], "top": 3, "null_draws": 2000}
+
+
+def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train one (width, seed), keep E at the frame steps, measure against the final PCA axes."""
+    from regimes.models.mlp import EmbeddingMLP
+    from regimes.tasks import Task, sample_split
+    from regimes.train import TrainConfig, train
+
+    c, d, seed, frames = key["mlp"], int(key["width"]), int(key["seed"]), [int(s) for s in key["frames"]]
+    split = sample_split(Task(int(c["p"])), fraction=float(c["fraction"]), seed=seed)
+    dtype = torch.float64 if c["dtype"] == "float64" else torch.float32
+    net = EmbeddingMLP.init(int(c["p"]), d_embed=d, hidden=int(c["hidden"]), seed=seed, dtype=dtype)
+    store: dict[int, torch.Tensor] = {}
+
+    def keep(step: int, params: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
+        store[step] = params["embed"].detach().cpu().to(torch.float64)
+
+    res = train(net, split.train, TrainConfig(steps=int(c["steps"]), lr=float(c["lr"]), optimizer=str(c["optimizer"]),
+                                              weight_decay=float(c["weight_decay"]), loss="cross_entropy",
+                                              eval_steps=frames), test=split.test, callbacks=(keep,),
+                device=key["device"])
+    E1 = store[frames[-1]]
+    axes, _ = pca_axes(E1, 2)
+    theta_end = token_angles(project(E1, axes))
+    score_t, rank_t = [], []
+    arrays: dict[str, np.ndarray] = {}
+    for s in frames:
+        xy = project(store[s], axes)
+        score_t.append(circle_score(xy)[0])
+        rank_t.append(circular_rank_correlation(theta_end, token_angles(xy)))
+        arrays[f"frame{s}"] = xy.numpy()
+    arrays["theta_end"] = theta_end
+    circles = frequency_circles(E1, int(key["top"]))
+    for i, fc in enumerate(circles):
+        arrays[f"freq{i}"] = frequency_plane(E1, fc["freq"])[1].numpy()
+    h = res.history
+    out = {"width": d, "seed": seed, "frames": frames, "circle_score_t": score_t, "rank_corr_t": rank_t,
+           "pca_circle_end": list(circle_score(project(E1, axes))), "frequency_circles": circles,
+           "final_train_acc": float(h["train_acc"][-1]), "final_test_acc": float(h["test_acc"][-1])}
+    return out, arrays
+
+
+def _null(p: int, draws: int, seed: int = 0) -> dict[str, float]:
+    """Circular rank correlation of random token orders with a fixed one (the chance level)."""
+    rng = np.random.default_rng(seed)
+    ref = np.arange(p, dtype=float)
+    v = [circular_rank_correlation(ref, rng.permutation(p).astype(float)) for _ in range(draws)]
+    return {"mean": float(np.mean(v)), "q95": float(np.quantile(v, 0.95)), "draws": draws}
+
+
+def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    c = ctx.config
+    keys = [{"mlp": c["mlp"], "width": w, "seed": s, "frames": c["frames"], "top": c["top"], "device": ctx.device}
+            for w in c["widths"] for s in c["seeds"]]
+    done = ctx.map(keys, _point, desc="width × seed")
+    runs = [m for m, _ in done]
+    arrays = {f"w{k['width']}_s{k['seed']}_{n}": v for k, (_, a) in zip(keys, done, strict=True) for n, v in a.items()
+              if k["seed"] == c["seeds"][0]}
+    per_width = {}
+    for w in c["widths"]:
+        rs = [r for r in runs if r["width"] == w]
+        nf = len(c["frames"])
+        per_width[str(w)] = {
+            "circle_score_t": [mean_ci([r["circle_score_t"][i] for r in rs]).as_dict() for i in range(nf)],
+            "rank_corr_t": [mean_ci([r["rank_corr_t"][i] for r in rs]).as_dict() for i in range(nf)],
+            "pca_circle_end": mean_ci([r["pca_circle_end"][0] for r in rs]).as_dict(),
+            "final_test_acc": mean_ci([r["final_test_acc"] for r in rs]).as_dict(),
+        }
+    return {"runs": runs, "per_width": per_width, "null_rank_corr": _null(int(c["mlp"]["p"]), int(c["null_draws"]))}, \
+        arrays
+
+
+def _scatter(ax, xy: np.ndarray, colour: np.ndarray, title: str) -> None:
+    ax.scatter(xy[:, 0], xy[:, 1], c=colour, cmap="twilight", s=10)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=7)
+
+
+def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
+    m, c = result["metrics"], result["config"]
+    frames, widths, s0 = c["frames"], c["widths"], c["seeds"][0]
+    show = widths[:2] if len(widths) > 2 else widths
+    ncols = max(len(frames), 6)
+    fig, axes = plots.subplots(ncols=ncols, nrows=len(show) + 1, width=2.0, height=2.0)
+    for r, w in enumerate(show):
+        run = next(x for x in m["runs"] if x["width"] == w and x["seed"] == s0)
+        colour = np.argsort(np.argsort(arrays[f"w{w}_s{s0}_theta_end"]))
+        for j, s in enumerate(frames):
+            _scatter(axes[r][j], arrays[f"w{w}_s{s0}_frame{s}"], colour,
+                     f"d={w}, step {s}\ncircle {run['circle_score_t'][j]:.2f}, rank ρ {run['rank_corr_t'][j]:.2f}")
+        for j in range(len(frames), ncols):
+            axes[r][j].axis("off")
+    big = show[-1]
+    run = next(x for x in m["runs"] if x["width"] == big and x["seed"] == s0)
+    colour = np.arange(c["mlp"]["p"])
+    row = axes[len(show)]
+    for i, fc in enumerate(run["frequency_circles"]):
+        _scatter(row[i], arrays[f"w{big}_s{s0}_freq{i}"], colour,
+                 f"d={big} end, plane of frequency {fc['freq']}\npower {fc['power_share']:.2f}, circle "
+                 f"{fc['circle_score']:.2f}")
+    k = len(run["frequency_circles"])
+    _scatter(row[k], arrays[f"w{big}_s{s0}_frame{frames[-1]}"], colour,
+             f"d={big} end, top-2 PCA\ncircle {run['pca_circle_end'][0]:.2f} (frequency {run['pca_circle_end'][1]})")
+    sx, rx = row[k + 1], row[k + 2] if k + 2 < ncols else row[k + 1]
+    x = np.maximum(np.asarray(frames, dtype=float), 1)
+    for i, w in enumerate(widths):
+        col = plots.COLORS[i % len(plots.COLORS)]
+        pw = m["per_width"][str(w)]
+        sx.plot(x, [e["estimate"] for e in pw["circle_score_t"]], "o-", color=col, ms=3, label=f"d={w}")
+        rx.plot(x, [e["estimate"] for e in pw["rank_corr_t"]], "o-", color=col, ms=3, label=f"d={w}")
+        for ax, key in ((sx, "circle_score_t"), (rx, "rank_corr_t")):
+            lo = [np.nan if e["low"] is None else e["low"] for e in pw[key]]
+            hi = [np.nan if e["high"] is None else e["high"] for e in pw[key]]
+            ax.fill_between(x, lo, hi, color=col, alpha=0.2)
+    rx.axhline(m["null_rank_corr"]["q95"], color="0.4", ls="--", lw=0.8, label="random order, 95%")
+    sx.set_ylim(0, 1.05)
+    rx.set_ylim(min(0.0, rx.get_ylim()[0]), 1.05)
+    for ax, title in ((sx, "circle score in final PCA axes"), (rx, "rank ρ with the final order")):
+        ax.set_xscale("log")
+        ax.set_xlabel("step (0 shown at 1)", fontsize=7)
+        ax.set_title(title, fontsize=7)
+        ax.legend(fontsize=6)
+    for j in range(k + 3, ncols):
+        row[j].axis("off")
+    mlp = c["mlp"]
+    init = "; ".join(
+        f"d={w}: circle {plots.ci_text(m['per_width'][str(w)]['circle_score_t'][0])}, rank ρ "
+        f"{plots.ci_text(m['per_width'][str(w)]['rank_corr_t'][0])}, held-out acc "
+        f"{plots.ci_text(m['per_width'][str(w)]['final_test_acc'], '.3f')}" for w in widths)
+    plots.save(fig, path, caption=(
+        f"Embedding MLP (blog), p = {mlp['p']}, hidden {mlp['hidden']}, AdamW lr {mlp['lr']:g}, weight decay "
+        f"{mlp['weight_decay']:g}, fraction {mlp['fraction']}, {mlp['steps']} steps, seeds {c['seeds']}. At init, in "
+        f"the final PCA axes (seed mean [95% CI]): {init}. Random token orders reach rank ρ "
+        f"{m['null_rank_corr']['mean']:.2f} on average, {m['null_rank_corr']['q95']:.2f} at their 95% quantile."))
+
+
+EXPERIMENT = Experiment(
+    number="19",
+    slug="embedding_circle",
+    title="The blog's embedding circle: per-frequency planes and the lottery ticket at init",
+    figure="blog: Some thoughts on Grokking",
+    quick=QUICK,
+    full=FULL,
+    compute=compute,
+    plot=plot,
+    seconds_quick=60.0,
+    seconds_full=1800.0,
+)
+
+if __name__ == "__main__":
+    raise SystemExit(main(EXPERIMENT))
