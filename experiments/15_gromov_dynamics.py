@@ -11,7 +11,7 @@ training set. The times over all seeds are in the caption; check G1 asks, for ev
 that the held-out loss peaks within 0.2·t_grok before the onset of generalisation.
 
 Quick: p = 61, N = 300, lr 50 on our loss (1/n) Σ ‖f − e_y‖² (``torch.nn.MSELoss`` averages
-over the p outputs as well, so this is lr 50·p on that convention), 2,000 steps, 3 seeds.
+over the p outputs as well, so this is lr 50·p on that convention), 1,800 steps, 3 seeds.
 Full: his p = 97 and N = 500, lr 80 (the largest stable lr scales about like N), 5,000
 steps, 5 seeds (not run here).
 """

@@ -16,7 +16,7 @@ N = 5000, where the theory says the diagonal share tends to 1. For h⁽¹⁾ the
 axes for any weights (a function of n plus one of m); its share of non-constant power on the
 neuron's top frequency is reported instead (median over neurons).
 
-Quick: p = 61, N = 300, GD lr 50, training fraction 0.49, 2,000 steps (:data:`regimes.gromov.G1_RUN`),
+Quick: p = 61, N = 300, GD lr 50, training fraction 0.49, 1,800 steps (:data:`regimes.gromov.G1_RUN`),
 q = 6 as in his figure. Full: p = 97, N = 500 (his), lr 80, 5,000 steps.
 """
 

@@ -310,7 +310,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
 #: (plain full-batch GD, square loss, no regularization, training fraction 0.49) at p = 61,
 #: N = 300; lr 50 is about the largest stable one at this width on our loss convention.
 G1_RUN: dict[str, Any] = {"p": 61, "width": 300, "fraction": 0.49, "function": "add", "optimizer": "gd",
-                          "lr": 50.0, "steps": 2000, "eval_every": 20, "dtype": "float32", "grad_norms": True,
+                          "lr": 50.0, "steps": 1800, "eval_every": 20, "dtype": "float32", "grad_norms": True,
                           "grok_threshold": 0.95, "onset_level": 0.1}
 
 #: G1's window: the held-out loss peaks at most this fraction of t_grok before t_onset.
