@@ -8,7 +8,7 @@ Thm 3.4 bound, and the argmax accuracy beside it: over the whole population
 (``{key}_population_acc``, training points included, so it rises by memorisation)
 and over the held-out clean pairs only (``{key}_acc_heldout``: pairs whose labelled
 triple (a, b, a+b) was not trained on). One kernel build and one Cholesky factor per
-(p, kernel, trial) serve every n (prefixes of one i.i.d. draw; :mod:`regimes.kernels.sweep`).
+(p, kernel, trial) serve every n (prefixes of one i.i.d. draw; :mod:`regimes.kernels.nested`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from regimes.bounds.lower import thm_3_4_regression_lower_bound
 from regimes.harness import Experiment, RunContext, main
-from regimes.kernels.sweep import regression_sweep, trial_averaged_sweeps
+from regimes.kernels.nested import regression_sweep, trial_averaged_sweeps
 from regimes.plots import COLORS, save, subplots
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
@@ -31,13 +31,14 @@ FULL = {"ps": [5, 7, 11, 13, 17, 23], "kernels": ["entk", "expected_ntk", "relu_
         "fractions": FRACTIONS, "trials": 5, "width": 1024, "prior_mean": True}
 LABELS = {"entk": "eNTK at init (+f₀)", "expected_ntk": "expected NTK (B.3)", "relu_ntk": "ReLU NTK (∞ width)",
           "quad_ntk": "x² NTK (∞ width)", "rbf": "RBF on one-hot"}
-# The x² NTK (regimes.kernels.sweep.REGRESSION_KERNELS) can be added to "kernels"; it is off by
+# The x² NTK (regimes.kernels.nested.REGRESSION_KERNELS) can be added to "kernels"; it is off by
 # default because it is singular on triples and needs a per-n eigendecomposition (slow, spiky).
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     cfg = ctx.config
-    metrics, arrays = trial_averaged_sweeps(ctx, regression_sweep, lambda p: cfg["kernels"], cfg)
+    metrics, arrays = trial_averaged_sweeps(ctx.point, regression_sweep, lambda p: cfg["kernels"], cfg,
+                                            seed=ctx.seed)
     for p in cfg["ps"]:
         for kernel in cfg["kernels"]:
             key = f"p{p}_{kernel}"

@@ -20,7 +20,7 @@ import numpy as np
 
 from regimes.bounds.lower import thm_4_3_classification_lower_bound
 from regimes.harness import Experiment, RunContext, main
-from regimes.kernels.sweep import classification_sweep, trial_averaged_sweeps
+from regimes.kernels.nested import classification_sweep, trial_averaged_sweeps
 from regimes.plots import COLORS, save, subplots
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
@@ -41,7 +41,8 @@ def _kernels_for(cfg: dict[str, Any], p: int) -> list[str]:
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     cfg = ctx.config
-    metrics, arrays = trial_averaged_sweeps(ctx, classification_sweep, lambda p: _kernels_for(cfg, p), cfg)
+    metrics, arrays = trial_averaged_sweeps(ctx.point, classification_sweep, lambda p: _kernels_for(cfg, p), cfg,
+                                            seed=ctx.seed)
     for p in cfg["ps"]:
         for kernel in _kernels_for(cfg, p):
             key = f"p{p}_{kernel}"

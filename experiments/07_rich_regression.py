@@ -27,7 +27,7 @@ import numpy as np
 from regimes import plots
 from regimes.constructions import fourier_interpolator
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import paper_config, rich_run
+from regimes.runs import file_params, paper_config, rich_run
 from regimes.stats import mean_ci
 
 SETTINGS = {"paper": {}, "substitute": {"optimizer": "adam", "lr": 0.01, "lam_inf": 1e-2, "dtype": "float64"}}
@@ -51,8 +51,11 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             for name, over in c["settings"].items() for p, b in pb for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="setting × p × β × seed")
     runs = [{k: key[k] for k in ("setting", "p", "beta", "seed")} | m for key, (m, _) in zip(keys, done, strict=True)]
-    arrays = {f"{key['setting']}_p{key['p']}_b{key['beta']}_s{key['seed']}_{name}": v
-              for key, (_, a) in zip(keys, done, strict=True) for name, v in a.items()}
+    arrays: dict[str, np.ndarray] = {}
+    for key, (_, a) in zip(keys, done, strict=True):
+        tag = f"{key['setting']}_p{key['p']}_b{key['beta']}_s{key['seed']}"
+        rest = file_params(arrays, tag, {k: key[k] for k in ("setting", "p", "beta", "seed")}, a)
+        arrays.update({f"{tag}_{name}": v for name, v in rest.items()})
 
     def summary(setting: str, p: int, beta: float) -> dict[str, Any]:
         rs = [r for r in runs if (r["setting"], r["p"], r["beta"]) == (setting, p, beta)]

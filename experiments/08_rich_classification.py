@@ -20,7 +20,7 @@ import numpy as np
 
 from regimes import plots
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import paper_config, rich_run
+from regimes.runs import file_params, paper_config, rich_run
 from regimes.stats import fit_exponent, mean_ci
 
 QUICK = {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000, "n_evals": 40, "dtype": "float32"}
@@ -39,8 +39,10 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
              "device": ctx.device} for p in c["ps"] for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="p × seed")
     runs = [{"p": k["p"], "seed": k["seed"], **m} for k, (m, _) in zip(keys, done, strict=True)]
-    arrays = {f"p{k['p']}_s{k['seed']}_{name}": v for k, (_, a) in zip(keys, done, strict=True)
-              for name, v in a.items()}
+    arrays: dict[str, np.ndarray] = {}
+    for k, (_, a) in zip(keys, done, strict=True):
+        rest = file_params(arrays, f"p{k['p']}_s{k['seed']}", {"p": k["p"], "seed": k["seed"]}, a)
+        arrays.update({f"p{k['p']}_s{k['seed']}_{name}": v for name, v in rest.items()})
 
     def per_p(key: str) -> list[dict[str, Any]]:
         return [{"p": p, **mean_ci([r[key] for r in runs if r["p"] == p]).as_dict()} for p in c["ps"]]

@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from regimes.checks.dynamics import C17_RUN
 from regimes.harness import Experiment, main
-from regimes.runs import file_params, summarize, tracked_run
+from regimes.runs import C17_RUN, file_params, summarize, tracked_run
 from regimes.stats import mean_ci
 
 _TRACK = {"n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3}

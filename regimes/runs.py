@@ -53,6 +53,7 @@ from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
 
 __all__ = [
     "C17B_RUN",
+    "C17_RUN",
     "DEFAULT_MLP_RUN",
     "DEFAULT_RUN",
     "MLPRunConfig",
@@ -253,6 +254,13 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
 #: :data:`DEFAULT_RUN`, without α and the seed): AdamW on cross-entropy,
 #: p = 31, n = 2p^{5/3}, h = 4p, no eNTK tracking. α is the **init scale** (every entry of the
 #: initial (W, V) multiplied by α).
+#: The run of check C17 and experiment 10's lazy run (keys of :data:`DEFAULT_RUN`), without
+#: the seed: plain GD from a large init (init scale α = 16), classification, p = 31.
+C17_RUN: dict[str, Any] = {
+    "p": 31, "optimizer": "gd", "lr": 0.5, "alpha": 16.0, "weight_decay": 2e-3, "lam_inf": 0.0,
+    "loss": "cross_entropy", "fraction": 0.8, "steps": 8000, "n_track": 40, "eval_size": 0, "after_pairs": 0,
+}
+
 C17B_RUN: dict[str, Any] = {"p": 31, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0,
                             "loss": "cross_entropy", "steps": 3500, "track": False, "n_track": 50}
 

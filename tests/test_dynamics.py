@@ -136,8 +136,8 @@ def test_c17_is_inconclusive_when_a_seed_never_generalises(monkeypatch: pytest.M
     """A seed that never reaches 95% held-out accuracy leaves C17 untested: INCONCLUSIVE, not PASS."""
     import numpy as np
 
+    from regimes import runs
     from regimes.checks import run_check
-    from regimes.metrics import runs
 
     steps = np.array([0, 10, 100, 1000], dtype=float)
     arrays = {"step": steps, "train_acc": np.array([0.1, 0.5, 1.0, 1.0]), "test_acc": np.zeros(4),
@@ -180,7 +180,7 @@ def test_c17_summary_and_t_exit_on_synthetic_curves() -> None:
     """The C17 verdict and t_exit on hand-made curves with known answers."""
     import numpy as np
 
-    from regimes.metrics.runs import c17_summary, summarize
+    from regimes.runs import c17_summary, summarize
 
     steps = np.array([0, 10, 100, 1000, 5000, 10000], dtype=float)
     train = np.array([0.1, 0.5, 1.0, 1.0, 1.0, 1.0])

@@ -140,8 +140,6 @@ def test_exp14_rows(experiments, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # ~6-10 s each
-@pytest.mark.xfail(reason="experiments 07/08 file rich_run's parameters per run once their arrays go "
-                          "through regimes.runs.file_params (a change in another work stream)", strict=False)
 @pytest.mark.parametrize("num,tiny,point", [
     ("07", {"ps": [7], "seeds": [0], "betas": [2.25], "sweep_p": 7, "steps": 30, "n_evals": 5},
      {"setting": "paper", "p": 7, "seed": 0}),

@@ -29,13 +29,7 @@ import itertools
 from typing import Any
 
 from regimes.checks import CheckResult, register
-
-#: The run of the check (keys of :data:`regimes.metrics.runs.DEFAULT_RUN`), without the seed.
-C17_RUN: dict[str, Any] = {
-    "p": 31, "optimizer": "gd", "lr": 0.5, "alpha": 16.0, "weight_decay": 2e-3, "lam_inf": 0.0,
-    "loss": "cross_entropy", "fraction": 0.8, "steps": 8000, "n_track": 40, "eval_size": 0, "after_pairs": 0,
-}
-
+from regimes.runs import C17_RUN
 
 #: Quick mode stops at step 5,000 (seeds 0–2 generalise by step ~4,000; the default test run
 #: needs the check under a minute); full mode runs :data:`C17_RUN`'s 8,000 steps.
@@ -56,7 +50,7 @@ def c17(quick: bool = True) -> CheckResult:
     A seed that never fits its training set or never reaches 95% held-out accuracy leaves
     the claim untested: the verdict is then INCONCLUSIVE, never PASS.
     """
-    from regimes.metrics.runs import tracked_run
+    from regimes.runs import tracked_run
 
     seeds = range(3 if quick else 5)
     steps = C17_QUICK_STEPS if quick else C17_RUN["steps"]

@@ -106,7 +106,7 @@ def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int =
     idx = _draw(N, sizes[-1], seed)
     t0 = time.perf_counter()
     net = QuadraticNet.init(p, width, seed=seed) if kernel == "entk" else None
-    K_pop = kernel_gram(kernel, pts, p=p, net=net, width=width)
+    K_pop = kernel_gram(kernel, pts, p=p, net=net, h=width)
     f0 = net.regression(pts).to(F64) if (net is not None and prior_mean) else None
     build = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -166,7 +166,7 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
                 G, Y[idx].reshape(-1), block=p, keys=idx, prior_union=resid_prior,
                 prior_eval=f0, evaluate=lambda used, c: full_ntk_apply(net, pts, pts[idx[used]], c))
     else:
-        K_pop = kernel_gram("entk" if kernel == "entk_shared" else kernel, pts, p=p, net=net, width=width)
+        K_pop = kernel_gram("entk" if kernel == "entk_shared" else kernel, pts, p=p, net=net, h=width)
         out.build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         if nested:
