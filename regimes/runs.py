@@ -212,9 +212,13 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
 
     Raises ``ValueError`` for an invalid config (see :meth:`RichRunConfig.validate`).
 
-    >>> s, _ = rich_run(paper_config("classification", 5, steps=20, kernel_baseline=False))
+    The paper's classification setting at p = 11 trains on n = round(2·11^{5/3}) = 109 of
+    the 121 pairs with h = 8p = 88 (at p = 5, 2p^{5/3} ≈ 29 exceeds p² − 1 = 24, so n is
+    capped there to keep a held-out pair):
+
+    >>> s, _ = rich_run(paper_config("classification", 11, steps=20, kernel_baseline=False))
     >>> s["n"], s["width"]
-    (29, 40)
+    (109, 88)
     """
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, sample_split

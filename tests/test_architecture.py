@@ -37,10 +37,6 @@ FLOORS: list[tuple[str, ...]] = [
 
 #: Imports that point up, each with the reason it is tolerated (and when it goes away).
 KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The training loop writes its checkpoints through the harness's re-export of
-    # atomic_write_bytes; it moves to regimes.store (the file belongs to another work stream).
-    ("regimes.train", "regimes.harness"): "checkpoint write; switch to regimes.store",
-    ("regimes.batched", "regimes.harness"): "checkpoint/result write; switch to regimes.store",
     # Deprecated alias module kept for one release: re-exports regimes.runs.
     ("regimes.metrics.runs", "regimes.runs"): "deprecated alias of regimes.runs",
 }
