@@ -22,7 +22,7 @@ report may be copied away from the repository, so no link could be relied on);
 a link to a file or anchor that does not exist is an issue too. Every ``href``
 these pages contain therefore resolves inside the report folder.
 
-The index ``proofs/README.md`` maps result → note → test (check ids) → experiment;
+The index ``proofs/README.md`` maps result → code → note → test (check ids) → experiment;
 :func:`parse_index` reads it, :func:`notes_for_check` maps a check (C1…) to its
 notes, and each rendered note carries links back to its checks, tests and figures.
 """
@@ -448,7 +448,8 @@ def _plain_to_html(text: str, *, issues: list[Issue] | None, source: str, line: 
 @dataclass(frozen=True)
 class IndexRow:
     """One row of ``proofs/README.md``'s tables: the result, its note stems, the test
-    files, the check ids (C1…), the experiment numbers ("02") and the table's section."""
+    files, the check ids (C1…), the experiment numbers ("02"), the table's section and
+    the dotted names of the code that implements the result (``regimes.bounds.upper.thm_4_6_bound``)."""
 
     result: str
     notes: tuple[str, ...]
@@ -456,6 +457,7 @@ class IndexRow:
     checks: tuple[str, ...]
     experiments: tuple[str, ...]
     section: str = ""
+    code: tuple[str, ...] = ()
 
 
 def _expand_numbers(cell: str) -> tuple[str, ...]:
@@ -467,38 +469,77 @@ def _expand_numbers(cell: str) -> tuple[str, ...]:
     return tuple(nums)
 
 
+#: Index column headers (lower case) → the field they fill; "test" is the short form of "test (check)".
+_INDEX_COLUMNS = {"result": "result", "code": "code", "note": "note", "notes": "note", "test (check)": "test",
+                  "test": "test", "tests": "test", "experiment": "experiment", "experiments": "experiment"}
+
+
+def _index_header(cells: Sequence[str]) -> dict[str, int] | None:
+    """Column name → position for a header row of the index (None if ``cells`` is not one).
+
+    A header names ``result`` and ``note``; the other columns are optional and may come in
+    any order, unknown ones are ignored."""
+    cols: dict[str, int] = {}
+    for i, c in enumerate(cells):
+        key = _INDEX_COLUMNS.get(re.sub(r"\s+", " ", c.strip().lower()))
+        if key is not None and key not in cols:
+            cols[key] = i
+    return cols if {"result", "note"} <= set(cols) else None
+
+
 def parse_index(text: str) -> list[IndexRow]:
-    """The rows of the index's tables (columns: result | note | test (check) | experiment).
+    """The rows of the index's tables, their columns read from each table's header row:
+    ``result``, ``code``, ``note``, ``test (check)`` (or ``test``) and ``experiment``, in any
+    order (the index's is result | code | note | test (check) | experiment; a table without
+    a code column, the earlier layout, gives rows with ``code == ()``).
+
+    The code cell's backticked dotted names (``regimes.extremal.max_margin``) are ``code``;
+    note links are ``notes``; backticked ``tests/…py`` paths are ``tests``, the check ids
+    outside backticks ``checks``; two-digit numbers and ranges (``10–12``) ``experiments``.
 
     >>> rows = parse_index('''## Kernel
-    ... | result | note | test (check) | experiment |
-    ... |---|---|---|---|
-    ... | Thm 3.4 | [thm_3_4.md](thm_3_4.md) | `tests/test_k.py` (C6, C17b) | 03, 10–12 |
+    ... | result | code | note | test (check) | experiment |
+    ... |---|---|---|---|---|
+    ... | Thm 3.4 | `regimes.checks.kernel.c6`, `regimes.stats` | [t.md](t.md) | `tests/t.py` (C6, C17b) | 03, 10–12 |
     ... ''')
     >>> rows[0].notes, rows[0].checks, rows[0].tests, rows[0].experiments, rows[0].section
-    (('thm_3_4',), ('C6', 'C17b'), ('tests/test_k.py',), ('03', '10', '11', '12'), 'Kernel')
+    (('t',), ('C6', 'C17b'), ('tests/t.py',), ('03', '10', '11', '12'), 'Kernel')
+    >>> rows[0].code
+    ('regimes.checks.kernel.c6', 'regimes.stats')
+    >>> old = parse_index('''| result | note | test (check) | experiment |
+    ... |---|---|---|---|
+    ... | Thm 3.1 | [a.md](a.md) | `tests/test_rank.py` (C8) | 02 |''')
+    >>> old[0].notes, old[0].checks, old[0].experiments, old[0].code
+    (('a',), ('C8',), ('02',), ())
     """
-    rows, section, in_table = [], "", False
+    rows: list[IndexRow] = []
+    section, cols = "", None
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("#"):
             section = line.lstrip("#").strip()
-            in_table = False
+            cols = None
             continue
         if not line.startswith("|"):
-            in_table = False
+            cols = None
             continue
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) >= 4 and cells[0].lower() == "result" and cells[1].lower() == "note":
-            in_table = True
+        if (header := _index_header(cells)) is not None:
+            cols = header
             continue
-        if not in_table or set("".join(cells)) <= set("-: "):
+        if cols is None or set("".join(cells)) <= set("-: "):
             continue
-        result, note, test, exp = [*cells, "", "", ""][:4]
+
+        def cell(name: str, cells: list[str] = cells, cols: dict[str, int] = cols) -> str:
+            i = cols.get(name)
+            return cells[i] if i is not None and i < len(cells) else ""
+
+        note, test = cell("note"), cell("test")
         notes = tuple(Path(t).stem for t in re.findall(r"\]\(([^)#]+\.md)(?:#[^)]*)?\)", note))
         tests = tuple(re.findall(r"`(tests/[^`:]+?\.py)(?:::[^`]*)?`", test))
         checks = tuple(dict.fromkeys(re.findall(r"\b[A-Z]\d+[a-z]?\b", re.sub(r"`[^`]*`", "", test))))
-        rows.append(IndexRow(result, notes, tests, checks, _expand_numbers(exp), section))
+        code = tuple(dict.fromkeys(re.findall(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)`", cell("code"))))
+        rows.append(IndexRow(cell("result"), notes, tests, checks, _expand_numbers(cell("experiment")), section, code))
     return rows
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import doctest
 import html
+import importlib
 import re
 import warnings
 from html.parser import HTMLParser
@@ -217,8 +218,79 @@ def test_index_maps_checks_to_notes() -> None:
     # hand-read from the index: C6 is Thm 3.4's check, C15 lives in measurement.md
     assert notes_for_check("C6", rows)[0] == "thm_3_4_regression_lower_bound"
     assert "measurement" in notes_for_check("C15", rows)
+    assert notes_for_check("C18", rows) == notes_for_check("C19", rows) == ["extremal"]
     with pytest.raises(ValueError, match="check_id="):
         notes_for_check("six", rows)
+
+
+def test_parse_index_reads_columns_by_header() -> None:
+    new = parse_index("## Rich\n| result | code | note | test (check) | experiment |\n|---|---|---|---|---|\n"
+                      "| Thm 4.5 premise | `regimes.extremal.max_margin`, `regimes.checks.extremal.c19` (and prose) "
+                      "| [extremal.md](extremal.md) | `tests/test_extremal.py` (C19) | 21 |\n")
+    assert [(r.result, r.code, r.notes, r.tests, r.checks, r.experiments, r.section) for r in new] == [
+        ("Thm 4.5 premise", ("regimes.extremal.max_margin", "regimes.checks.extremal.c19"), ("extremal",),
+         ("tests/test_extremal.py",), ("C19",), ("21",), "Rich")]
+    # the earlier four-column layout still parses, with no code
+    old = parse_index("| result | note | test (check) | experiment |\n|---|---|---|---|\n"
+                      "| Thm 3.1 | [a.md](a.md) | `tests/test_rank.py` (C8) | 02 |\n")
+    assert [(r.result, r.notes, r.checks, r.experiments, r.code) for r in old] == [
+        ("Thm 3.1", ("a",), ("C8",), ("02",), ())]
+    # columns in another order, the short header "test", an unknown column ignored
+    moved = parse_index("| note | extra | experiment | test | result | code |\n|---|---|---|---|---|---|\n"
+                        "| [b.md](b.md) | x | 10–11 | `tests/b.py` (C17b) | Fig 1 | `regimes.runs.init_scale_run` |\n")
+    assert [(r.result, r.notes, r.tests, r.checks, r.experiments, r.code) for r in moved] == [
+        ("Fig 1", ("b",), ("tests/b.py",), ("C17b",), ("10", "11"), ("regimes.runs.init_scale_run",))]
+    # a table whose header names no result/note column is not the index's
+    assert parse_index("| verdict | meaning |\n|---|---|\n| PASS | holds |\n") == []
+    # a row without a header before it, or after a paragraph broke the table, is not read
+    assert parse_index("| Thm 3.1 | [a.md](a.md) | `tests/t.py` | 02 |\n") == []
+
+
+def _resolve(dotted: str) -> object:
+    """The object a dotted name names: the longest importable module prefix, then attributes."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)  # AttributeError: the name does not exist
+        return obj
+    raise ImportError(f"{dotted}: no importable prefix")
+
+
+def test_resolve_finds_names_and_refuses_missing_ones() -> None:
+    assert _resolve("regimes.extremal.max_margin").__name__ == "max_margin"
+    assert _resolve("regimes.models.quadratic.QuadraticNet.init")
+    with pytest.raises(AttributeError):
+        _resolve("regimes.ntk.closed_form.no_such_function")
+    with pytest.raises(ImportError):
+        _resolve("no_such_package.x")
+
+
+def test_index_code_column_names_resolve() -> None:
+    """Every row of every table names its code, and every dotted name there exists."""
+    rows = parse_index((PROOFS / "README.md").read_text(encoding="utf-8"))
+    assert len(rows) >= 35
+    assert [r.result for r in rows if not r.code] == []
+    missing = []
+    for r in rows:
+        for name in r.code:
+            assert name.startswith("regimes."), (r.result, name)
+            try:
+                _resolve(name)
+            except (ImportError, AttributeError) as e:
+                missing.append(f"{name} ({r.result[:40]}): {e}")
+    assert missing == []
+
+
+def test_every_note_is_indexed() -> None:
+    rows = parse_index((PROOFS / "README.md").read_text(encoding="utf-8"))
+    indexed = {s for r in rows for s in r.notes}
+    notes = {p.stem for p in PROOFS.glob("*.md")} - {"README"}
+    assert sorted(notes - indexed) == []
+    assert {"measurement", "ERRATA", "extremal"} <= indexed
 
 
 def test_build_refuses_an_empty_folder(tmp_path: Path) -> None:
