@@ -66,7 +66,7 @@ def _table_rows() -> dict[str, list[str]]:
     rows = {}
     for line in README.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and re.fullmatch(r"C\d+b?", cells[0]):
+        if len(cells) == 5 and re.fullmatch(r"[A-Z]\d+b?", cells[0]):
             rows[cells[0]] = cells
     return rows
 
