@@ -84,6 +84,7 @@ from regimes.harness import Experiment, RunContext, main
 from regimes.kernels import kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import entk
+from regimes.runs import file_params, net_arrays
 from regimes.stats import fit_exponent, mean_ci, threshold_crossing
 from regimes.tasks import Task, sample_split
 from regimes.train import TrainConfig, train
@@ -105,7 +106,7 @@ REFERENCE = {"l2_population": ("l2_population", "<=")}
 COLUMNS = ("n", "acc_heldout", "l2_heldout", "l2_population", "acc_train")
 #: part of every point's cache key: bump it when :func:`point`'s output changes, so stored
 #: points of an older version are recomputed rather than read
-POINT_VERSION = 7
+POINT_VERSION = 8
 
 
 def run_seeds(run_seed: int, p: int, s: int) -> tuple[int, int]:
@@ -130,10 +131,10 @@ def l2_ratio(pred: torch.Tensor, labels: torch.Tensor, p: int) -> float:
 
 
 def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dict[str, Any],
-             device: str = "cpu") -> dict[str, float]:
+             device: str = "cpu", keep: dict[int, Any] | None = None) -> dict[str, float]:
     """Train ``method`` on ``n`` pairs and score it: held-out accuracy, held-out and population
     ℓ2 ratios (see the module docstring for f̂ and t) and the training accuracy (does the final
-    net fit its own training pairs?)."""
+    net fit its own training pairs?). With ``keep``, the trained net is stored as ``keep[n]``."""
     task = Task(p)
     split = sample_split(task, n=n, seed=data_seed)
     pop = task.population()
@@ -152,6 +153,8 @@ def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dic
         cfg = TrainConfig(steps=c["steps"], lr=c["lr"], optimizer="normalized_gd", loss="cross_entropy",
                           lam_inf=c["lam_inf"], eval_steps=[])
         net = train(net0, split.train, cfg, device=device).net
+        if keep is not None:
+            keep[n] = net
         with torch.no_grad():
             pred = torch.softmax(net(pop.x.to(net.device)).to(torch.float64), dim=1).cpu()
     acc = float((pred[held].argmax(dim=1) == pop.y[held]).to(torch.float64).mean())
@@ -215,7 +218,8 @@ def point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     t0 = time.perf_counter()
     searched = [v for k, v in crit.items() if k in CRITERIA or method in c["reference_search"]]
     dither = np.random.default_rng(np.random.SeedSequence([int(key["run_seed"]), int(p), int(s), 2]))
-    cache = search(lambda n: evaluate(method, p, n, data_seed, init_seed, c, key["device"]), lo, hi,
+    nets: dict[int, Any] = {}
+    cache = search(lambda n: evaluate(method, p, n, data_seed, init_seed, c, key["device"], nets), lo, hi,
                    searched, c["rel_resolution"], dither)
     seconds = time.perf_counter() - t0
     ns = sorted(cache)
@@ -234,7 +238,15 @@ def point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         n_min = float(below[-1] + 1) if cr.status in ("ok", "ceiling") and below else math.nan
         out[name] = {"n_star": cr.n_star, "n_min": n_min, "status": cr.status, "nonmonotone": cr.nonmonotone,
                      "fraction": cr.n_star / (p * p)}
-    return out, {"trace": trace}
+    arrays: dict[str, np.ndarray] = {"trace": trace}
+    if nets:
+        # the trained net at the accuracy criterion's n* (the ceiling's net when that is censored),
+        # for regimes.load_run("09", p=…, seed=…); its n is stored with it
+        n_acc = out["acc"]["n_star"]
+        n_keep = int(n_acc) if math.isfinite(n_acc) and int(n_acc) in nets else hi
+        out["stored_net_n"] = n_keep
+        arrays.update(net_arrays(nets[n_keep]))
+    return out, arrays
 
 
 def _interval(row: dict[str, Any]) -> tuple[float, float]:
@@ -323,6 +335,10 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     rows = [m for m, _ in done]
     arrays = {f"trace_{r['method']}_p{r['p']}_s{r['seed']}": a["trace"] for r, (_, a) in zip(rows, done,
                                                                                             strict=True)}
+    for r, (_, a) in zip(rows, done, strict=True):
+        if "stored_net_n" in r:
+            file_params(arrays, f"{r['method']}_p{r['p']}_s{r['seed']}",
+                        {"method": r["method"], "p": r["p"], "seed": r["seed"], "n": r["stored_net_n"]}, a)
     arrays["trace_columns"] = np.array(COLUMNS)
     summary = summarize(rows, c, ctx.seed)
     metrics = {

@@ -151,6 +151,25 @@ def test_rich_runs(experiments, tmp_path: Path, num: str, tiny: dict, point: dic
     assert type(r.net).__name__ == "QuadraticNet"
 
 
+def test_exp09_net_at_its_threshold(experiments, tmp_path: Path) -> None:
+    """Experiment 09 keeps, per (p, seed), the net trained at the accuracy criterion's n* (or
+    at the ceiling when censored); the rebuilt net reproduces that size's held-out accuracy
+    from the trace (parameters are stored in float32: at most one held-out pair may flip)."""
+    res = _run(experiments, "09", tmp_path, {"ps": [7], "seeds": 1, "steps": 20}, plot=False)
+    (row,) = [r for r in res["metrics"]["n_star"] if r["method"] == "net"]
+    r = load_run("09", out=tmp_path, method="net", p=7, seed=0, n=row["stored_net_n"])
+    n = row["stored_net_n"]
+    task = Task(7)
+    split = sample_split(task, n=n, seed=row["data_seed"])
+    pop = task.population()
+    seen = {tuple(x) for x in split.train.x.tolist()}
+    held = torch.tensor([tuple(x) not in seen for x in pop.x.tolist()])
+    acc = _acc(r.net, pop.x[held], pop.y[held])
+    trace = r.arrays["trace_net_p7_s0"]
+    stored = float(trace[trace[:, 0] == n][0, 1])
+    assert abs(acc - stored) <= 1 / int(held.sum()) + 1e-12
+
+
 def test_never_run_names_the_command(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"regimes run 10 --quick --out"):
         load_run("10", out=tmp_path)
