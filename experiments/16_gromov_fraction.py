@@ -123,7 +123,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=90.0,
+    seconds_quick=81.0,
     seconds_full=6 * 3600.0,
     checks=("G2",),
 )

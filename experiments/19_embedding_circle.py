@@ -202,7 +202,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=60.0,
+    seconds_quick=49.0,
     seconds_full=1800.0,
 )
 
