@@ -26,6 +26,7 @@ import numpy as np
 from regimes import plots
 from regimes.gromov import G1_RUN, G1_WINDOW, GromovRunConfig, g1_verdict, gromov_run
 from regimes.harness import Experiment, RunContext, main
+from regimes.runs import file_params, net_arrays
 
 QUICK = {"run": G1_RUN, "seeds": [0, 1, 2], "window": G1_WINDOW}
 FULL = {"run": {**G1_RUN, "p": 97, "width": 500, "lr": 80.0, "steps": 5000, "eval_every": 20},
@@ -35,8 +36,9 @@ CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    summary, arrays = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}), device=key["device"])
-    return summary, {k: arrays[k] for k in CURVES}
+    summary, arrays, (_, net) = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}),
+                                           device=key["device"], keep_net=True)
+    return summary, {**{k: arrays[k] for k in CURVES}, **net_arrays(net)}
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -44,7 +46,11 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     keys = [{"run": c["run"], "seed": s, "device": ctx.device} for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="seeds")
     rows = [s for s, _ in done]
-    arrays = {f"s{k['seed']}_{name}": v for k, (_, a) in zip(keys, done, strict=True) for name, v in a.items()}
+    arrays: dict[str, np.ndarray] = {}
+    for k, (_, a) in zip(keys, done, strict=True):
+        # the trained net of every seed (float32): load_run("15", seed=s)
+        a = file_params(arrays, f"s{k['seed']}", {"seed": k["seed"]}, a)
+        arrays.update({f"s{k['seed']}_{name}": v for name, v in a.items()})
     verdict = g1_verdict(rows, window=float(c["window"]))
     return {"runs": rows, **verdict}, arrays
 

@@ -271,8 +271,10 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
     def recorder(step: int, params: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
         rows.append(dict(record))
         if config.stop_at is not None and step > 0 and record["test_acc"] >= config.stop_at - 1e-12:
+            stopped_params.update({k: v.detach().clone() for k, v in params.items()})
             raise _Stop
 
+    stopped_params: dict[str, torch.Tensor] = {}
     cbs = ([grads] if config.grad_norms else []) + [recorder]
     t0 = time.perf_counter()
     net1 = None
@@ -282,6 +284,8 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
         net1 = res.net
     except _Stop:
         stopped_at = int(rows[-1]["step"])
+        # the net at the stopping evaluation (stored by the experiments; no effect on the run)
+        net1 = QuadraticNet(stopped_params["W"], stopped_params["V"], output_scale=scale)
     wall = time.perf_counter() - t0
     keys = ["step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V_l2"]
     if config.grad_norms:

@@ -202,3 +202,30 @@ def test_stored_parameters_are_float32(exp12) -> None:
     r = load_run("12", out=out, seed=0)
     params = [v for k, v in r.arrays.items() if k.startswith("params/") and v.dtype.kind == "f"]
     assert params and all(v.dtype == np.float32 for v in params)
+
+
+# --------------------------------------------------------------------------- experiments 15–21
+TINY_GROMOV = {"p": 11, "width": 24, "fraction": 0.6, "function": "add", "optimizer": "gd", "lr": 1.0,
+               "steps": 40, "eval_every": 10, "dtype": "float32", "grad_norms": True,
+               "grok_threshold": 0.95, "onset_level": 0.1}
+
+
+def _gromov_split(p: int, fraction: float, seed: int, function: str = "add"):
+    """The split :func:`regimes.gromov.gromov_run` draws."""
+    return sample_split(Task(p, "classification", function), fraction=fraction, seed=seed)
+
+
+def _close(acc: float, stored: float, n: int) -> bool:
+    """Equal, or within one flipped point of ``n`` (parameters are stored as float32)."""
+    return abs(acc - stored) <= 1 / n + 1e-12
+
+
+def test_exp15_gromov_dynamics(experiments, tmp_path: Path) -> None:
+    res = _run(experiments, "15", tmp_path, {"run": TINY_GROMOV, "seeds": [0, 1]}, plot=False)
+    for i, seed in enumerate((0, 1)):
+        r = load_run("15", out=tmp_path, seed=seed)
+        assert r.point == {"seed": seed} and type(r.net).__name__ == "QuadraticNet"
+        split = _gromov_split(11, 0.6, seed)
+        stored = res["metrics"]["runs"][i]
+        assert _close(_acc(r.net, split.test.x, split.test.y), stored["final_test_acc"], len(split.test))
+        assert _close(_acc(r.net, split.train.x, split.train.y), stored["final_train_acc"], len(split.train))
