@@ -32,6 +32,7 @@ from regimes import plots
 from regimes.gromov import G1_RUN, GromovRunConfig, analytic_net, fourier_image, gromov_run, line_power_share
 from regimes.gromov import preactivations as preacts
 from regimes.harness import Experiment, RunContext, main
+from regimes.runs import file_params, net_arrays
 
 QUICK = {"run": G1_RUN, "q": 6, "analytic_wide": 5000}
 FULL = {"run": {**G1_RUN, "p": 97, "width": 500, "lr": 80.0, "steps": 5000, "eval_every": 20}, "q": 6,
@@ -82,6 +83,8 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays[f"{name}_h1_fft"] = np.fft.fftshift(fourier_image(h1[k]).numpy())
     wide = analytic_net("add", p, int(c["analytic_wide"]), seed=ctx.seed)
     metrics["shares_h2"]["analytic_wide"] = _shares(preacts(wide)[1])
+    # the trained net (float32): load_run("18")
+    file_params(arrays, "trained", {}, net_arrays(nets["trained"]))
     return metrics, arrays
 
 

@@ -229,3 +229,13 @@ def test_exp15_gromov_dynamics(experiments, tmp_path: Path) -> None:
         stored = res["metrics"]["runs"][i]
         assert _close(_acc(r.net, split.test.x, split.test.y), stored["final_test_acc"], len(split.test))
         assert _close(_acc(r.net, split.train.x, split.train.y), stored["final_train_acc"], len(split.train))
+
+
+def test_exp18_trained_net(experiments, tmp_path: Path) -> None:
+    res = _run(experiments, "18", tmp_path, {"run": {**TINY_GROMOV, "grad_norms": False}, "q": 2,
+                                             "analytic_wide": 50}, plot=False)
+    r = load_run("18", out=tmp_path)
+    assert type(r.net).__name__ == "QuadraticNet" and r.net.output_scale == pytest.approx(2 / 24)
+    split = _gromov_split(11, 0.6, r.point.get("seed", 0))
+    stored = res["metrics"]["run"]["final_test_acc"]
+    assert _close(_acc(r.net, split.test.x, split.test.y), stored, len(split.test))
