@@ -47,6 +47,7 @@ from regimes.metrics.circle import (
     token_angles,
 )
 from regimes.metrics.fourier import circle_score
+from regimes.runs import file_params, net_arrays
 from regimes.stats import mean_ci
 
 MLP = {"p": 53, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 5.0, "fraction": 0.6,
@@ -94,6 +95,7 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     out = {"width": d, "seed": seed, "frames": frames, "circle_score_t": score_t, "rank_corr_t": rank_t,
            "pca_circle_end": list(circle_score(project(E1, axes))), "frequency_circles": circles,
            "final_train_acc": float(h["train_acc"][-1]), "final_test_acc": float(h["test_acc"][-1])}
+    arrays.update(net_arrays(res.net))
     return out, arrays
 
 
@@ -111,8 +113,12 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             for w in c["widths"] for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="width × seed")
     runs = [m for m, _ in done]
-    arrays = {f"w{k['width']}_s{k['seed']}_{n}": v for k, (_, a) in zip(keys, done, strict=True) for n, v in a.items()
-              if k["seed"] == c["seeds"][0]}
+    arrays: dict[str, np.ndarray] = {}
+    for k, (_, a) in zip(keys, done, strict=True):
+        # every (width, seed)'s trained EmbeddingMLP (float32): load_run("19", d=width, seed=s)
+        a = file_params(arrays, f"w{k['width']}_s{k['seed']}", {"d": k["width"], "seed": k["seed"]}, a)
+        if k["seed"] == c["seeds"][0]:
+            arrays.update({f"w{k['width']}_s{k['seed']}_{n}": v for n, v in a.items()})
     per_width = {}
     for w in c["widths"]:
         rs = [r for r in runs if r["width"] == w]

@@ -239,3 +239,17 @@ def test_exp18_trained_net(experiments, tmp_path: Path) -> None:
     split = _gromov_split(11, 0.6, r.point.get("seed", 0))
     stored = res["metrics"]["run"]["final_test_acc"]
     assert _close(_acc(r.net, split.test.x, split.test.y), stored, len(split.test))
+
+
+@pytest.mark.slow  # ~14 s here under load (the circle measures of every frame)
+def test_exp19_embedding_mlp(experiments, tmp_path: Path) -> None:
+    mlp = {"p": 11, "hidden": 16, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 5.0, "fraction": 0.6,
+           "steps": 30, "dtype": "float32"}
+    res = _run(experiments, "19", tmp_path, {"mlp": mlp, "widths": [8], "seeds": [0, 1], "frames": [0, 10, 30],
+                                             "top": 2, "null_draws": 20}, plot=False)
+    r = load_run("19", out=tmp_path, d=8, seed=1)
+    assert r.point == {"d": 8, "seed": 1} and type(r.net).__name__ == "EmbeddingMLP"
+    split = sample_split(Task(11), fraction=0.6, seed=1)
+    stored = next(x for x in res["metrics"]["runs"] if x["width"] == 8 and x["seed"] == 1)
+    assert _close(_acc(r.net, split.test.x, split.test.y), stored["final_test_acc"], len(split.test))
+    assert _close(_acc(r.net, split.train.x, split.train.y), stored["final_train_acc"], len(split.train))
