@@ -30,6 +30,7 @@ import numpy as np
 from regimes import plots
 from regimes.gromov import G2_FRACTIONS, G2_OPTIMIZERS, G2_RUN, fraction_sweep, g2_verdict
 from regimes.harness import Experiment, RunContext, main
+from regimes.runs import file_params, net_arrays
 from regimes.stats import mean_ci
 
 QUICK = {"run": G2_RUN, "optimizers": G2_OPTIMIZERS, "fractions": G2_FRACTIONS, "seeds": [0, 1, 2]}
@@ -39,9 +40,17 @@ FULL = {"run": {**G2_RUN, "p": 97, "width": 500, "steps": 20_000, "eval_every": 
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    nets: dict[float, Any] = {}
     rows = fraction_sweep(key["optimizer"], key["seed"], fractions=key["fractions"], run=key["run"],
-                          settings=key["settings"], device=key["device"])
-    return {"rows": rows}, {}
+                          settings=key["settings"], device=key["device"], nets=nets)
+    # the nets on the two sides of this (optimizer, seed)'s critical fraction: the run at α_c (the
+    # smallest fraction of the unbroken grokked run from the top) and the first fraction that failed
+    # (if any); not every fraction's net, which would be ~3.3 MB quick and ~70 MB full
+    ran = [r for r in rows if not r["skipped"]]
+    keep = [r for i, r in enumerate(ran) if r["t_grok"] is None or i + 1 == len(ran) or ran[i + 1]["t_grok"] is None]
+    out = {f"params/{r['fraction']}/{k.removeprefix('params/')}": v for r in keep
+           for k, v in net_arrays(nets[r["fraction"]]).items()}
+    return {"rows": rows}, out
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -50,6 +59,13 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
              "device": ctx.device} for o, st in c["optimizers"].items() for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="optimizer × seed")
     rows = [r for m, _ in done for r in m["rows"]]
+    arrays: dict[str, np.ndarray] = {"fractions": np.asarray(sorted(c["fractions"]))}
+    for k, (_, a) in zip(keys, done, strict=True):
+        for f in sorted({name.split("/")[1] for name in a}):
+            pre = f"params/{f}/"
+            file_params(arrays, f"{k['optimizer']}_f{f}_s{k['seed']}",
+                        {"optimizer": k["optimizer"], "fraction": float(f), "seed": k["seed"]},
+                        {"params/" + n.removeprefix(pre): v for n, v in a.items() if n.startswith(pre)})
     per_opt: dict[str, Any] = {}
     for o in c["optimizers"]:
         curve = []
@@ -62,7 +78,7 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         vals = [a for a in v["alpha_c"][o].values() if a is not None]
         per_opt[o]["alpha_c"] = mean_ci(vals).as_dict() if vals else None
         per_opt[o]["alpha_c_censored"] = sum(a is None for a in v["alpha_c"][o].values())
-    return {"rows": rows, "per_optimizer": per_opt, **v}, {"fractions": np.asarray(sorted(c["fractions"]))}
+    return {"rows": rows, "per_optimizer": per_opt, **v}, arrays
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:

@@ -372,7 +372,7 @@ G2_FRACTIONS: list[float] = [0.4, 0.5, 0.6, 0.7, 0.8]
 
 def fraction_sweep(optimizer: str, seed: int, *, fractions: list[float] | None = None,
                    run: dict[str, Any] | None = None, settings: dict[str, Any] | None = None,
-                   device: str = "cpu") -> list[dict[str, Any]]:
+                   device: str = "cpu", nets: dict[float, Any] | None = None) -> list[dict[str, Any]]:
     """Grokking time vs training fraction for one optimizer and seed (Gromov Fig 4a).
 
     Runs :func:`gromov_run` at ``fractions`` from the largest down (``run``: default
@@ -381,7 +381,8 @@ def fraction_sweep(optimizer: str, seed: int, *, fractions: list[float] | None =
     it the criterion is assumed to fail as well (grokking gets harder with less data; Gromov
     Sec. 4.2), and those fractions are marked ``skipped``. Returns one row per fraction,
     largest first: ``optimizer``, ``seed``, ``fraction``, ``t_grok`` (None if not reached or
-    skipped), ``skipped``, ``t_mem``, ``final_test_acc``.
+    skipped), ``skipped``, ``t_mem``, ``final_test_acc``. With ``nets`` (a dict), the trained
+    net of every fraction run is put there under its fraction (the net at the early stop).
     """
     if optimizer not in G2_OPTIMIZERS and settings is None:
         raise ValueError(f"optimizer={optimizer!r} is not allowed: choose one of {tuple(G2_OPTIMIZERS)} "
@@ -395,7 +396,10 @@ def fraction_sweep(optimizer: str, seed: int, *, fractions: list[float] | None =
             rows.append({"optimizer": optimizer, "seed": seed, "fraction": f, "t_grok": None, "skipped": True,
                          "t_mem": None, "final_test_acc": None})
             continue
-        s, _ = gromov_run(GromovRunConfig(**{**base, "fraction": f, "seed": seed}), device=device)
+        s, _, (_, net) = gromov_run(GromovRunConfig(**{**base, "fraction": f, "seed": seed}), device=device,
+                                    keep_net=True)
+        if nets is not None:
+            nets[f] = net
         rows.append({"optimizer": optimizer, "seed": seed, "fraction": f, "t_grok": s["t_grok"], "skipped": False,
                      "t_mem": s["t_mem"], "final_test_acc": s["final_test_acc"]})
         failed = s["t_grok"] is None

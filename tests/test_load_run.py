@@ -253,3 +253,25 @@ def test_exp19_embedding_mlp(experiments, tmp_path: Path) -> None:
     stored = next(x for x in res["metrics"]["runs"] if x["width"] == 8 and x["seed"] == 1)
     assert _close(_acc(r.net, split.test.x, split.test.y), stored["final_test_acc"], len(split.test))
     assert _close(_acc(r.net, split.train.x, split.train.y), stored["final_train_acc"], len(split.train))
+
+
+def test_exp16_nets_around_the_critical_fraction(experiments, tmp_path: Path) -> None:
+    run = {k: v for k, v in TINY_GROMOV.items() if k not in ("optimizer", "lr", "fraction", "grad_norms",
+                                                             "onset_level")}
+    res = _run(experiments, "16", tmp_path, {"run": {**run, "steps": 60, "stop_at": 0.95},
+                                             "optimizers": {"gd": {"optimizer": "gd", "lr": 1.0},
+                                                            "adamw": {"optimizer": "adamw", "lr": 3e-2,
+                                                                      "weight_decay": 1.0}},
+                                             "fractions": [0.5, 0.8], "seeds": [0]}, plot=False)
+    ran = [r for r in res["metrics"]["rows"] if not r["skipped"]]
+    checked = 0
+    for row in ran:
+        try:
+            r = load_run("16", out=tmp_path, optimizer=row["optimizer"], fraction=row["fraction"], seed=row["seed"])
+        except FileNotFoundError:   # a grokked fraction above α_c: not stored
+            assert row["t_grok"] is not None
+            continue
+        split = _gromov_split(11, row["fraction"], row["seed"])
+        assert _close(_acc(r.net, split.test.x, split.test.y), row["final_test_acc"], len(split.test))
+        checked += 1
+    assert checked >= 2             # at least one net per (optimizer, seed)
