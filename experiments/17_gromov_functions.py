@@ -35,6 +35,7 @@ from regimes import plots
 from regimes.checks.gromov import OTHER_FUNCTIONS_RUN
 from regimes.gromov import FUNCTIONS, GromovRunConfig, critical_fraction, gromov_run
 from regimes.harness import Experiment, RunContext, main
+from regimes.runs import file_params, net_arrays
 from regimes.stats import mean_ci
 
 ANALYTIC = ("add", "sum_of_squares", "square_of_sum")
@@ -49,19 +50,28 @@ CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One (function, seed): the fractions from the largest down, stopping after the first whose
     final held-out accuracy is below ``crit_level`` (the smaller ones are marked ``skipped``)."""
-    rows, arrays, failed = [], {}, False
+    rows, arrays, failed, nets = [], {}, False, {}
     for fr in sorted(key["fractions"], reverse=True):
         if failed:
             rows.append({"fraction": fr, "skipped": True, "final_test_acc": None})
             continue
         cfg = GromovRunConfig(**{**key["run"], "function": key["function"], "fraction": fr, "seed": key["seed"]})
-        s, a = gromov_run(cfg, device=key["device"])
+        s, a, (_, nets[fr]) = gromov_run(cfg, device=key["device"], keep_net=True)
         rows.append({"fraction": fr, "skipped": False, **{k: s[k] for k in (
             "t_mem", "t_grok", "final_train_acc", "final_test_acc", "final_test_loss", "stopped_at", "n_train",
             "wall_s")}})
         if not arrays:
             arrays = {k: a[k] for k in CURVES}
         failed = s["final_test_acc"] < key["crit_level"] - 1e-12
+    # the nets on the two sides of this (function, seed)'s critical fraction: the smallest fraction of
+    # the unbroken run that reached crit_level and the first that failed (if any); quick (two
+    # fractions) that is every run, ≤ 36 × 74 KB; not every fraction's net in full (~100 MB)
+    ran = [r for r in rows if not r["skipped"]]
+    bad = [r["final_test_acc"] < key["crit_level"] - 1e-12 for r in ran]
+    for i, r in enumerate(ran):
+        if bad[i] or i + 1 == len(ran) or bad[i + 1]:
+            arrays.update({f"params/{r['fraction']}/{k.removeprefix('params/')}": v
+                           for k, v in net_arrays(nets[r["fraction"]]).items()})
     return {"rows": rows}, arrays
 
 
@@ -85,6 +95,12 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     rows, arrays = [], {}
     for k, (m, a) in zip(keys, done, strict=True):
         rows += [{"function": k["function"], "seed": k["seed"], **r} for r in m["rows"]]
+        for fr in sorted({n.split("/")[1] for n in a if n.startswith("params/")}):
+            pre = f"params/{fr}/"
+            file_params(arrays, f"{k['function']}_f{fr}_s{k['seed']}",
+                        {"function": k["function"], "fraction": float(fr), "seed": k["seed"]},
+                        {"params/" + n.removeprefix(pre): v for n, v in a.items() if n.startswith(pre)})
+        a = {n: v for n, v in a.items() if not n.startswith("params/")}
         if k["seed"] == c["seeds"][0]:
             arrays.update({f"{k['function']}_{n}": v for n, v in a.items()})
     per_function = {}

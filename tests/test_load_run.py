@@ -275,3 +275,25 @@ def test_exp16_nets_around_the_critical_fraction(experiments, tmp_path: Path) ->
         assert _close(_acc(r.net, split.test.x, split.test.y), row["final_test_acc"], len(split.test))
         checked += 1
     assert checked >= 2             # at least one net per (optimizer, seed)
+
+
+def test_exp17_nets_per_function(experiments, tmp_path: Path) -> None:
+    run = {k: v for k, v in TINY_GROMOV.items() if k not in ("fraction", "function", "grad_norms", "onset_level")}
+    res = _run(experiments, "17", tmp_path, {"run": {**run, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 1.0,
+                                                     "steps": 60, "stop_at": 1.0},
+                                             "functions": ["add", "mul"], "fractions": [0.5, 0.9], "seeds": [0],
+                                             "crit_level": 0.95}, plot=False)
+    checked = 0
+    for row in res["metrics"]["rows"]:
+        if row["skipped"]:
+            continue
+        try:
+            r = load_run("17", out=tmp_path, function=row["function"], fraction=row["fraction"], seed=row["seed"])
+        except FileNotFoundError:   # a fraction above the stored pair: not stored
+            continue
+        assert type(r.net).__name__ == "QuadraticNet"
+        split = _gromov_split(11, row["fraction"], row["seed"], row["function"])
+        assert _close(_acc(r.net, split.test.x, split.test.y), row["final_test_acc"], len(split.test))
+        assert _close(_acc(r.net, split.train.x, split.train.y), row["final_train_acc"], len(split.train))
+        checked += 1
+    assert checked >= 2             # at least one net per (function, seed)
