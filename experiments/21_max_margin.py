@@ -26,6 +26,7 @@ from regimes import plots
 from regimes.checks.extremal import c19_verdict
 from regimes.extremal import max_margin
 from regimes.harness import Experiment, RunContext, main
+from regimes.runs import file_params, net_arrays
 
 QUICK = {"ps": [11, 13, 17], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": 5 / 3,
          "temperatures": [0.05, 0.1, 0.2, 0.5, 1.0], "steps_per_stage": 300}
@@ -36,9 +37,14 @@ FULL = {"ps": [11, 13, 17, 23, 31, 41], "seeds": [0, 1, 2, 3, 4], "width_mult": 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     p = key["p"]
     n = min(round(2 * p ** key["n_exponent"]), p**2 - 1)
+    nets: list[Any] = []
     rows = max_margin(p, n, key["width_mult"] * p, key["seeds"], temperatures=key["temperatures"],
-                      steps_per_stage=key["steps_per_stage"])
-    return {"p": p, "n": n, "rows": rows}, {}
+                      steps_per_stage=key["steps_per_stage"], nets_out=nets)
+    # every (p, seed)'s max-margin net (float32): load_run("21", p=p, seed=s)
+    arrays: dict[str, np.ndarray] = {}
+    for r, net in zip(rows, nets, strict=True):
+        file_params(arrays, f"p{p}_s{r['seed']}", {"p": p, "seed": r["seed"]}, net_arrays(net))
+    return {"p": p, "n": n, "rows": rows}, arrays
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -47,9 +53,10 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             for p in c["ps"]]
     done = ctx.map(keys, _point, desc="p")
     rows = [r for m, _ in done for r in m["rows"]]
+    arrays = {k: v for _, a in done for k, v in a.items()}
     v = c19_verdict(rows)
     return {"rows": rows, "per_p": v["per_p"], "exponent": v["exponent"], "c19_verdict": v["verdict"],
-            "min_ratio_to_construction": v["measured"]}, {}
+            "min_ratio_to_construction": v["measured"]}, arrays
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:

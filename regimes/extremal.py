@@ -219,7 +219,7 @@ def min_linf_interpolators(p: int, n: int, h: int, seeds: Sequence[int], *, r_lo
 # =========================================================================== max margin
 def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
                temperatures: Sequence[float] = (0.05, 0.2, 1.0), steps_per_stage: int = 500,
-               lrs: Sequence[float] | None = None) -> list[dict[str, Any]]:
+               lrs: Sequence[float] | None = None, nets_out: list[Any] | None = None) -> list[dict[str, Any]]:
     """Per seed, an approximate maximum-ℓ∞-margin classifier on n training pairs (Thm 4.5's premise).
 
     Projected Adam (float64, full batch) on the mean cross-entropy of T·f(θ; ·), θ clipped to
@@ -236,6 +236,7 @@ def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
         (the gradient is then exactly 0 and θ stops); keep T·4p below that.
     steps_per_stage : Adam steps per stage.
     lrs : Adam learning rate per stage (default 1e-2 then decaying ×1/3 per stage).
+    nets_out : if a list, the final nets (one per seed, in order) are appended to it.
 
     Returns
     -------
@@ -280,4 +281,6 @@ def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
                     "norm_margin": rec["norm_margin"], "train_acc": rec["train_acc"], "heldout_acc": rec["test_acc"],
                     "construction_norm_margin": ref, "stages": stages[i], "temperatures": temps, "lrs": lrs_l,
                     "steps_per_stage": steps})
+    if nets_out is not None:
+        nets_out.extend(nets)
     return out

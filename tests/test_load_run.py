@@ -297,3 +297,14 @@ def test_exp17_nets_per_function(experiments, tmp_path: Path) -> None:
         assert _close(_acc(r.net, split.train.x, split.train.y), row["final_train_acc"], len(split.train))
         checked += 1
     assert checked >= 2             # at least one net per (function, seed)
+
+
+def test_exp21_max_margin_nets(experiments, tmp_path: Path) -> None:
+    res = _run(experiments, "21", tmp_path, {"ps": [7], "seeds": [0, 1], "width_mult": 8, "n_exponent": 5 / 3,
+                                             "temperatures": [0.1, 1.0], "steps_per_stage": 20}, plot=False)
+    for row in res["metrics"]["rows"]:
+        r = load_run("21", out=tmp_path, p=7, seed=row["seed"])
+        assert type(r.net).__name__ == "QuadraticNet" and r.net.V.shape[1] == 56
+        split = sample_split(Task(7), n=row["n"], seed=row["seed"])
+        assert _close(_acc(r.net, split.test.x, split.test.y), row["heldout_acc"], len(split.test))
+        assert _close(_acc(r.net, split.train.x, split.train.y), row["train_acc"], len(split.train))
