@@ -31,6 +31,7 @@ from regimes import plots
 from regimes.checks.extremal import c18_verdict
 from regimes.extremal import construction_norm, min_linf_interpolators
 from regimes.harness import Experiment, RunContext, main
+from regimes.runs import file_params, net_arrays
 from regimes.stats import mean_ci
 
 SEARCH = {"steps": 600, "lr": 1e-2, "tol": 1e-3, "rounds": 2, "per_round": 2}
@@ -45,9 +46,16 @@ GENERALIZING_ACC = 0.9
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     p, e, hm, s = key["p"], key["n_exponent"], key["width_mult"], key["search"]
     h, n = hm * p, min(round(2 * p**e), p**3 - 1)
+    nets: dict[int, Any] = {}
     rows = min_linf_interpolators(p, n, h, key["seeds"], also_at=[construction_norm(p, h)],
-                                  on_unbracketed="censor", **s)
-    return {"p": p, "n_exponent": e, "width_mult": hm, "n": n, "rows": rows}, {}
+                                  on_unbracketed="censor", nets_out=nets, **s)
+    # per seed, the interpolator at the found radius r* (float32; none for a censored seed):
+    # load_run("20", p=p, n_exponent=e, width_mult=hm, seed=s) (h and n are in the point too)
+    arrays: dict[str, np.ndarray] = {}
+    for seed, net in sorted(nets.items()):
+        file_params(arrays, f"p{p}_e{e:g}_h{hm}p_s{seed}",
+                    {"p": p, "n_exponent": e, "width_mult": hm, "h": h, "n": n, "seed": seed}, net_arrays(net))
+    return {"p": p, "n_exponent": e, "width_mult": hm, "n": n, "rows": rows}, arrays
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -85,7 +93,8 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c18_rows = [r for m, _ in done if m["width_mult"] == 8 and abs(m["n_exponent"] - 2.25) < 1e-9 for r in m["rows"]]
     v = c18_verdict(c18_rows) if c18_rows else {"verdict": "n/a (no e = 2.25, h = 8p cell)"}
     rows = [r for m, _ in done for r in m["rows"]]
-    return {"cells": cells, "memorizers_gone": gone, "c18_verdict_no_kernel": v["verdict"], "rows": rows}, {}
+    arrays = {k: v for _, a in done for k, v in a.items()}
+    return {"cells": cells, "memorizers_gone": gone, "c18_verdict_no_kernel": v["verdict"], "rows": rows}, arrays
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:

@@ -109,13 +109,14 @@ def _fit_batch(p: int, h: int, splits: list[Split], seeds: list[int], radii: lis
     nets = [QuadraticNet.init(p, h, seed=s) for s in seeds]
     cfg = TrainConfig(steps=steps, lr=lr, optimizer="adam", eval_steps=[], stall_patience=None)
     res = train_batched(nets, [sp.train for sp in splits], cfg, tests=[sp.test for sp in splits], radius=radii)
-    return [dict(res.finals[i], radius=float(radii[i])) for i in range(len(seeds))]
+    return [dict(res.finals[i], radius=float(radii[i]), net=res.nets[i]) for i in range(len(seeds))]
 
 
 def min_linf_interpolators(p: int, n: int, h: int, seeds: Sequence[int], *, r_lo: float | None = None,
                            r_hi: float | None = None, steps: int = 1000, lr: float = 1e-2, tol: float = 1e-3,
                            rounds: int = 2, per_round: int = 2, also_at: Sequence[float] = (),
-                           on_unbracketed: str = "raise") -> list[dict[str, Any]]:
+                           on_unbracketed: str = "raise", nets_out: dict[int, Any] | None = None
+                           ) -> list[dict[str, Any]]:
     """Per seed, the smallest ℓ∞ radius at which projected Adam interpolates n regression triples.
 
     Parameters
@@ -133,6 +134,8 @@ def min_linf_interpolators(p: int, n: int, h: int, seeds: Sequence[int], *, r_lo
         under ``"also"``.
     on_unbracketed : ``"raise"`` (``ValueError``) or ``"censor"`` (the seed is reported with
         ``censored=True`` and no r*) when the bracket does not bracket for a seed.
+    nets_out : if a dict, the interpolator at r* of every bracketed seed is put there under
+        its seed.
 
     Returns
     -------
@@ -207,6 +210,8 @@ def min_linf_interpolators(p: int, n: int, h: int, seeds: Sequence[int], *, r_lo
             row.update(r_star=st["hi"], r_fail=st["lo"], r_star_over_rc=st["hi"] / r_c, r_fail_over_rc=st["lo"] / r_c,
                        train_loss=b["train_loss"], heldout_loss=b["test_loss"], heldout_acc=b["test_acc"],
                        heldout_l2_ratio=b["test_loss"] / zero, theta_inf=b["theta_inf"])
+            if nets_out is not None:
+                nets_out[st["seed"]] = b["net"]
         else:
             row.update(r_star=None, r_fail=None, r_star_over_rc=None, r_fail_over_rc=None)
         row["also"] = [{"radius": a["radius"], "train_loss": a["train_loss"], "interpolates": a["train_loss"] < tol,

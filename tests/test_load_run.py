@@ -308,3 +308,21 @@ def test_exp21_max_margin_nets(experiments, tmp_path: Path) -> None:
         split = sample_split(Task(7), n=row["n"], seed=row["seed"])
         assert _close(_acc(r.net, split.test.x, split.test.y), row["heldout_acc"], len(split.test))
         assert _close(_acc(r.net, split.train.x, split.train.y), row["train_acc"], len(split.train))
+
+
+def test_exp20_interpolator_at_r_star(experiments, tmp_path: Path) -> None:
+    from regimes.tasks import clean_pairs
+
+    res = _run(experiments, "20", tmp_path, {"ps": [5], "n_exponents": [2.0], "width_mults": [8], "seeds": [0, 1],
+                                             "search": {"steps": 300, "lr": 1e-2, "tol": 1e-3, "rounds": 1,
+                                                        "per_round": 1}}, plot=False)
+    rows = [r for r in res["metrics"]["rows"] if not r["censored"]]
+    assert rows                      # at least one seed bracketed
+    for row in rows:
+        r = load_run("20", out=tmp_path, p=5, n_exponent=2.0, width_mult=8, seed=row["seed"])
+        assert r.point["h"] == 40 and r.point["n"] == row["n"]
+        assert float(r.net.params()["W"].abs().max()) <= row["r_star"] * (1 + 1e-6)
+        split = sample_split(Task(5, "regression"), n=row["n"], seed=row["seed"])
+        pairs = clean_pairs(split.train, split.test)
+        acc = _acc(r.net, pairs, Task(5).label(pairs))
+        assert _close(acc, row["heldout_acc"], len(pairs))
