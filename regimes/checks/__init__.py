@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -109,9 +110,12 @@ def _load_all() -> None:
         importlib.import_module(f"{__name__}.{mod.name}")
 
 
-def _sort_key(cid: str) -> tuple[int, str]:
-    digits = "".join(ch for ch in cid if ch.isdigit())
-    return (int(digits) if digits else 10**6, cid)
+def _sort_key(cid: str) -> tuple[int, str, int, str]:
+    """The central paper's checks (C…) first, then the other sources' (G…, Gromov), each
+    family in numeric order: C2 < C10 < C12 < C12b < G1."""
+    m = re.fullmatch(r"([A-Za-z]*)(\d*)(.*)", cid)
+    prefix, digits, rest = m.groups() if m else ("", "", cid)
+    return (0 if prefix == "C" else 1, prefix, int(digits) if digits else 10**6, rest)
 
 
 def all_checks() -> list[Check]:
