@@ -326,3 +326,15 @@ def test_exp20_interpolator_at_r_star(experiments, tmp_path: Path) -> None:
         pairs = clean_pairs(split.train, split.test)
         acc = _acc(r.net, pairs, Task(5).label(pairs))
         assert _close(acc, row["heldout_acc"], len(pairs))
+
+
+def test_gromov_run_keeps_the_net_at_an_early_stop() -> None:
+    """With ``stop_at`` the run ends inside training; ``keep_net`` still returns the net at the
+    stopping evaluation (what experiments 16 and 17 store), whose accuracy is the final one."""
+    from regimes.gromov import GromovRunConfig, gromov_run
+
+    s, _, (_, net) = gromov_run(GromovRunConfig(p=11, width=24, fraction=0.6, lr=1.0, steps=300, eval_every=10,
+                                                stop_at=0.05), keep_net=True)
+    assert s["stopped_at"] is not None and net is not None
+    split = _gromov_split(11, 0.6, 0)
+    assert _acc(net, split.test.x, split.test.y) == s["final_test_acc"]
