@@ -53,13 +53,12 @@ import torch
 
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import Dataset
-from regimes.train import NonFiniteError, TrainConfig, evaluate
+from regimes.train import NonFiniteError, StallCounter, TrainConfig, evaluate
 
 __all__ = ["BatchedNonFiniteError", "BatchedResult", "train_batched"]
 
 #: Config fields that may differ between the runs of one batch.
 PER_RUN_FIELDS = ("lr", "lam_inf", "weight_decay")
-STALL_KINDS = {1: "frozen", 2: "cycle2", 3: "zero_loss"}
 
 
 class BatchedNonFiniteError(NonFiniteError):
@@ -401,29 +400,8 @@ def _opt_update(P: dict[str, torch.Tensor], G: dict[str, torch.Tensor], state: d
 
 
 # =========================================================================== stalls
-class _Stall:
-    """One run's stall bookkeeping (the counting rule of :func:`regimes.train.train`)."""
-
-    def __init__(self, patience: int, saved: dict[str, Any] | None = None) -> None:
-        saved = saved or {}
-        self.patience = patience
-        self.run: int = int(saved.get("run", 0))
-        self.start: int | None = saved.get("start")
-        self.first: int | None = saved.get("first")
-        self.kind: str | None = saved.get("kind")
-
-    def push(self, t: int, code: int) -> None:
-        if not code:
-            self.run = 0
-            return
-        self.run += 1
-        if self.run == 1:
-            self.start = t
-        if self.first is None and self.run >= self.patience:
-            self.first, self.kind = self.start, STALL_KINDS[code]
-
-    def state(self) -> dict[str, Any]:
-        return {"run": self.run, "start": self.start, "first": self.first, "kind": self.kind}
+#: One run's stall bookkeeping: the counting rule of :func:`regimes.train.train`, shared.
+_Stall = StallCounter
 
 
 # =========================================================================== checkpoints

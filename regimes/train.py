@@ -858,7 +858,44 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any
 STALL_KINDS = {1: "frozen", 2: "cycle2", 3: "zero_loss"}
 
 
-class _StallMonitor:
+class StallCounter:
+    """The stall-counting rule, shared by :func:`train` and :mod:`regimes.batched`: a run
+    of ``patience`` consecutive stalled steps (codes 1–3 of :class:`_StallMonitor`; 0 means
+    "moved") confirms a stall, dated to the run's first step, of the kind of the confirming
+    step's code. Only the first confirmed stall is kept (``first``, ``kind``).
+
+    >>> c = StallCounter(patience=2)
+    >>> for t, code in enumerate([0, 1, 0, 2, 2, 2]):
+    ...     c.push(t, code)
+    >>> c.first, c.kind
+    (3, 'cycle2')
+    """
+
+    def __init__(self, patience: int, saved: dict[str, Any] | None = None) -> None:
+        saved = saved or {}
+        self.patience = patience
+        self.run: int = int(saved.get("run", 0))
+        self.start: int | None = saved.get("start")
+        self.first: int | None = saved.get("first")
+        self.kind: str | None = saved.get("kind")
+
+    def push(self, t: int, code: int) -> None:
+        """Count step ``t`` with stall code ``code`` (0: moved)."""
+        if not code:
+            self.run = 0
+            return
+        self.run += 1
+        if self.run == 1:
+            self.start = t
+        if self.first is None and self.run >= self.patience:
+            self.first, self.kind = self.start, STALL_KINDS[code]
+
+    def state(self) -> dict[str, Any]:
+        """The counter's state, for a checkpoint (``StallCounter(patience, saved=state)`` resumes it)."""
+        return {"run": self.run, "start": self.start, "first": self.first, "kind": self.kind}
+
+
+class _StallMonitor(StallCounter):
     """Detection of stalled steps (see :class:`TrainConfig`): step t is stalled when θ_t
     equals θ_{t−1} bitwise in every tensor (code 1, ``"frozen"``), else θ_{t−2} (code 2,
     ``"cycle2"``: e.g. normalized GD flipping the largest entry by ±η when the ℓ∞ term
@@ -872,18 +909,13 @@ class _StallMonitor:
 
     def __init__(self, P: Params, patience: int, device: torch.device, t_first: int, t_last: int,
                  saved: dict[str, Any] | None = None, host: bool | None = None) -> None:
-        self.patience = patience
+        super().__init__(patience, saved)
         self.host = device.type == "cpu" if host is None else host   # host=False: the device path (tests)
         self.prev1 = {k: v.clone() for k, v in P.items()}
         if saved is not None and saved.get("prev2") is not None:
             self.prev2 = {k: saved["prev2"][k].to(v) for k, v in P.items()}
         else:
             self.prev2 = {k: torch.full_like(v, float("nan")) for k, v in P.items()}
-        saved = saved or {}
-        self.run: int = int(saved.get("run", 0))
-        self.start: int | None = saved.get("start")
-        self.first: int | None = saved.get("first")
-        self.kind: str | None = saved.get("kind")
         self.base, self.read_to = t_first, t_first - 1
         if not self.host:
             self.codes = torch.zeros(max(0, t_last - t_first + 1), dtype=torch.int8, device=device)
@@ -897,7 +929,7 @@ class _StallMonitor:
                 code = 2
             else:
                 code = 3 if float(loss) == 0.0 else 0
-            self._push(t, code)
+            self.push(t, code)
             self.read_to = t
         else:
             s1 = s2 = None
@@ -911,29 +943,18 @@ class _StallMonitor:
         for k, v in P.items():
             self.prev1[k].copy_(v)
 
-    def _push(self, t: int, code: int) -> None:
-        if not code:
-            self.run = 0
-            return
-        self.run += 1
-        if self.run == 1:
-            self.start = t
-        if self.first is None and self.run >= self.patience:
-            self.first, self.kind = self.start, STALL_KINDS[code]
-
     def sync(self, t: int) -> None:
         """Fold the device-side codes of steps up to ``t`` into the host state."""
         if self.host or t <= self.read_to:
             return
         codes = self.codes[self.read_to + 1 - self.base:t + 1 - self.base].tolist()
         for i, c in enumerate(codes):
-            self._push(self.read_to + 1 + i, int(c))
+            self.push(self.read_to + 1 + i, int(c))
         self.read_to = t
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint needs to continue the bookkeeping exactly (θ_{t−1} = the saved θ)."""
-        return {"run": self.run, "start": self.start, "first": self.first, "kind": self.kind,
-                "prev2": {k: v.detach().cpu() for k, v in self.prev2.items()}}
+        return {**super().state(), "prev2": {k: v.detach().cpu() for k, v in self.prev2.items()}}
 
 
 # =========================================================================== the loop
