@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from regimes.kernels.sweep import classification_sweep
+from regimes.kernels.nested import classification_sweep
 
 FRACTIONS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 

@@ -277,7 +277,7 @@ def test_bad_gram_input():
 
 # ----------------------------------------------------------------------------- sweeps + experiments
 def test_sweeps_nested_equal_per_n():
-    from regimes.kernels.sweep import classification_sweep, regression_sweep
+    from regimes.kernels.nested import classification_sweep, regression_sweep
 
     fr = [0.1, 0.4, 0.9]
     for kernel in ("entk", "relu_ntk"):
@@ -294,7 +294,7 @@ def test_sweeps_nested_equal_per_n():
 
 
 def test_sweep_bad_input():
-    from regimes.kernels.sweep import classification_sweep, grid_sizes, regression_sweep
+    from regimes.kernels.nested import classification_sweep, grid_sizes, regression_sweep
 
     with pytest.raises(ValueError, match="fractions"):
         grid_sizes(100, [0.0, 0.5])
@@ -352,3 +352,18 @@ def test_non_psd_gram_rejected_by_every_solver():
         NestedKernelRegression(bad, y, K_eval=bad).predict(5)  # Cholesky fails → eigh path checks
     with pytest.raises(ValueError, match="positive semi-definite"):
         matrix_kernel_regression(bad[:, :, None, None], y[:, None], bad[:, :, None, None])
+
+
+@pytest.mark.parametrize(("old", "new", "name"), [
+    ("regimes.kernels.metrics", "regimes.kernels.population", "regression_l2_ratio"),
+    ("regimes.kernels.sweep", "regimes.kernels.nested", "regression_sweep"),
+])
+def test_renamed_kernel_modules_keep_a_warning_alias(old: str, new: str, name: str) -> None:
+    """The old module names (one release) warn on import and hand out the new modules' objects."""
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new):
+        mod = importlib.import_module(old)
+    assert getattr(mod, name) is getattr(importlib.import_module(new), name)

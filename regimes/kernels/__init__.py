@@ -6,11 +6,14 @@
   nested-prefix solver (:class:`NestedKernelRegression`).
 * :mod:`regimes.kernels.builders` — the kernels compared in experiments 03–05,
   each documented with whether it is G-invariant (:data:`G_INVARIANT`).
-* :mod:`regimes.kernels.metrics` — population ℓ2 losses (paper normalisation
+* :mod:`regimes.kernels.population` — population ℓ2 losses (paper normalisation
   and ratio to the zero predictor) and 0-1 errors, both settings.
-* :mod:`regimes.kernels.sweep` — training-size sweeps for experiments 03–04 and
+* :mod:`regimes.kernels.nested` — training-size sweeps for experiments 03–04 and
   ``benchmarks/bench_kernels.py`` (one kernel build + one factorisation per
   (p, kernel, trial), reused across every n; import it explicitly).
+
+``regimes.kernels.metrics`` and ``regimes.kernels.sweep`` are deprecated aliases of the
+last two (one release).
 """
 
 from regimes.kernels.builders import (
@@ -24,7 +27,7 @@ from regimes.kernels.builders import (
     random_psd_gram,
     rbf_one_hot_kernel,
 )
-from regimes.kernels.metrics import (
+from regimes.kernels.population import (
     classification_l2_loss,
     classification_l2_ratio,
     classification_labels,

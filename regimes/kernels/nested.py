@@ -24,7 +24,7 @@ import torch
 
 from regimes._validate import check_choice, check_int
 from regimes.kernels.builders import full_ntk_apply, kernel_gram
-from regimes.kernels.metrics import (
+from regimes.kernels.population import (
     classification_l2_ratio,
     classification_labels,
     regression_l2_ratio,
