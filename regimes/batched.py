@@ -303,28 +303,26 @@ class _Hyper:
                     fn(t[i], v)
 
 
+def _add_scaled(G: dict[str, torch.Tensor], src: dict[str, torch.Tensor], h: _Hyper) -> None:
+    """G[k] += h·src[k] for every tensor, with one coefficient per run (a run whose coefficient
+    is 0 is left untouched, as :func:`regimes.train.train` skips a zero term)."""
+    if h.uniform:
+        for k in G:
+            G[k].add_(src[k], alpha=h.values[0])
+        return
+    for i, v in enumerate(h.values):
+        if v:
+            for k in G:
+                G[k][i].add_(src[k][i], alpha=v)
+
+
 def _add_penalties(P: dict[str, torch.Tensor], G: dict[str, torch.Tensor], lam: _Hyper, wd: _Hyper,
                    optimizer: str) -> None:
     if any(lam.values):
         _, sW, sV = batched_linf_subgradient(P["W"], P["V"])
-        subs = {"W": sW, "V": sV}
-        if lam.uniform:
-            for k in G:
-                G[k].add_(subs[k], alpha=lam.values[0])
-        else:
-            for i, v in enumerate(lam.values):
-                if v:
-                    for k in G:
-                        G[k][i].add_(subs[k][i], alpha=v)
+        _add_scaled(G, {"W": sW, "V": sV}, lam)
     if any(wd.values) and optimizer != "adamw":
-        if wd.uniform:
-            for k in G:
-                G[k].add_(P[k], alpha=wd.values[0])
-        else:
-            for i, v in enumerate(wd.values):
-                if v:
-                    for k in G:
-                        G[k][i].add_(P[k][i], alpha=v)
+        _add_scaled(G, P, wd)
 
 
 def _opt_update(P: dict[str, torch.Tensor], G: dict[str, torch.Tensor], state: dict[str, Any], t: int,
