@@ -29,7 +29,7 @@ from regimes.harness import Experiment, RunContext, main
 from regimes.runs import file_params, net_arrays
 
 QUICK = {"run": G1_RUN, "seeds": [0, 1, 2], "window": G1_WINDOW}
-FULL = {"run": {**G1_RUN, "p": 97, "width": 500, "lr": 80.0, "steps": 5000, "eval_every": 20},
+FULL = {"run": {**G1_RUN, "p": 97, "h": 500, "lr": 80.0, "steps": 5000, "eval_every": 20},
         "seeds": [0, 1, 2, 3, 4], "window": G1_WINDOW}
 
 CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V_l2", "grad_W_l2", "grad_V_l2")
@@ -101,7 +101,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     times = "; ".join(f"seed {r['config']['seed']}: t_mem {r['t_mem']}, peak {r['t_peak']}, onset {r['t_onset']}, "
                       f"t_grok {r['t_grok']}" for r in m["runs"])
     plots.save(fig, path, caption=(
-        f"Gromov's eq. 4 (N = {run['width']}, standard-normal init, output scale 2/N), n + m mod {run['p']}, "
+        f"Gromov's eq. 4 (N = {run['h']}, standard-normal init, output scale 2/N), n + m mod {run['p']}, "
         f"training fraction {run['fraction']}, full-batch GD lr {run['lr']:g} on the square loss, no regularization; "
         f"panels: seed {s0}. t_onset: held-out accuracy ≥ {run['onset_level']}; t_grok: ≥ "
         f"{run['grok_threshold']}. {times}. G1 (peak within {c['window']}·t_grok before t_onset, every seed): "

@@ -34,7 +34,7 @@ from regimes.runs import file_params, net_arrays
 from regimes.stats import mean_ci
 
 QUICK = {"run": G2_RUN, "optimizers": G2_OPTIMIZERS, "fractions": G2_FRACTIONS, "seeds": [0, 1, 2]}
-FULL = {"run": {**G2_RUN, "p": 97, "width": 500, "steps": 20_000, "eval_every": 50},
+FULL = {"run": {**G2_RUN, "p": 97, "h": 500, "steps": 20_000, "eval_every": 50},
         "optimizers": G2_OPTIMIZERS, "fractions": [0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
         "seeds": [0, 1, 2, 3, 4]}
 
@@ -125,7 +125,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         f"{o} vs gd: α_c diff {plots.ci_text(e['alpha_c_diff'])}, log t ratio {plots.ci_text(e['log_time_ratio'])}"
         for o, e in m["comparisons"].items())
     plots.save(fig, path, caption=(
-        f"Gromov's eq. 4, N = {run['width']}, n + m mod {run['p']}, square loss, full batch, budget "
+        f"Gromov's eq. 4, N = {run['h']}, n + m mod {run['p']}, square loss, full batch, budget "
         f"{run['steps']} steps, seeds {c['seeds']}; {opt_text}. Fractions searched top down, stopping at the first "
         f"that fails. Paired over seeds (95% t): {comp}."))
 

@@ -41,7 +41,7 @@ from regimes.stats import mean_ci
 ANALYTIC = ("add", "sum_of_squares", "square_of_sum")
 QUICK = {"run": {**OTHER_FUNCTIONS_RUN, "stop_at": 1.0}, "functions": list(FUNCTIONS),
          "fractions": [0.5, 0.9], "seeds": [0, 1, 2], "crit_level": 0.95}
-FULL = {"run": {**OTHER_FUNCTIONS_RUN, "p": 97, "width": 500, "steps": 20_000, "eval_every": 100, "stop_at": 1.0},
+FULL = {"run": {**OTHER_FUNCTIONS_RUN, "p": 97, "h": 500, "steps": 20_000, "eval_every": 100, "stop_at": 1.0},
         "functions": list(FUNCTIONS), "fractions": [0.3, 0.5, 0.7, 0.8, 0.9, 0.95], "seeds": [0, 1, 2, 3, 4],
         "crit_level": 0.95}
 CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -75,11 +75,11 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return {"rows": rows}, arrays
 
 
-def _analytic(function: str, p: int, width: int) -> dict[str, Any]:
+def _analytic(function: str, p: int, h: int) -> dict[str, Any]:
     from regimes.constructions import analytic_accuracy
     from regimes.gromov import analytic_net, square_of_sum_accuracy_limit, square_of_sum_branches
 
-    net = analytic_net(function, p, width, seed=0)
+    net = analytic_net(function, p, h, seed=0)
     out: dict[str, Any] = {"function": function, "accuracy": analytic_accuracy(net, op=function)}
     if function == "square_of_sum":
         out.update(square_of_sum_branches(net), predicted_share=square_of_sum_accuracy_limit(p))
@@ -117,7 +117,7 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   for r in rows if r["function"] == f and r["seed"] == s]
             crit[str(s)] = critical_fraction(sr)
         per_function[f] = {"formula": FUNCTIONS[f], "curve": curve, "critical_fraction": crit}
-    analytic = {f: _analytic(f, run["p"], run["width"]) for f in c["functions"] if f in ANALYTIC}
+    analytic = {f: _analytic(f, run["p"], run["h"]) for f in c["functions"] if f in ANALYTIC}
     return {"rows": rows, "per_function": per_function, "analytic": analytic}, arrays
 
 
@@ -181,7 +181,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     sq_text = (f" Analytic (n + m)²: accuracy {sq['accuracy']:.3f}, on its branch {sq['acc_chosen_branch']:.3f}, "
                f"on the other {sq['acc_other_branch']:.3f}." if sq else "")
     plots.save(fig, path, caption=(
-        f"Gromov's eq. 4, N = {run['width']}, p = {run['p']}, AdamW lr {run['lr']:g}, wd {run['weight_decay']:g}, "
+        f"Gromov's eq. 4, N = {run['h']}, p = {run['p']}, AdamW lr {run['lr']:g}, wd {run['weight_decay']:g}, "
         f"square loss, budget {run['steps']} steps (stopped at 100% held-out), seeds {c['seeds']}. Critical fraction "
         f"per seed (held-out ≥ {c['crit_level']}; — = not reached at {top}; ≤ {low:g}: reached at the lowest fraction "
         f"searched): {crit}.{sq_text}"))

@@ -35,7 +35,7 @@ from regimes.harness import Experiment, RunContext, main
 from regimes.runs import file_params, net_arrays
 
 QUICK = {"run": G1_RUN, "q": 6, "analytic_wide": 5000}
-FULL = {"run": {**G1_RUN, "p": 97, "width": 500, "lr": 80.0, "steps": 5000, "eval_every": 20}, "q": 6,
+FULL = {"run": {**G1_RUN, "p": 97, "h": 500, "lr": 80.0, "steps": 5000, "eval_every": 20}, "q": 6,
         "analytic_wide": 10_000}
 LINES = ("diagonal", "antidiagonal", "axes")
 COLUMNS = ("init", "trained", "analytic")
@@ -61,10 +61,10 @@ def _shares(h2: torch.Tensor) -> dict[str, dict[str, float]]:
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c = ctx.config
     run = c["run"]
-    p, width, q = int(run["p"]), int(run["width"]), int(c["q"])
+    p, h, q = int(run["p"]), int(run["h"]), int(c["q"])
     summary, _, (net0, net1) = gromov_run(GromovRunConfig(**{**run, "seed": ctx.seed, "grad_norms": False}),
                                           device=ctx.device, keep_net=True)
-    nets = {"init": net0, "trained": net1.to("cpu"), "analytic": analytic_net("add", p, width, seed=ctx.seed)}
+    nets = {"init": net0, "trained": net1.to("cpu"), "analytic": analytic_net("add", p, h, seed=ctx.seed)}
     # the neuron shown (same index in every column): the trained net's neuron at the median of the
     # top-frequency share, a representative one rather than the cleanest
     tops_trained = _neuron_top_share(net1.W.detach().cpu().double())
@@ -119,12 +119,12 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     run = c["run"]
     sh = m["shares_h2"]
     plots.save(fig, path, caption=(
-        f"Gromov's eq. 4, p = {run['p']}, N = {run['width']}, n + m mod p; trained: plain GD lr {run['lr']:g}, "
+        f"Gromov's eq. 4, p = {run['p']}, N = {run['h']}, n + m mod p; trained: plain GD lr {run['lr']:g}, "
         f"fraction {run['fraction']}, {run['steps']} steps, seed {c['seed']} (held-out accuracy "
         f"{m['run']['final_test_acc']:.3f}). Share of h⁽²⁾_q's non-constant DFT power on the diagonal k₁ = k₂ (waves "
         f"in n + m), mean over all q: init {sh['init']['diagonal']['mean']:.2f}, trained "
         f"{sh['trained']['diagonal']['mean']:.2f}, analytic {sh['analytic']['diagonal']['mean']:.2f} (N = "
-        f"{run['width']}) and {sh['analytic_wide']['diagonal']['mean']:.3f} (N = {c['analytic_wide']}); anti-diagonal: "
+        f"{run['h']}) and {sh['analytic_wide']['diagonal']['mean']:.3f} (N = {c['analytic_wide']}); anti-diagonal: "
         f"{sh['init']['antidiagonal']['mean']:.2f} / {sh['trained']['antidiagonal']['mean']:.2f} / "
         f"{sh['analytic']['antidiagonal']['mean']:.2f}; axes: {sh['init']['axes']['mean']:.2f} / "
         f"{sh['trained']['axes']['mean']:.2f} / {sh['analytic']['axes']['mean']:.2f}. Median top-frequency share of "

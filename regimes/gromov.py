@@ -36,12 +36,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from regimes._compat import renamed_kwargs
 from regimes._validate import check_choice, check_int, check_positive
 from regimes.models.quadratic import QuadraticNet
 
@@ -111,15 +113,18 @@ def check_fraction_open(name: str, value: object) -> float:
     return v
 
 
-def gromov_net(p: int, width: int, *, seed: int = 0, dtype: torch.dtype = torch.float32,
+@renamed_kwargs(width="h")
+def gromov_net(p: int, h: int, *, seed: int = 0, dtype: torch.dtype = torch.float32,
                device: str | torch.device = "cpu") -> QuadraticNet:
     """Gromov's eq. 4 at init: ``f(x) = (2/N) W⁽²⁾ (W⁽¹⁾ x)²`` with every weight drawn from
-    N(0, 1) (his Sec. 2), ``N = width``; a :class:`QuadraticNet` with ``output_scale = 2/N``.
+    N(0, 1) (his Sec. 2), ``N = h`` (the hidden width; ``width=`` is its deprecated name, kept
+    for one release with a ``DeprecationWarning``); a :class:`QuadraticNet` with
+    ``output_scale = 2/N``.
 
     Returns a net whose logits on index pairs (n, m) are (n_pairs, p). ``ValueError`` for
-    ``p < 2``, ``width < 1`` or a dtype other than float32/float64.
+    ``p < 2``, ``h < 1`` or a dtype other than float32/float64.
     """
-    return QuadraticNet.init(p, width, dist="standard_normal", mean_field=True, seed=seed, dtype=dtype,
+    return QuadraticNet.init(p, h, dist="standard_normal", mean_field=True, seed=seed, dtype=dtype,
                              device=device)
 
 
@@ -130,7 +135,9 @@ class GromovRunConfig:
     Parameters
     ----------
     p : modulus (≥ 3).
-    width : hidden width N.
+    h : hidden width N (the central paper's h). ``width=`` is its deprecated name: accepted
+        for one release with a ``DeprecationWarning`` (giving both is a ``ValueError``), and
+        the attribute ``config.width`` reads ``h`` with the same warning.
     fraction : training fraction (his α), in (0, 1): round(fraction · p²) distinct pairs.
     function : key of :data:`FUNCTIONS` (the label is ``function(n, m) mod p``).
     optimizer : ``"gd"``, ``"sgd"`` (GD with heavy-ball momentum, full batch) or ``"adamw"``.
@@ -149,7 +156,7 @@ class GromovRunConfig:
     """
 
     p: int = 61
-    width: int = 300
+    h: int = 300
     fraction: float = 0.49
     function: str = "add"
     optimizer: str = "gd"
@@ -168,7 +175,7 @@ class GromovRunConfig:
     def validate(self) -> GromovRunConfig:
         """Raise ``ValueError`` naming the field for any out-of-range value; return ``self``."""
         check_int("p", self.p, low=3)
-        check_int("width", self.width, low=1)
+        check_int("h", self.h, low=1)
         check_fraction_open("fraction", self.fraction)
         check_function(self.function)
         check_choice("optimizer", self.optimizer, ("gd", "sgd", "adamw"))
@@ -191,6 +198,17 @@ class GromovRunConfig:
     def as_dict(self) -> dict[str, Any]:
         """The config as plain JSON values."""
         return dataclasses.asdict(self)
+
+    @property
+    def width(self) -> int:
+        """Deprecated name of :attr:`h` (one release; ``DeprecationWarning``)."""
+        warnings.warn("GromovRunConfig.width is deprecated: use GromovRunConfig.h", DeprecationWarning, stacklevel=2)
+        return self.h
+
+
+# ``GromovRunConfig(width=...)`` still works for one release: the old keyword is passed on as ``h``
+# with a DeprecationWarning.
+GromovRunConfig.__init__ = renamed_kwargs(width="h")(GromovRunConfig.__init__)  # type: ignore[method-assign]
 
 
 class _Stop(Exception):
@@ -256,7 +274,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
     task = Task(p, "classification", config.function)
     split = sample_split(task, fraction=config.fraction, seed=config.seed)
     dtype = getattr(torch, config.dtype)
-    net0 = gromov_net(p, config.width, seed=config.seed, dtype=dtype)
+    net0 = gromov_net(p, config.h, seed=config.seed, dtype=dtype)
     tc = TrainConfig(steps=config.steps, lr=config.lr, optimizer=config.optimizer, loss="mse",
                      weight_decay=config.weight_decay, momentum=config.momentum, eval_every=config.eval_every,
                      stall_patience=None)
@@ -313,7 +331,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
 #: The run of experiment 15 and check G1 (quick), without the seed: Gromov's Fig 1 setting
 #: (plain full-batch GD, square loss, no regularization, training fraction 0.49) at p = 61,
 #: N = 300; lr 50 is about the largest stable one at this width on our loss convention.
-G1_RUN: dict[str, Any] = {"p": 61, "width": 300, "fraction": 0.49, "function": "add", "optimizer": "gd",
+G1_RUN: dict[str, Any] = {"p": 61, "h": 300, "fraction": 0.49, "function": "add", "optimizer": "gd",
                           "lr": 50.0, "steps": 1800, "eval_every": 20, "dtype": "float32", "grad_norms": True,
                           "grok_threshold": 0.95, "onset_level": 0.1}
 
@@ -363,7 +381,7 @@ G2_OPTIMIZERS: dict[str, dict[str, Any]] = {
 }
 #: The common run of experiment 16 and check G2 (quick), without optimizer, fraction and seed:
 #: p = 31, N = 200, a budget of 3,000 full-batch steps, stopped once held-out accuracy ≥ 0.95.
-G2_RUN: dict[str, Any] = {"p": 31, "width": 200, "function": "add", "steps": 3000, "eval_every": 20,
+G2_RUN: dict[str, Any] = {"p": 31, "h": 200, "function": "add", "steps": 3000, "eval_every": 20,
                           "dtype": "float32", "stop_at": 0.95, "grok_threshold": 0.95}
 #: Training fractions searched (top down) for G2 (quick). (0.3 is left out for time: AdamW groks
 #: there too, in ~2,500 steps per seed, which alone would be a sixth of the quick budget.)
@@ -493,7 +511,8 @@ def g2_verdict(rows: list[dict[str, Any]], baseline: str = "gd",
 
 
 # =========================================================================== analytic solutions
-def analytic_net(function: str, p: int, width: int, *, seed: int = 0,
+@renamed_kwargs(width="h")
+def analytic_net(function: str, p: int, h: int, *, seed: int = 0,
                  dtype: torch.dtype = torch.float64) -> QuadraticNet | None:
     """Gromov's analytic weights for ``function`` (a key of :data:`FUNCTIONS`) as a mean-field
     :class:`QuadraticNet`, or ``None`` where he has none (nm, n² + nm + m², n³ + nm² + m).
@@ -501,7 +520,8 @@ def analytic_net(function: str, p: int, width: int, *, seed: int = 0,
     ``add``: eqs 6–7 with φ⁽³⁾ = φ⁽¹⁾ + φ⁽²⁾ (eq. 12); ``sum_of_squares``: eq. 30 (eq. 18 with
     f₁ = f₂ = t²); ``square_of_sum``: eq. 31 (eq. 19 with F = t², F⁻¹ the smallest square
     root; outputs q that are not squares get zero readout weights). Built by
-    :func:`regimes.constructions.gromov_solution`.
+    :func:`regimes.constructions.gromov_solution`. ``h`` is the hidden width N (``width=``, its
+    deprecated name, works for one release with a ``DeprecationWarning``).
     """
     from regimes.constructions import gromov_solution
 
@@ -509,7 +529,7 @@ def analytic_net(function: str, p: int, width: int, *, seed: int = 0,
     if function not in _ANALYTIC:
         return None
     f1, f2, F = _ANALYTIC[function]
-    return gromov_solution(p, width, f1=f1, f2=f2, F=F, seed=seed, dtype=dtype).net
+    return gromov_solution(p, h, f1=f1, f2=f2, F=F, seed=seed, dtype=dtype).net
 
 
 def square_of_sum_accuracy_limit(p: int) -> float:

@@ -88,12 +88,32 @@ def test_fraction_outside_open_unit_interval_is_refused(bad) -> None:
         gromov_run(GromovRunConfig(fraction=bad))   # refused before any work
 
 
-@pytest.mark.parametrize("field,value", [("p", 2), ("width", 0), ("optimizer", "adam"), ("lr", 0.0),
+@pytest.mark.parametrize("field,value", [("p", 2), ("h", 0), ("optimizer", "adam"), ("lr", 0.0),
                                          ("steps", 0), ("dtype", "float16"), ("stop_at", 1.5),
                                          ("grok_threshold", 0.0)])
 def test_config_fields_are_validated(field, value) -> None:
     with pytest.raises(ValueError, match=field):
         GromovRunConfig(**{field: value}).validate()
+
+
+def test_width_is_the_deprecated_name_of_h() -> None:
+    """``GromovRunConfig(width=...)``, ``config.width``, ``gromov_net(p, width=...)`` and
+    ``analytic_net(f, p, width=...)`` work for one release with a DeprecationWarning and mean
+    exactly what ``h`` means; giving both names is an error."""
+    with pytest.warns(DeprecationWarning, match="width"):
+        old = GromovRunConfig(p=7, width=16)
+    assert old == GromovRunConfig(p=7, h=16) and old.h == 16
+    assert "width" not in old.as_dict() and old.as_dict()["h"] == 16
+    with pytest.warns(DeprecationWarning, match="width"):
+        assert old.width == 16
+    with pytest.raises(ValueError, match="width"):
+        GromovRunConfig(h=16, width=16)
+    with pytest.warns(DeprecationWarning, match="width"):
+        net = gromov_net(7, width=5, seed=2, dtype=torch.float64)
+    assert torch.equal(net.W, gromov_net(7, 5, seed=2, dtype=torch.float64).W)
+    with pytest.warns(DeprecationWarning, match="width"):
+        net = analytic_net("add", 7, width=40)
+    assert torch.equal(net.W, analytic_net("add", 7, 40).W)
 
 
 # ----------------------------------------------------------------------------- the test-loss peak
@@ -114,7 +134,7 @@ def test_loss_peak_skips_the_initial_fall() -> None:
 
 
 def _tiny(**kw) -> GromovRunConfig:
-    base = dict(p=7, width=16, fraction=0.6, optimizer="adamw", lr=1e-2, weight_decay=1.0, steps=40, eval_every=5,
+    base = dict(p=7, h=16, fraction=0.6, optimizer="adamw", lr=1e-2, weight_decay=1.0, steps=40, eval_every=5,
                 dtype="float64", seed=1)
     return GromovRunConfig(**{**base, **kw})
 

@@ -205,7 +205,7 @@ def test_stored_parameters_are_float32(exp12) -> None:
 
 
 # --------------------------------------------------------------------------- experiments 15–21
-TINY_GROMOV = {"p": 11, "width": 24, "fraction": 0.6, "function": "add", "optimizer": "gd", "lr": 1.0,
+TINY_GROMOV = {"p": 11, "h": 24, "fraction": 0.6, "function": "add", "optimizer": "gd", "lr": 1.0,
                "steps": 40, "eval_every": 10, "dtype": "float32", "grad_norms": True,
                "grok_threshold": 0.95, "onset_level": 0.1}
 
@@ -333,7 +333,7 @@ def test_gromov_run_keeps_the_net_at_an_early_stop() -> None:
     stopping evaluation (what experiments 16 and 17 store), whose accuracy is the final one."""
     from regimes.gromov import GromovRunConfig, gromov_run
 
-    s, _, (_, net) = gromov_run(GromovRunConfig(p=11, width=24, fraction=0.6, lr=1.0, steps=300, eval_every=10,
+    s, _, (_, net) = gromov_run(GromovRunConfig(p=11, h=24, fraction=0.6, lr=1.0, steps=300, eval_every=10,
                                                 stop_at=0.05), keep_net=True)
     assert s["stopped_at"] is not None and net is not None
     split = _gromov_split(11, 0.6, 0)

@@ -34,7 +34,7 @@ G4_OTHER_BRANCH_MAX = 0.1
 
 #: Runs of G5 and G6 (quick), without function, fraction and seed: AdamW as in Gromov's
 #: Figs 7–10, p = 31, N = 200, 3,000 steps.
-OTHER_FUNCTIONS_RUN: dict[str, Any] = {"p": 31, "width": 200, "optimizer": "adamw", "lr": 1e-2,
+OTHER_FUNCTIONS_RUN: dict[str, Any] = {"p": 31, "h": 200, "optimizer": "adamw", "lr": 1e-2,
                                        "weight_decay": 1.0, "steps": 3000, "eval_every": 50, "dtype": "float32"}
 #: G5 trains (n + m)² at this fraction; G6 trains n³ + nm² + m at Gromov's 0.9.
 G5_FRACTION, G6_FRACTION = 0.9, 0.9
@@ -98,7 +98,7 @@ def g3(quick: bool = True) -> CheckResult:
                                  op="sum_of_squares") for s in range(3)}
     worst = min(accs.values())
     return CheckResult("G3", "Gromov eq. 30", worst, 1.0, ">=", worst >= 1.0,
-                       {"p": ANALYTIC_P, "width": ANALYTIC_WIDTH, "accuracy_per_phase_seed": accs})
+                       {"p": ANALYTIC_P, "h": ANALYTIC_WIDTH, "accuracy_per_phase_seed": accs})
 
 
 @register("G4", theorem="Gromov App. D, eq. 31, Fig 7",
@@ -117,7 +117,7 @@ def g4(quick: bool = True) -> CheckResult:
     other = max(r["acc_other_branch"] for r in per.values())
     holds = bool(chosen_ok and other <= G4_OTHER_BRANCH_MAX)
     return CheckResult("G4", "Gromov eq. 31", other, G4_OTHER_BRANCH_MAX, "<=", holds,
-                       {"p": ANALYTIC_P, "width": ANALYTIC_WIDTH, "per_phase_seed": per,
+                       {"p": ANALYTIC_P, "h": ANALYTIC_WIDTH, "per_phase_seed": per,
                         "chosen_branch_all_right": chosen_ok,
                         "predicted_share": square_of_sum_accuracy_limit(ANALYTIC_P),
                         "chance": 1 / ANALYTIC_P})
@@ -143,8 +143,8 @@ def g5(quick: bool = True) -> CheckResult:
 
     seeds = list(range(3 if quick else 5))
     rows = _other_function_runs("square_of_sum", G5_FRACTION, seeds)
-    p, width = OTHER_FUNCTIONS_RUN["p"], OTHER_FUNCTIONS_RUN["width"]
-    net = analytic_net("square_of_sum", p, width, seed=0)
+    p, h = OTHER_FUNCTIONS_RUN["p"], OTHER_FUNCTIONS_RUN["h"]
+    net = analytic_net("square_of_sum", p, h, seed=0)
     analytic = []
     for s in seeds:
         test = sample_split(Task(p, op="square_of_sum"), fraction=G5_FRACTION, seed=s).test
