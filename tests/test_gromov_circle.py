@@ -13,8 +13,12 @@ from regimes.metrics.circle import (
     circular_rank_correlation,
     frequency_circles,
     frequency_plane,
+    half_frequency,
+    mod2_degeneracy,
+    once_around_separation,
     pca_axes,
     project,
+    sheet_masks,
     token_angles,
 )
 from regimes.metrics.fourier import circle_score
@@ -92,3 +96,108 @@ def test_token_angles_and_bad_input() -> None:
         pca_axes(torch.ones(7, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="E must be"):
         pca_axes(torch.ones(7))
+
+
+# ----------------------------------------------------------------------------- two degenerate circles (mod 2)
+def _doubled(p: int, k: int, a: float, c: float, b: float, d: int = 6, seed: int = 1) -> torch.Tensor:
+    """E[n] = 3 + a (u cos 2θ + v sin 2θ) + c (u cos θ + v sin θ) + b (x cos θ + y sin θ), θ = 2πkn/p,
+    u, v, x, y orthonormal in R^d: a circle at 2k (radius a) in one plane, optionally with a k
+    component (radius c) in the same plane, and the k circle (radius b) in an orthogonal plane."""
+    Q = _orthonormal(d, min(d, 4), seed)
+    t = 2 * math.pi * k * torch.arange(p, dtype=torch.float64)[:, None] / p
+    E = 3.0 + a * (torch.cos(2 * t) * Q[:, 0] + torch.sin(2 * t) * Q[:, 1]) \
+        + c * (torch.cos(t) * Q[:, 0] + torch.sin(t) * Q[:, 1])
+    return E + b * (torch.cos(t) * Q[:, 2] + torch.sin(t) * Q[:, 3]) if b else E
+
+
+def _G(j: int, p: int) -> complex:
+    """Σ_{r=0}^{m−1} e^{2πijr/p}, m = (p+1)/2, by the geometric-series closed form
+    e^{iπj(m−1)/p} sin(πjm/p) / sin(πj/p)."""
+    m = (p + 1) // 2
+    return complex(np.exp(1j * math.pi * j * (m - 1) / p) * math.sin(math.pi * j * m / p) / math.sin(math.pi * j / p))
+
+
+def test_sheets_and_half_frequency_by_hand() -> None:
+    # p = 7, k = 3: r = 3n mod 7 = 0, 3, 6, 2, 5, 1, 4 for n = 0..6; sheet 0 is r <= 3
+    assert sheet_masks(7, 3).tolist() == [True, True, False, True, False, True, False]
+    for p in (5, 13, 53):
+        for k in range(1, p // 2 + 1):
+            assert sheet_masks(p, k).sum() == (p + 1) // 2
+            j = min(2 * k % p, p - 2 * k % p)
+            assert half_frequency(j, p) == k          # brute force: 2k ≡ ±j (mod p)
+    # p = 5: m = 3, (1/3 + 1/2) / (2 sin(π/10)) = (5/6) / 0.6180340 = 1.3483616
+    assert once_around_separation(5) == pytest.approx((5 / 6) / (2 * math.sin(math.pi / 10)), rel=1e-14)
+    assert once_around_separation(5) == pytest.approx(1.3483616, abs=1e-7)
+    assert once_around_separation(100_001) == pytest.approx(4 / math.pi, rel=1e-4)
+
+
+@pytest.mark.parametrize("p,k", [(13, 3), (13, 5), (53, 7)])   # 2·5 = 10 ≡ −3 (mod 13): folded, reversed
+def test_a_doubled_circle_is_two_circles_on_top_of_each_other(p: int, k: int) -> None:
+    """Circle at 2k (radius 2) in one plane, circle at k (radius 1) in an orthogonal one. By hand:
+    the top-2 PCA plane is the 2k plane (variance 2²/2 > 1²/2 per axis), where the circle
+    coherence is 1 at 2k and 0 at k (orthogonality of characters, 3k, k ≢ 0), each sheet alone is
+    a perfect 2k circle (coherence 1), and the sheets' centres are |G₂|(1/m + 1/(m−1)) apart with
+    |G₂| = sin(π/p)/sin(2π/p): separation sin(π/(2p))/cos(π/p) of the once-around value. On the k
+    plane (= components 3–4) the sheets are opposite half circles: separation 1. Power shares
+    4/5 and 1/5."""
+    r = mod2_degeneracy(_doubled(p, k, a=2.0, c=0.0, b=1.0), k)
+    double = min(2 * k % p, p - 2 * k % p)
+    assert (r["k"], r["double"], r["pca_frequency"]) == (k, double, double)
+    assert r["power_share_2k"] == pytest.approx(0.8, abs=1e-12)
+    assert r["power_share_k"] == pytest.approx(0.2, abs=1e-12)
+    top = r["pca"]
+    assert top["circle_2k"] == pytest.approx(1.0, abs=1e-12)
+    assert top["circle_k"] == pytest.approx(0.0, abs=1e-12)
+    assert top["sheet_circle_2k"] == pytest.approx([1.0, 1.0], abs=1e-12)
+    assert top["separation"] == pytest.approx(math.sin(math.pi / (2 * p)) / math.cos(math.pi / p), rel=1e-10)
+    for name in ("base", "lower_pca"):
+        low = r[name]
+        assert low["circle_k"] == pytest.approx(1.0, abs=1e-12)
+        assert low["circle_2k"] == pytest.approx(0.0, abs=1e-12)
+        assert low["separation"] == pytest.approx(1.0, rel=1e-10)
+
+
+def test_a_once_around_circle_is_not_degenerate() -> None:
+    """A single circle at k (d = 2): the PCA plane is the k plane, separation 1 (opposite half
+    circles), coherence 1 at k and 0 at 2k; no components 3–4."""
+    r = mod2_degeneracy(_doubled(13, 4, a=0.0, c=1.5, b=0.0, d=2), 4)
+    assert r["pca_frequency"] == 4 and r["lower_pca"] is None
+    assert r["pca"]["separation"] == pytest.approx(1.0, rel=1e-10)
+    assert r["pca"]["circle_k"] == pytest.approx(1.0, abs=1e-12)
+    assert r["pca"]["circle_2k"] == pytest.approx(0.0, abs=1e-12)
+    assert r["base"]["separation"] == pytest.approx(1.0, rel=1e-10)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.3, 1.0, 3.0])
+def test_a_k_component_splits_the_two_circles(c: float) -> None:
+    """z_n = a e^{2iθ} + c e^{iθ} in one plane (θ = 2πr/p): by linearity the sheets' centres differ
+    by (a G₂ + c G₁)(1/m + 1/(m−1)), so the separation is |a G₂ + c G₁| / (|G₁| √(a² + c²)), with G_j
+    the half-sums in closed form (:func:`_G`); the coherences are a²/(a² + c²) at 2k and
+    c²/(a² + c²) at k; sheet 0's coherence at 2k is |m a + c conj(G₁)|² / (m (m(a² + c²) +
+    2ac Re G₁))."""
+    p, k, a = 13, 3, 1.0
+    r = mod2_degeneracy(_doubled(p, k, a=a, c=c, b=0.0, d=3), k)["pca"]
+    G1, G2 = _G(1, p), _G(2, p)
+    m = (p + 1) // 2
+    assert r["separation"] == pytest.approx(abs(a * G2 + c * G1) / (abs(G1) * math.hypot(a, c)), rel=1e-10)
+    assert r["circle_2k"] == pytest.approx(a * a / (a * a + c * c), abs=1e-12)
+    assert r["circle_k"] == pytest.approx(c * c / (a * a + c * c), abs=1e-12)
+    s0 = abs(m * a + c * G1.conjugate()) ** 2 / (m * (m * (a * a + c * c) + 2 * a * c * G1.real))
+    assert r["sheet_circle_2k"][0] == pytest.approx(s0, rel=1e-10)
+
+
+def test_mod2_bad_input() -> None:
+    E = _doubled(13, 3, 2.0, 0.0, 1.0)
+    for bad in (0, 7, -1, 2.5):
+        with pytest.raises(ValueError, match="k"):
+            mod2_degeneracy(E, bad)
+    with pytest.raises(ValueError, match="odd"):
+        mod2_degeneracy(torch.randn(12, 4, dtype=torch.float64), 2)
+    with pytest.raises(ValueError, match="p >= 5"):
+        mod2_degeneracy(torch.randn(3, 4, dtype=torch.float64), 1)
+    with pytest.raises(ValueError, match="E must be"):
+        mod2_degeneracy(torch.randn(13, dtype=torch.float64), 1)
+    with pytest.raises(ValueError, match="j"):
+        half_frequency(7, 13)
+    with pytest.raises(ValueError, match="odd"):
+        sheet_masks(12, 1)

@@ -19,6 +19,16 @@ and this gets better the wider the model.
   with a reference order: the Spearman correlation of angle ranks, maximised over the p cyclic
   shifts (an angle's rank depends on where the circle is cut). 1 for the same cyclic order;
   for random angles its expectation is small but positive (the maximum over shifts).
+* :func:`mod2_degeneracy`, :func:`half_frequency`, :func:`sheet_masks` — the blog's "two
+  degenerate circles": "the circle can be ordered modulo 2 in the first two principal
+  components such that there are two degenerate circles on top of each other. But this
+  multiplicity is broken in lower principal components." Relative to a fundamental frequency
+  k (the token order r(n) = k·n mod p), a plane carrying frequency 2k shows the tokens at angle
+  2·(2πr/p): the circle is traversed twice as r runs once round Z_p, the two halves of the
+  k-order (the two "sheets" r < p/2 and r > p/2) each going round once, interleaved, on top of
+  each other; on the plane of k itself the sheets are the two opposite half circles. Scores
+  and their values for perfect circles (derived in :func:`mod2_degeneracy`) are in the
+  function's docstring.
 
 Embeddings are (p, d) real tensors, row a = token a. Bad input raises ``ValueError``.
 """
@@ -33,8 +43,8 @@ import torch
 from regimes._validate import check_int
 from regimes.metrics.fourier import circle_score, embedding_spectrum
 
-__all__ = ["circular_rank_correlation", "frequency_circles", "frequency_plane", "pca_axes", "project",
-           "token_angles"]
+__all__ = ["circular_rank_correlation", "frequency_circles", "frequency_plane", "half_frequency",
+           "mod2_degeneracy", "once_around_separation", "pca_axes", "project", "sheet_masks", "token_angles"]
 
 F64 = torch.float64
 
@@ -155,3 +165,146 @@ def circular_rank_correlation(theta_ref: np.ndarray, theta: np.ndarray) -> float
         r = ((rb + s) % p).astype(float)
         best = max(best, float(np.corrcoef(ra, r)[0, 1]))
     return best
+
+
+# =========================================================================== two degenerate circles (mod 2)
+def _odd_p(p: int) -> int:
+    if p % 2 == 0:
+        raise ValueError(f"p={p} is not allowed: the mod-2 degeneracy needs an odd p (then n -> 2n is a "
+                         "bijection of Z_p and every frequency is the double of exactly one other)")
+    return p
+
+
+def _k(k: object, p: int, name: str = "k") -> int:
+    return check_int(name, k, low=1, high=p // 2)
+
+
+def _fold(j: int, p: int) -> int:
+    j %= p
+    return min(j, p - j)
+
+
+def half_frequency(j: int, p: int) -> int:
+    """The frequency k in 1..⌊p/2⌋ whose double is ``j`` (2k ≡ ±j mod p), for an odd ``p`` ≥ 3:
+    k = j·(p + 1)/2 mod p, folded. ``ValueError`` for an even p or j outside 1..⌊p/2⌋.
+
+    >>> half_frequency(6, 13), half_frequency(3, 13)
+    (3, 5)
+    """
+    p = _odd_p(check_int("p", p, low=3))
+    j = _k(j, p, "j")
+    return _fold(j * (p + 1) // 2, p)
+
+
+def sheet_masks(p: int, k: int) -> np.ndarray:
+    """The two sheets of the k-order on Z_p (odd ``p`` ≥ 3, ``k`` in 1..⌊p/2⌋): a boolean (p,)
+    array, True for the tokens n with r = k·n mod p ≤ (p − 1)/2 (sheet 0, (p + 1)/2 tokens), False
+    for r ≥ (p + 1)/2 (sheet 1, (p − 1)/2 tokens). On a circle of frequency 2k each sheet goes
+    round once, the two interleaved; on the circle of frequency k they are opposite halves."""
+    p = _odd_p(check_int("p", p, low=3))
+    k = _k(k, p)
+    return (k * np.arange(p)) % p <= (p - 1) // 2
+
+
+def once_around_separation(p: int) -> float:
+    """The sheet separation (see :func:`mod2_degeneracy`) of a unit circle traversed once in the
+    k-order, z_n = e^{2πi·kn/p}, for odd ``p``: (1/m + 1/(m − 1)) / (2 sin(π/(2p))), m = (p + 1)/2
+    (→ 4/π for large p). Derivation: Σ_{r=0}^{m−1} e^{2πir/p} has modulus
+    sin(πm/p)/sin(π/p) = 1/(2 sin(π/(2p))), and the other sheet's sum is its negative."""
+    p = _odd_p(check_int("p", p, low=3))
+    m = (p + 1) // 2
+    return (1 / m + 1 / (m - 1)) / (2 * math.sin(math.pi / (2 * p)))
+
+
+def _plane_scores(xy: torch.Tensor, k: int, sheet0: np.ndarray) -> dict[str, object]:
+    """Scores of one planar layout xy (p, 2) against the fundamental k (see mod2_degeneracy)."""
+    p = xy.shape[0]
+    z = torch.complex(xy[:, 0], xy[:, 1])
+    z = z - z.mean()
+    n = torch.arange(p, dtype=F64)
+    rms2 = float((z.abs() ** 2).mean())
+    if rms2 <= 0.0:
+        return {"circle_k": math.nan, "circle_2k": math.nan, "sheet_circle_2k": [math.nan, math.nan],
+                "separation": math.nan}
+
+    def coherence(j: int, mask: torch.Tensor) -> float:
+        zs, ns = z[mask], n[mask]
+        den = float(mask.sum()) * float((zs.abs() ** 2).sum())
+        if den <= 0.0:
+            return math.nan
+        best = 0.0
+        for sign in (1.0, -1.0):
+            ph = torch.exp(torch.complex(torch.zeros_like(ns), -sign * 2 * math.pi * j * ns / p))
+            best = max(best, float((zs * ph).sum().abs() ** 2) / den)
+        return best
+
+    every = torch.ones(p, dtype=torch.bool)
+    s0 = torch.as_tensor(sheet0)
+    sep = float((z[s0].mean() - z[~s0].mean()).abs()) / math.sqrt(rms2)
+    return {"circle_k": coherence(k, every), "circle_2k": coherence(2 * k, every),
+            "sheet_circle_2k": [coherence(2 * k, s0), coherence(2 * k, ~s0)],
+            "separation": sep / once_around_separation(p)}
+
+
+def mod2_degeneracy(E: torch.Tensor, k: int) -> dict[str, object]:
+    """The blog's "two degenerate circles on top of each other" ("Some thoughts on Grokking":
+    the circle "ordered modulo 2 in the first two principal components … this multiplicity is
+    broken in lower principal components"), measured for embeddings ``E`` (p, d), odd p ≥ 5,
+    d ≥ 2, against a fundamental frequency ``k`` in 1..⌊p/2⌋.
+
+    With r(n) = k·n mod p the token order at frequency k, the two sheets are r < p/2 and
+    r > p/2 (:func:`sheet_masks`). On a planar layout z_n (complex, centred over all tokens):
+
+    * ``circle_k``, ``circle_2k`` — the circle coherence at frequency j of all tokens,
+      max over orientation of |Σ_n z_n e^{∓2πijn/p}|² / (p Σ_n |z_n|²): the share of the
+      layout's power on one rotating phasor, 1 for a perfect circle at j (as
+      :func:`regimes.metrics.fourier.circle_score`), 0 for a circle at another frequency.
+    * ``sheet_circle_2k`` — the same at 2k for each sheet alone (|S| in place of p): each sheet
+      scored as a circle. 1 for every subset of a perfect 2k circle; below 1 where the sheets
+      deviate from a common 2k circle (e.g. a k component shifting them apart).
+    * ``separation`` — |mean of sheet 0 − mean of sheet 1| / rms radius, divided by its value
+      for a once-around circle (:func:`once_around_separation`): ≈ 1 when the sheets are opposite
+      half circles (the k circle: the multiplicity broken), ≈ 0 when they lie on top of each
+      other. For a perfect 2k circle it is exactly sin(π/(2p)) / cos(π/p) (≈ π/(2p)): the sheet
+      sums Σ_{r=0}^{m−1} e^{4πir/p} have modulus sin(π/p)/sin(2π/p) = 1/(2 cos(π/p)).
+
+    Returns ``p``, ``k``, ``double`` (2k folded to 1..⌊p/2⌋), ``power_share_k`` and
+    ``power_share_2k`` (shares of the centred E's power at k and at 2k,
+    :func:`regimes.metrics.fourier.embedding_spectrum`), ``pca_frequency`` (the frequency
+    :func:`~regimes.metrics.fourier.circle_score` finds in the top-2 PCA plane) and the scores on
+    three planes: ``pca`` (top-2 principal components), ``lower_pca`` (components 3–4; ``None``
+    when E has fewer than 4 directions) and ``base`` (the plane of k itself,
+    :func:`frequency_plane`; ``None`` when k carries no power). The blog's picture is: ``pca``
+    with circle_2k ≈ 1, circle_k ≈ 0, separation ≈ 0 (two circles on top of each other) and
+    ``base`` (or ``lower_pca``) with separation ≈ 1 (broken). For odd p the parity classes
+    n mod 2 are not the two circles: in the k-order a parity class winds twice round the 2k
+    circle (r = 2s sits at angle 2π·4s/p, s = 0..(p − 1)/2); the halves of the k-order are.
+
+    ``ValueError`` for E not (p, d) real finite with p ≥ 5 odd and d ≥ 2, for k outside
+    1..⌊p/2⌋, or for an E with fewer than 2 directions (no PCA plane).
+    """
+    E = _emb(E)
+    p = E.shape[0]
+    if p < 5:
+        raise ValueError(f"E has p={p} rows: the mod-2 degeneracy needs p >= 5 tokens (odd)")
+    _odd_p(p)
+    k = _k(k, p)
+    sheet0 = sheet_masks(p, k)
+    spec = embedding_spectrum(E - E.mean(dim=0))
+    double = _fold(2 * k, p)
+    axes, c = pca_axes(E, 2)
+    xy = project(E, axes, c)
+    out: dict[str, object] = {"p": p, "k": k, "double": double, "power_share_k": float(spec[k]),
+                              "power_share_2k": float(spec[double]), "pca_frequency": circle_score(xy)[1],
+                              "pca": _plane_scores(xy, k, sheet0), "lower_pca": None, "base": None}
+    if E.shape[1] >= 4:
+        try:
+            ax4, c4 = pca_axes(E, 4)
+            out["lower_pca"] = _plane_scores(project(E, ax4[:, 2:], c4), k, sheet0)
+        except ValueError:   # fewer than 4 directions: no components 3-4
+            out["lower_pca"] = None
+    try:
+        out["base"] = _plane_scores(frequency_plane(E, k)[1], k, sheet0)
+    except ValueError:
+        out["base"] = None
+    return out
