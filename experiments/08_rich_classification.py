@@ -9,6 +9,9 @@ eNTK-at-init kernel regressor's held-out accuracy (dotted). Middle: ‖θ‖∞ 
 (Fig 4: flat), seed means with 95% t intervals. Right: the normalized ℓ∞ margin
 q_min/‖θ‖∞³ vs p (log-log), beside the Fourier construction's 4p (Prop 3.8), with the
 exponent fitted by a cluster bootstrap over seeds. Every accuracy is on held-out pairs.
+
+Tiers: quick (p = 17, 23, 31; 3 seeds; 2,000 steps); paper (``--paper``: p = 23, 31, 47, 61;
+5 seeds; 3,000 steps); full (the same p, 100,000 steps).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from regimes.runs import file_params, paper_config, rich_run
 from regimes.stats import fit_exponent, mean_ci
 
 QUICK = {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000, "n_evals": 40, "dtype": "float32"}
+#: the paper tier: App. A.2's setting, 3,000 steps (App. A.2 allows up to 100k; in an earlier
+#: 3,000-step run at these p every seed's held-out accuracy was unchanged from step 1,000 on,
+#: and the ℓ∞ penalty dominates the gradient from step ~250 (p = 23) to ~800 (p = 61))
+PAPER = {"ps": [23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 3000, "n_evals": 60, "dtype": "float32"}
 FULL = {"ps": [23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 100_000, "n_evals": 200, "dtype": "float32"}
 
 
@@ -116,8 +123,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
 
 EXPERIMENT = Experiment(
     number="08", slug="rich_classification", title="Rich-regime classification at the paper's setting",
-    figure="Fig 4", quick=QUICK, full=FULL, compute=compute, plot=plot,
-    seconds_quick=60.0, seconds_full=3 * 3600.0, checks=("C14", "C16"),
+    figure="Fig 4", quick=QUICK, full=FULL, paper=PAPER, compute=compute, plot=plot,
+    seconds_quick=60.0, seconds_paper=23 * 60.0, seconds_full=3 * 3600.0, checks=("C14", "C16"),
 )
 
 if __name__ == "__main__":

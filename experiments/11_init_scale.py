@@ -12,6 +12,11 @@ AdamW (lr 1e-3, weight decay 1, cross-entropy) on p = 31, n = 2p^{5/3}, h = 4p, 
 / held-out (solid) accuracy, seed 0 per α. Right: t_mem, t_grok and the gap vs α, seed
 means with 95% t intervals; the C17b verdict (the seed-mean gap strictly shrinks as α
 decreases) is computed from these runs by the same function the check uses.
+
+Paper tier (``--paper``): Fig 1 middle's own setting (App. A.2: normalized GD, lr 10,
+λ∞ 1e-20, cross-entropy, n = 2p^{5/3}, h = 8p, float32), p = 31, α ∈ {0.25, …, 4}, 5 seeds,
+3,000 steps. (Fig 2 left's regression at p = 47 is in ``FULL`` only: 100k GD steps there
+cost hours per run on a CPU.)
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ from regimes.runs import C17B_RUN, TrackedRunConfig, file_params, init_scale_run
 from regimes.stats import mean_ci
 
 QUICK = {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN}
+#: the paper tier: Fig 1 middle's setting (App. A.2: normalized GD, lr 10, λ∞ 1e-20, cross-entropy,
+#: n = 2p^{5/3}, h = 8p as in experiment 08), p = 31, 5 seeds
+PAPER = {"alphas": [0.25, 0.5, 1.0, 2.0, 4.0], "seeds": [0, 1, 2, 3, 4],
+         "run": {"p": 31, "width_mult": 8, "optimizer": "normalized_gd", "lr": 10.0, "lam_inf": 1e-20,
+                 "weight_decay": 0.0, "loss": "cross_entropy", "steps": 3000, "track": False, "n_track": 60,
+                 "dtype": "float32"}}
 FULL = {"alphas": [0.25, 0.5, 1.0, 2.0], "seeds": [0, 1, 2, 3, 4],
         "run": {"p": 47, "setting": "regression", "n_rule": "2p^2.25", "optimizer": "gd", "lr": 0.5,
                 "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse", "steps": 100_000, "track": False,
@@ -102,9 +113,11 @@ EXPERIMENT = Experiment(
     figure="Fig 1 (middle), Fig 2 (left)",
     quick=QUICK,
     full=FULL,
+    paper=PAPER,
     compute=compute,
     plot=plot,
     seconds_quick=150.0,
+    seconds_paper=13 * 60.0,
     seconds_full=10 * 3600.0,
     checks=("C17b",),
     schemas={"run": TrackedRunConfig},

@@ -182,15 +182,21 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps({
             "experiments": [{"number": e.number, "name": e.name, "title": e.title,
                              "figure": e.figure, "seconds_quick": jsonable(e.seconds_quick),
+                             "seconds_paper": jsonable(e.seconds_paper) if e.paper is not None else None,
                              "seconds_full": jsonable(e.seconds_full),
                              "checks": list(e.checks)} for e in exps],
             "checks": [{"id": c.id, "theorem": c.theorem, "statement": c.statement, "test": c.test}
                        for c in checks]}, indent=2))
         return EXIT_OK
     print(f"Experiments ({len(exps)})  — run one with `regimes run NN`\n")
-    print(_table(["NN", "title", "paper figure", "quick", "full", "checks"],
+    print(_table(["NN", "title", "paper figure", "quick", "paper tier", "full", "checks"],
                  [[e.number, e.title, e.figure, _fmt_seconds(e.seconds_quick),
+                   _fmt_seconds(e.seconds_paper) if e.paper is not None else "—",
                    _fmt_seconds(e.seconds_full), ",".join(e.checks)] for e in exps]))
+    if any(e.paper is not None for e in exps):
+        total = sum(e.seconds_paper for e in exps if e.paper is not None and e.seconds_paper == e.seconds_paper)
+        print(f"\npaper tier (`regimes reproduce --paper --jobs 2`): the App. A hyperparameters at CPU scale, "
+              f"about {_fmt_seconds(total)} in all on 2 cores")
     print(f"\nChecks ({len(checks)})  — run them with `regimes check`\n")
     lines = _table(["id", "theorem", "test"], [[c.id, c.theorem, c.test] for c in checks])
     head, rule, *rows = lines.splitlines()
@@ -230,6 +236,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     exps = _experiments(args.experiments)
     exp = _find(exps, args.experiment)
+    try:
+        harness.mode_config(exp, args.mode)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
     executor, jobs = _resolve_executor(args)
     seeds = list(dict.fromkeys(args.seed or [0]))
     axes = _overrides(exp, args.set or [])
@@ -242,7 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a single run computes here; a sweep on an existing cluster computes on its workers
     _check_device(args.device, remote=args.scheduler is not None and len(points) > 1)
 
-    est = exp.seconds_full if args.mode == "full" else exp.seconds_quick
+    est = {"quick": exp.seconds_quick, "paper": exp.seconds_paper, "full": exp.seconds_full}[args.mode]
     if not args.quiet and isinstance(est, int | float) and est == est and est >= 300:
         print(f"{exp.name}: about {_fmt_seconds(est)} per run ({args.mode} estimate, cached runs are "
               "instant)", file=sys.stderr)
@@ -387,7 +397,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     exps = _experiments(args.experiments)
     checks = [] if args.skip_checks else _checks()
+    if args.mode == "paper":   # the tier exists for the central paper's figures; checks keep their grids
+        exps = [e for e in exps if e.paper is not None]
+        if checks:
+            print("--paper: the checks have quick and full grids only; run `regimes check` for them",
+                  file=sys.stderr)
+        checks = []
     _check_device(args.device)
+    if args.jobs < 1:
+        raise CLIError(f"--jobs {args.jobs} must be at least 1 — e.g. --jobs 2")
+    inner = None if args.jobs == 1 else {"jobs": args.jobs, "executor": "local", "client": None}
     out = Path(args.out)
     t0 = time.perf_counter()
     failed: list[str] = []
@@ -396,7 +415,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         bar.set_postfix_str(exp.name)
         try:
             oc = harness.run(exp, mode=args.mode, seed=args.seed, device=args.device, out=out,
-                             force=args.force, quiet=args.quiet)
+                             force=args.force, quiet=args.quiet, executor=inner)
         except Exception as e:
             failed.append(exp.name)
             tqdm.write(f"{exp.name}: FAILED ({type(e).__name__}: {e})", file=sys.stdout)
@@ -436,16 +455,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser, *, mode: bool = True, quiet: bool = True,
-            experiments: bool = True) -> None:
+            experiments: bool = True, paper: bool = True) -> None:
     if mode:
         g = p.add_mutually_exclusive_group()
         g.add_argument("--quick", dest="mode", action="store_const", const="quick",
                        help="small configs, minutes on a laptop CPU (the default)")
+        if paper:
+            g.add_argument("--paper", dest="mode", action="store_const", const="paper",
+                           help="the paper's App. A hyperparameters at CPU scale (experiments with a "
+                                "paper tier: 07-12; `regimes list` gives the time)")
         g.add_argument("--full", dest="mode", action="store_const", const="full",
                        help="paper-scale configs (a GPU helps)")
         p.set_defaults(mode="quick")
         p.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="torch threads (default: 1 for --quick, torch's default for --full)")
+                       help="torch threads (default: 1 for --quick/--paper, torch's default for --full)")
     p.add_argument("--out", default=str(harness.REPO_ROOT), metavar="DIR",
                    help="folder holding results/, figures/ and report/ (default: the repo root)")
     if experiments:
@@ -512,10 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the checks, and write report/index.html. Exit status 1 if an "
                                    "experiment or a check failed (everything else still runs).",
                        epilog="examples:\n  regimes reproduce --quick\n"
+                              "  regimes reproduce --paper --jobs 2 && regimes publish --paper\n"
                               "  regimes reproduce --full --device cuda\n"
                               "  regimes reproduce --quick --skip-checks --quiet")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
     p.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--jobs", type=int, default=1, metavar="J",
+                   help="each experiment's points in J local processes (default 1)")
     p.add_argument("--force", action="store_true", help="recompute even if cached")
     p.add_argument("--skip-checks", action="store_true", help="figures and report only")
     _common(p)
@@ -530,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  regimes check --full --json > checks.json")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these check ids")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    _common(p, experiments=False)
+    _common(p, experiments=False, paper=False)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="write report/index.html", formatter_class=_FMT,
@@ -554,9 +580,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "times, versions, machine). The README quotes numbers only from "
                                    "these files; a test keeps the two in agreement.",
                        epilog="examples:\n  regimes reproduce --quick && regimes publish --quick\n"
+                              "  regimes reproduce --paper --jobs 2 && regimes publish --paper\n"
                               "  regimes publish --quick --out /tmp/run --to /tmp/published")
     p.add_argument("--to", default=None, metavar="DIR", help="destination (default docs/results/<mode>)")
-    p.add_argument("--gallery", default=None, metavar="DIR", help="figures folder (default docs/gallery)")
+    p.add_argument("--gallery", default=None, metavar="DIR",
+                   help="figures folder (default docs/gallery; docs/gallery/<mode> for --paper/--full)")
     _common(p, quiet=False)
     p.set_defaults(func=cmd_publish)
     return ap

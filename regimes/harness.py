@@ -3,8 +3,10 @@
 Every numbered script ``experiments/NN_slug.py`` defines one :class:`Experiment`
 and ends with ``main(EXPERIMENT)``. The harness then gives it
 
-* ``--quick`` (minutes on a laptop CPU, the default) and ``--full`` (paper scale)
-  configs, ``--seed``, ``--device``, ``--out`` and ``--force``;
+* ``--quick`` (minutes on a laptop CPU, the default), ``--paper`` (the paper's own
+  hyperparameters at the largest p a 2-core CPU finishes in about three hours; only the
+  experiments of the central paper's figures have one) and ``--full`` (paper scale, a GPU
+  helps) configs (:data:`MODES`, :func:`mode_config`), ``--seed``, ``--device``, ``--out`` and ``--force``;
 * a cache keyed by a hash of the full config *and of the code that computes it*
   (:func:`cache_key`): a rerun with the same config and the same code loads the
   cached result and recomputes nothing, while an edit of the experiment script (its
@@ -137,22 +139,48 @@ def result_record(exp: Experiment, full_config: dict[str, Any], key: str, code: 
     }
 
 
+#: The config tiers, cheapest first: ``quick`` (minutes, CPU), ``paper`` (the paper's App. A
+#: hyperparameters at the p a 2-core CPU finishes in hours; experiments of the central
+#: paper's figures only) and ``full`` (the paper's scale; a GPU helps).
+MODES = ("quick", "paper", "full")
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`, else ``ValueError`` naming the allowed ones."""
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is not allowed: choose one of {', '.join(map(repr, MODES))}")
+    return mode
+
+
+def mode_config(exp: Experiment, mode: str) -> dict[str, Any]:
+    """``exp``'s config for tier ``mode`` (:data:`MODES`). Raises ``ValueError`` for an
+    unknown mode, or for ``"paper"`` when ``exp`` has no paper tier (``exp.paper is None``),
+    naming the experiments that have one."""
+    check_mode(mode)
+    if mode == "paper":
+        if exp.paper is None:
+            raise ValueError(f"mode='paper' is not allowed for {exp.name}: it has no paper tier "
+                             "(`regimes list` shows which experiments do); use --quick or --full")
+        return exp.paper
+    return exp.quick if mode == "quick" else exp.full
+
+
 def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: str = "cpu",
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config a run of ``exp`` hashes and stores (the one definition; :func:`run`, the
     sweep's :class:`ExperimentCache` and :func:`experiment_point` all call it): the
     experiment's name, ``mode``, ``seed`` and ``device``, then the mode's config with
     ``overrides`` applied over its top-level keys."""
-    config = {**(exp.quick if mode == "quick" else exp.full), **(overrides or {})}
+    config = {**mode_config(exp, mode), **(overrides or {})}
     return {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
 
 
 def check_config_key(exp: Experiment, key: str) -> None:
     """``ValueError`` unless ``key`` (dotted for nested configs: ``run.lr``) names an entry of
-    ``exp``'s quick or full config, or a field of the dataclass that ``exp.schemas`` gives for
+    ``exp``'s quick, paper or full config, or a field of the dataclass that ``exp.schemas`` gives for
     its parent path; the message names the first unknown part and the known keys there."""
     parts = key.split(".")
-    levels: list[Any] = [exp.quick, exp.full]
+    levels: list[Any] = [c for c in (exp.quick, exp.paper, exp.full) if c is not None]
     for depth, part in enumerate(parts):
         prefix = ".".join(parts[:depth])
         known = set().union(*(lv.keys() for lv in levels if isinstance(lv, dict)))
@@ -172,7 +200,7 @@ def nest_overrides(exp: Experiment, mode: str, flat: dict[str, Any]) -> dict[str
     """Top-level overrides from ``flat`` ones whose keys may be dotted: ``{"run.lr": 0.1}``
     becomes ``{"run": {**<mode's run config>, "lr": 0.1}}`` (each key checked by
     :func:`check_config_key`)."""
-    base = exp.quick if mode == "quick" else exp.full
+    base = mode_config(exp, mode)
     out: dict[str, Any] = {}
     for key, value in flat.items():
         check_config_key(exp, key)
@@ -277,8 +305,10 @@ class Experiment:
 
     ``compute(ctx) -> (metrics, arrays)`` does the work; ``plot(result, arrays, path)``
     draws ``path`` (a ``.png``; a ``.pdf`` beside it) from the stored result only.
-    ``quick``/``full`` are the two configs; ``seconds_quick``/``seconds_full`` are
-    measured runtime estimates shown by ``regimes list``; ``checks`` the ids of the checks
+    ``quick``/``full`` are the two configs every experiment has, ``paper`` the optional
+    third (:data:`MODES`); ``seconds_quick``/``seconds_paper``/``seconds_full`` are measured
+    runtime estimates shown by ``regimes list`` (``seconds_paper``: the whole tier of this
+    experiment on 2 cores with ``--jobs 2``); ``checks`` the ids of the checks
     it illustrates; ``schemas`` the dataclasses of its nested recipe configs.
     """
 
@@ -293,6 +323,9 @@ class Experiment:
     seconds_quick: float = float("nan")
     seconds_full: float = float("nan")
     checks: tuple[str, ...] = field(default_factory=tuple)
+    #: the paper tier (App. A hyperparameters at CPU scale), or ``None`` when there is none
+    paper: dict[str, Any] | None = None
+    seconds_paper: float = float("nan")
     #: typed sub-configs by dotted path (e.g. ``{"run": TrackedRunConfig}``): ``--set run.KEY=…``
     #: may name any field of that dataclass, and no other key.
     schemas: dict[str, type] = field(default_factory=dict)
@@ -337,8 +370,7 @@ def run(
     :meth:`RunContext.map` compute the experiment's points in parallel; it is not
     part of the config, so it never changes the cache key or the result.
     """
-    if mode not in ("quick", "full"):
-        raise ValueError(f"mode={mode!r} is not allowed: choose 'quick' or 'full'")
+    mode_config(exp, mode)   # an unknown mode, or a tier this experiment lacks: before any work
     if device.startswith("cuda"):
         import torch
 
@@ -378,17 +410,19 @@ def run(
 def configure_threads(threads: int | None, mode: str) -> None:
     """Set torch's intra-op thread count for a run.
 
-    ``None`` means 1 thread for quick configs (tiny tensors: thread start-up
+    ``None`` means 1 thread for quick and paper configs (tiny tensors: thread start-up
     dominates, and on a shared 2-core machine 2 threads were measured 10-100×
-    slower than 1) and torch's default for full configs.
+    slower than 1; the paper tier uses the cores through ``--jobs``, one run per
+    process) and torch's default for full configs.
     """
+    check_mode(mode)
     import torch
 
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads={threads} is out of range: need threads >= 1")
         torch.set_num_threads(threads)
-    elif mode == "quick":
+    elif mode in ("quick", "paper"):
         torch.set_num_threads(1)
 
 
@@ -398,6 +432,8 @@ def parser_for(exp: Experiment) -> argparse.ArgumentParser:
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="mode", action="store_const", const="quick",
                    help="minutes on a laptop CPU (default)")
+    g.add_argument("--paper", dest="mode", action="store_const", const="paper",
+                   help="the paper's hyperparameters at CPU scale (experiments 07-12)")
     g.add_argument("--full", dest="mode", action="store_const", const="full", help="paper scale")
     ap.set_defaults(mode="quick")
     ap.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
@@ -406,7 +442,7 @@ def parser_for(exp: Experiment) -> argparse.ArgumentParser:
     ap.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     ap.add_argument("--threads", type=int, default=None,
-                    help="torch threads (default: 1 for --quick, torch's default for --full)")
+                    help="torch threads (default: 1 for --quick/--paper, torch's default for --full)")
     return ap
 
 
@@ -576,19 +612,24 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
             checks_file: str | Path | None = None) -> dict[str, Any]:
     """Copy the finished results of ``exps`` (``out/results/NN_slug.json`` + ``.npz``) and the
     stored check verdicts into the committed folder ``to`` (default ``docs/results/<mode>``),
-    redraw every figure from the *copied* files into ``gallery`` (default ``docs/gallery``),
+    redraw every figure from the *copied* files into ``gallery`` (default ``docs/gallery`` for
+    quick mode, ``docs/gallery/<mode>`` for the others),
     and write ``MANIFEST.json`` there: per experiment its config hash, seed, git revision and
     wall time, plus the versions and the machine.
 
     Only results computed in ``mode`` are taken (a full-mode result never lands in the
-    quick folder). Raises ``FileNotFoundError`` naming the command that would produce a
+    quick folder); for ``mode="paper"`` only the experiments that have a paper tier are
+    published. Raises ``FileNotFoundError`` naming the command that would produce a
     missing result, before anything is copied.
     """
-    if mode not in ("quick", "full"):
-        raise ValueError(f"mode={mode!r} is not allowed: choose 'quick' or 'full'")
+    check_mode(mode)
+    if mode == "paper":
+        exps = [e for e in exps if e.paper is not None]
     out = Path(out)
     to = PUBLISHED_DIR / mode if to is None else Path(to)
-    gallery = GALLERY_DIR if gallery is None else Path(gallery)
+    if gallery is None:   # the README's gallery is quick mode's; other tiers draw into a subfolder
+        gallery = GALLERY_DIR if mode == "quick" else GALLERY_DIR / mode
+    gallery = Path(gallery)
     found = []
     for exp in exps:
         hit = read_complete(out / "results" / f"{exp.name}.json", out / "results" / f"{exp.name}.npz")
@@ -669,7 +710,7 @@ def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | 
     ``point`` selects, with its nets rebuilt from the stored parameters.
 
     Looks in ``out/results/`` (the ``--out`` folder of ``regimes run``; default the repo
-    root), or with ``published=True`` (or ``"quick"``/``"full"``) in the committed
+    root), or with ``published=True`` (or ``"quick"``/``"paper"``/``"full"``) in the committed
     ``docs/results/<mode>/``: the experiment's result ``NN_slug.json`` (+ ``.npz``) and the
     points of a ``regimes run NN --seed … --set …`` sweep (``NN_slug.sweep.json``). Every
     training run stored there (:func:`regimes.runs.file_params`) has a point: the run's own
@@ -697,8 +738,8 @@ def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | 
     num = f"{int(num):02d}"
     if published:
         mode = published if isinstance(published, str) else "quick"
-        if mode not in ("quick", "full"):
-            raise ValueError(f"published={published!r} is not allowed: True, 'quick' or 'full'")
+        if mode not in MODES:
+            raise ValueError(f"published={published!r} is not allowed: True, 'quick', 'paper' or 'full'")
         results_dir, how = PUBLISHED_DIR / mode, f"regimes run {num} --{mode} && regimes publish --{mode}"
     else:
         out = Path(out)

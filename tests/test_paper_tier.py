@@ -1,0 +1,133 @@
+"""The paper tier (``--paper``): a third config tier for the experiments of the central
+paper's figures, run at the paper's own App. A hyperparameters on a CPU.
+
+Two kinds of test: the harness and CLI plumbing (a tier that an experiment lacks is a
+``ValueError`` before any work; results, publishing and ``load_run`` keep the tiers apart),
+and the configs themselves, checked against App. A of the paper as written there (the
+expected values are typed from the paper, not read from the code).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from regimes import harness
+from regimes.harness import MODES, Experiment, RunContext, discover, mode_config, publish, run
+
+
+def _compute(ctx: RunContext):
+    return {"n": ctx.config["n"]}, {"xs": np.arange(float(ctx.config["n"]))}
+
+
+def _plot(result, arrays, path):
+    path.write_bytes(b"png")
+
+
+WITH = Experiment("97", "tiered", "tiered", "none", quick={"n": 2}, full={"n": 9}, paper={"n": 4},
+                  compute=_compute, plot=_plot)
+WITHOUT = Experiment("96", "untiered", "untiered", "none", quick={"n": 2}, full={"n": 9},
+                     compute=_compute, plot=_plot)
+
+
+def test_modes_and_mode_config():
+    assert MODES == ("quick", "paper", "full")
+    assert [mode_config(WITH, m)["n"] for m in MODES] == [2, 4, 9]
+    with pytest.raises(ValueError, match=r"mode='paper' is not allowed for 96_untiered: it has no paper tier"):
+        mode_config(WITHOUT, "paper")
+    with pytest.raises(ValueError, match=r"mode='medium' is not allowed: choose one of 'quick', 'paper', 'full'"):
+        mode_config(WITH, "medium")
+
+
+def test_paper_run_stores_its_mode_and_a_missing_tier_writes_nothing(tmp_path):
+    out = run(WITH, mode="paper", out=tmp_path / "a", quiet=True)
+    res = json.loads(out.result_path.read_text())
+    assert res["config"] == {"experiment": "97_tiered", "mode": "paper", "seed": 0, "device": "cpu", "n": 4}
+    with pytest.raises(ValueError, match="no paper tier"):
+        run(WITHOUT, mode="paper", out=tmp_path / "b", quiet=True)
+    assert not (tmp_path / "b").exists()
+
+
+def test_publish_paper_takes_only_tiered_experiments_into_a_gallery_subfolder(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "GALLERY_DIR", tmp_path / "gallery")
+    out = tmp_path / "out"
+    run(WITH, mode="paper", out=out, quiet=True)
+    run(WITHOUT, mode="quick", out=out, quiet=True)
+    manifest = publish([WITH, WITHOUT], out=out, mode="paper", to=tmp_path / "pub")
+    assert manifest["mode"] == "paper" and list(manifest["experiments"]) == ["97_tiered"]
+    assert (tmp_path / "gallery" / "paper" / "97_tiered.png").exists()
+    assert not (tmp_path / "gallery" / "97_tiered.png").exists()   # the quick gallery is untouched
+    # a quick result is never published as the paper tier
+    run(WITH, mode="quick", out=out, quiet=True)
+    with pytest.raises(FileNotFoundError, match="regimes run 97 --paper"):
+        publish([WITH], out=out, mode="paper", to=tmp_path / "pub2")
+
+
+def test_load_run_accepts_the_paper_tier_and_refuses_others():
+    with pytest.raises(ValueError, match="'quick', 'paper' or 'full'"):
+        harness.load_run("10", published="medium")
+
+
+# --------------------------------------------------------------------------- the configs against App. A
+TIERED = {e.number: e for e in discover() if e.paper is not None}
+
+
+def test_the_paper_tier_covers_the_central_papers_figures_with_five_seeds():
+    assert sorted(TIERED) == ["07", "08", "09", "10", "11", "12"]
+    for num, exp in TIERED.items():
+        seeds = exp.paper["seeds"]
+        assert (seeds if isinstance(seeds, int) else len(set(seeds))) >= 5, num
+        assert exp.seconds_paper == exp.seconds_paper and exp.seconds_paper > 0, num
+    # the whole tier fits the three hours of 2 cores it is sized for (estimates, --jobs 2)
+    assert sum(e.seconds_paper for e in TIERED.values()) <= 3 * 3600
+
+
+def test_regression_rows_use_app_a1():
+    """App. A.1: GD, lr 1 on ½(g − y)² (= lr 0.5 on the mean (g − y)² the suite minimizes),
+    ℓ∞ strength 1e-4, n = 2p^{2.25}, 50k–200k steps; Fig 3: h = 4p."""
+    from regimes.runs import paper_config
+
+    c = TIERED["07"].paper
+    assert list(c["settings"]) == ["paper"] and c["settings"]["paper"] == {} and c["beta"] == 2.25
+    assert 50_000 <= c["steps"] <= 200_000
+    cfg = paper_config("regression", 11, 0)
+    assert (cfg.optimizer, cfg.lr, cfg.lam_inf, cfg.width_mult) == ("gd", 0.5, 1e-4, 4)
+    reg = next(r for r in TIERED["10"].paper["runs"] if r.get("setting") == "regression")
+    assert (reg["optimizer"], reg["lr"], reg["lam_inf"], reg["n_rule"]) == ("gd", 0.5, 1e-4, "2p^2.25")
+    assert 50_000 <= reg["steps"] <= 200_000 and reg["eval_size"] == 2000
+
+
+def test_classification_rows_use_app_a2():
+    """App. A.2: normalized GD, lr 10, ℓ∞ strength 1e-20, cross-entropy, n = 2p^{5/3}."""
+    from regimes.runs import paper_config
+
+    cfg = paper_config("classification", 23, 0)
+    assert (cfg.optimizer, cfg.lr, cfg.lam_inf) == ("normalized_gd", 10.0, 1e-20)
+    c09 = TIERED["09"].paper
+    assert (c09["lr"], c09["lam_inf"]) == (10.0, 1e-20)
+    cls = next(r for r in TIERED["10"].paper["runs"] if r.get("optimizer") == "normalized_gd")
+    assert (cls["lr"], cls["lam_inf"], cls["weight_decay"], cls["eval_size"]) == (10.0, 1e-20, 0.0, 2000)
+    r11 = TIERED["11"].paper["run"]
+    assert (r11["optimizer"], r11["lr"], r11["lam_inf"], r11["loss"]) == ("normalized_gd", 10.0, 1e-20,
+                                                                          "cross_entropy")
+
+
+def test_transformer_row_uses_app_a3():
+    """App. A.3: full-batch GD, lr 0.25, ℓ∞ strength 1e-20."""
+    c = TIERED["12"].paper
+    assert (c["optimizer"], c["lr"], c["lam_inf"], c["weight_decay"]) == ("gd", 0.25, 1e-20, 0.0)
+
+
+def test_cli_lists_the_tier_and_refuses_it_where_missing(capsys):
+    from regimes.cli import main
+
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "paper tier" in text and "regimes reproduce --paper --jobs 2" in text
+    assert main(["run", "01", "--paper"]) == 2
+    assert "no paper tier" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:          # the checks have quick and full grids only
+        main(["check", "--paper"])
+    assert e.value.code == 2
