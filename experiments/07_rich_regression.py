@@ -17,7 +17,7 @@ final held-out ratio and clean-pair accuracy vs p (seed means, 95% t intervals),
 vs p beside Prop 3.8's construction, and the β sweep at one p.
 
 Tiers: quick (p ≤ 13, 5,000 steps, both settings, the β sweep); paper (``--paper``: the
-paper setting only, p = 11, 17, 23, 5 seeds, 100,000 steps — App. A.1 trains 50k, 100k or
+paper setting only, p = 11, 17, 23, 5 seeds, 50,000 steps — App. A.1 trains 50k, 100k or
 200k — and no β sweep); full (p up to 31, 400,000 steps, both settings, the β sweep).
 """
 
@@ -37,10 +37,10 @@ from regimes.stats import mean_ci
 SETTINGS = {"paper": {}, "substitute": {"optimizer": "adam", "lr": 0.01, "lam_inf": 1e-2, "dtype": "float64"}}
 QUICK = {"ps": [7, 11, 13], "seeds": [0, 1, 2], "beta": 2.25, "betas": [2.0, 2.25, 2.5], "sweep_p": 11,
          "steps": 5000, "n_evals": 50, "settings": SETTINGS}
-#: the paper tier: App. A.1's GD only (no substitute row), 100k steps (App. A.1 trains 50k,
+#: the paper tier: App. A.1's GD only (no substitute row), 50k steps (App. A.1 trains 50k,
 #: 100k or 200k), p up to 23 — what 2 cores finish in the tier's three hours
 PAPER = {"ps": [11, 17, 23], "seeds": [0, 1, 2, 3, 4], "beta": 2.25, "betas": [2.25], "sweep_p": 11,
-         "steps": 100_000, "n_evals": 120, "settings": {"paper": {}}}
+         "steps": 50_000, "n_evals": 100, "settings": {"paper": {}}}
 FULL = {"ps": [11, 17, 23, 31], "seeds": [0, 1, 2, 3, 4], "beta": 2.25, "betas": [2.0, 2.25, 2.5],
         "sweep_p": 17, "steps": 400_000, "n_evals": 400, "settings": SETTINGS}
 
@@ -150,7 +150,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
 EXPERIMENT = Experiment(
     number="07", slug="rich_regression", title="Rich-regime regression at the paper's setting and a substitute",
     figure="Fig 3", quick=QUICK, full=FULL, paper=PAPER, compute=compute, plot=plot,
-    seconds_quick=90.0, seconds_paper=40 * 60.0, seconds_full=6 * 3600.0, checks=("C14", "C15"),
+    seconds_quick=90.0, seconds_paper=20 * 60.0, seconds_full=6 * 3600.0, checks=("C14", "C15"),
 )
 
 if __name__ == "__main__":
