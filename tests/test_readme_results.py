@@ -2,7 +2,8 @@
 
 Every number the README's findings quote is followed by an invisible marker
 ``<!--r FILE KEYPATH FMT-->``: ``FILE`` is a result under ``docs/results/quick/``
-(without ``.json``; ``full/NAME`` for one under ``docs/results/full/``), ``KEYPATH`` a
+(without ``.json``; ``paper/NAME`` or ``full/NAME`` for one under ``docs/results/paper/`` or
+``docs/results/full/``), ``KEYPATH`` a
 ``/``-separated path into it (list entries by index,
 or by their ``"id"``), ``FMT`` a Python format spec. This test formats the stored value
 and compares it with the text right before the marker. The verification table must
@@ -30,7 +31,7 @@ MARKER = re.compile(r"(?P<text>[-−]?[0-9][0-9.,]*(?:e[-+]?[0-9]+)?%?)\**<!--r 
 
 
 def _load(name: str) -> dict[str, Any]:
-    # "NN_slug" is a quick-mode result; "full/NN_slug" one of the full tier
+    # "NN_slug" is a quick-mode result; "paper/NN_slug" or "full/NN_slug" one of those tiers
     path = (RESULTS.parent / f"{name}.json") if "/" in name else RESULTS / f"{name}.json"
     assert path.exists(), f"README quotes {name}, but {path} is not committed (run `regimes publish --quick`)"
     return json.loads(path.read_text())
