@@ -82,6 +82,7 @@ import numpy as np
 import torch
 
 from regimes import plots
+from regimes.extremal import max_margin
 from regimes.harness import Experiment, RunContext, main
 from regimes.kernels import kernel_regression
 from regimes.models.quadratic import QuadraticNet
@@ -91,17 +92,36 @@ from regimes.stats import fit_exponent, mean_ci, threshold_crossing
 from regimes.tasks import Task, sample_split
 from regimes.train import TrainConfig, train
 
+#: settings of the two optional methods (used only when listed in ``methods``):
+#: ``adamw`` — full-batch AdamW on cross-entropy (the suite's grokking recipe, as in
+#: regimes.runs.C17B_RUN); ``max_margin`` — :func:`regimes.extremal.max_margin`'s stages
+METHOD_SETTINGS = {"adamw_lr": 1e-3, "adamw_wd": 1.0, "adamw_steps": 3000,
+                   "mm_temperatures": [0.05, 0.2, 1.0], "mm_steps_per_stage": 500}
 QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": 10.0, "lam_inf": 1e-20,
          "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5, "rel_resolution": 0.2,
-         "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000}
-#: the paper tier: App. A.2's optimizer (normalized GD, lr 10, λ∞ 1e-20), 5 seeds, 1,000 steps
-PAPER = {**QUICK, "seeds": 5, "steps": 1000, "rel_resolution": 0.1, "bootstrap": 5000}
+         "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000,
+         "methods": ["kernel", "net"], **METHOD_SETTINGS}
+#: the paper tier: App. A.2's optimizer (normalized GD, lr 10, λ∞ 1e-20), 5 seeds, 1,000 steps, and
+#: the four methods
+PAPER = {**QUICK, "seeds": 5, "steps": 1000, "rel_resolution": 0.1, "bootstrap": 5000,
+         "methods": ["kernel", "net", "adamw", "max_margin"]}
 FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000, "lr": 10.0,
         "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5,
         "rel_resolution": 0.05, "ceiling_heldout": 1, "reference_search": ["kernel", "net"], "confidence": 0.95,
-        "bootstrap": 5000}
+        "bootstrap": 5000, "methods": ["kernel", "net", "adamw", "max_margin"], **METHOD_SETTINGS}
 
-METHODS = ("kernel", "net")
+#: every method the experiment knows; a run uses the config's ``methods`` (a non-empty subset)
+KNOWN_METHODS = ("kernel", "net", "adamw", "max_margin")
+METHODS = KNOWN_METHODS  # the old name
+#: the config keys each method's points depend on beyond :data:`BASE_KEYS` (part of its cache key)
+METHOD_KEYS = {"kernel": (), "net": (), "adamw": ("adamw_lr", "adamw_wd", "adamw_steps"),
+               "max_margin": ("mm_temperatures", "mm_steps_per_stage")}
+BASE_KEYS = ("width_mult", "steps", "dtype", "lr", "lam_inf", "acc_threshold", "l2_threshold", "lo_exp",
+             "rel_resolution", "ceiling_heldout", "reference_search")
+#: criteria a method does not define (never searched; status "undefined", excluded from every summary):
+#: the max-margin classifier's logits have an arbitrary scale, so its ℓ2 ratios are not properties of
+#: the classifier (module docstring)
+UNDEFINED = {"max_margin": ("l2", "l2_population")}
 #: searched criteria: name → (metric column, direction); thresholds come from the config
 CRITERIA = {"acc": ("acc_heldout", ">="), "l2": ("l2_heldout", "<=")}
 #: recorded for reference (the old kernel criterion); searched (bisected) only for the methods
@@ -134,18 +154,39 @@ def l2_ratio(pred: torch.Tensor, labels: torch.Tensor, p: int) -> float:
     return float(((pred.to(torch.float64) - t) ** 2).sum() / (t**2).sum())
 
 
+def check_methods(methods: Any) -> list[str]:
+    """The config's ``methods`` as a list: a non-empty list of distinct names from
+    :data:`KNOWN_METHODS`. Raises ``ValueError`` naming the bad value and the known names."""
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
+        raise ValueError(f"methods={methods!r} must be a non-empty list of names from {list(KNOWN_METHODS)}")
+    bad = [m for m in methods if m not in KNOWN_METHODS]
+    if bad:
+        raise ValueError(f"methods={list(methods)!r} has unknown names {bad}: known methods are {list(KNOWN_METHODS)}")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods={list(methods)!r} repeats a name: give each of {list(KNOWN_METHODS)} at most once")
+    return list(methods)
+
+
 def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dict[str, Any],
              device: str = "cpu", keep: dict[int, Any] | None = None) -> dict[str, float]:
     """Train ``method`` on ``n`` pairs and score it: held-out accuracy, held-out and population
     ℓ2 ratios (see the module docstring for f̂ and t) and the training accuracy (does the final
-    net fit its own training pairs?). With ``keep``, the trained net is stored as ``keep[n]``."""
+    net fit its own training pairs?). With ``keep``, the trained net is stored as ``keep[n]``.
+
+    ``method`` is one of :data:`KNOWN_METHODS` (module docstring); every method sees the split
+    ``sample_split(Task(p), n=n, seed=data_seed)`` and starts from
+    ``QuadraticNet.init(p, width_mult·p, seed=init_seed)``. Raises ``ValueError`` for an
+    unknown method."""
+    if method not in KNOWN_METHODS:
+        raise ValueError(f"method={method!r} is unknown: known methods are {list(KNOWN_METHODS)}")
     task = Task(p)
     split = sample_split(task, n=n, seed=data_seed)
     pop = task.population()
     held = heldout_mask(p, split.train.x)
     xtr, ytr = split.train.x, split.train.y
+    h = c["width_mult"] * p
     if method == "kernel":
-        net0 = QuadraticNet.init(p, c["width_mult"] * p, seed=init_seed)  # float64
+        net0 = QuadraticNet.init(p, h, seed=init_seed)  # float64
         K = entk(net0, xtr, kind="first_logit")
         Kp = entk(net0, pop.x, xtr, kind="first_logit")
         with torch.no_grad():
@@ -153,10 +194,22 @@ def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dic
         Y = torch.nn.functional.one_hot(ytr, p).to(torch.float64)
         pred = kernel_regression(K, Y, Kp, prior_train=f0_tr, prior_test=f0_pop)
     else:
-        net0 = QuadraticNet.init(p, c["width_mult"] * p, seed=init_seed, dtype=getattr(torch, c["dtype"]))
-        cfg = TrainConfig(steps=c["steps"], lr=c["lr"], optimizer="normalized_gd", loss="cross_entropy",
-                          lam_inf=c["lam_inf"], eval_steps=[])
-        net = train(net0, split.train, cfg, device=device).net
+        if method == "max_margin":
+            # projected Adam on the tempered cross-entropy under ‖θ‖∞ ≤ 1 (float64), on the same
+            # split (seed data_seed) from the same init (init_seed)
+            out: list[Any] = []
+            max_margin(p, n, h, [data_seed], temperatures=c["mm_temperatures"],
+                       steps_per_stage=c["mm_steps_per_stage"], nets_out=out, init_seeds=[init_seed])
+            net = out[0]
+        else:
+            net0 = QuadraticNet.init(p, h, seed=init_seed, dtype=getattr(torch, c["dtype"]))
+            if method == "net":
+                cfg = TrainConfig(steps=c["steps"], lr=c["lr"], optimizer="normalized_gd", loss="cross_entropy",
+                                  lam_inf=c["lam_inf"], eval_steps=[])
+            else:  # adamw
+                cfg = TrainConfig(steps=c["adamw_steps"], lr=c["adamw_lr"], optimizer="adamw",
+                                  weight_decay=c["adamw_wd"], loss="cross_entropy", eval_steps=[])
+            net = train(net0, split.train, cfg, device=device).net
         if keep is not None:
             keep[n] = net
         with torch.no_grad():
@@ -220,7 +273,9 @@ def point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     lo, hi = max(2, int(p ** c["lo_exp"])), p * p - max(1, round(c["ceiling_heldout"] * p))
     crit = _all_criteria(c)
     t0 = time.perf_counter()
-    searched = [v for k, v in crit.items() if k in CRITERIA or method in c["reference_search"]]
+    undefined = UNDEFINED.get(method, ())
+    searched = [v for k, v in crit.items() if (k in CRITERIA or method in c["reference_search"])
+                and k not in undefined]
     dither = np.random.default_rng(np.random.SeedSequence([int(key["run_seed"]), int(p), int(s), 2]))
     nets: dict[int, Any] = {}
     cache = search(lambda n: evaluate(method, p, n, data_seed, init_seed, c, key["device"], nets), lo, hi,
@@ -236,6 +291,10 @@ def point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                            # every metric at the ceiling (always evaluated): why a censored n* is censored
                            "at_ceiling": dict(cache[hi])}
     for name, (col, thr, direction) in crit.items():
+        if name in undefined:  # not a property of this method's classifier: never searched nor read off
+            out[name] = {"n_star": math.nan, "n_min": math.nan, "status": "undefined", "nonmonotone": 0,
+                         "fraction": math.nan}
+            continue
         cr = threshold_crossing(ns, [cache[n][col] for n in ns], thr, direction=direction, floor=lo, ceiling=hi)
         # the crossing lies in [n_min, n*]: one above the evaluated size just below n* (a failure)
         below = [n for n in ns if n < cr.n_star]
@@ -264,25 +323,88 @@ def _interval(row: dict[str, Any]) -> tuple[float, float]:
     return lo, n
 
 
+def _nan_fit(reason: str) -> dict[str, Any]:
+    """An :class:`regimes.stats.ExponentFit`-shaped dict with no estimate (for a criterion a
+    method does not define)."""
+    return {"estimate": math.nan, "low": math.nan, "high": math.nan, "intercept": math.nan, "n_points": 0,
+            "n_used": 0, "n_censored": 0, "censored": [], "reason": reason}
+
+
+def _compare(rows: list[dict[str, Any]], name: str, other: str, ps: list[int]) -> dict[str, Any]:
+    """Seed-by-seed comparison of ``other`` with the kernel on criterion ``name`` (same p, same
+    seed: same training pairs): ``{other}_fewer`` when its whole bracket lies below the kernel's,
+    ``kernel_fewer`` the reverse, ``undecided`` when they overlap; total and per p."""
+    tally = {f"{other}_fewer": 0, "kernel_fewer": 0, "undecided": 0}
+    per_p = []
+    for p in ps:
+        t_p = dict.fromkeys(tally, 0)
+        for s in sorted({r["seed"] for r in rows if r["p"] == p}):
+            pair = {r["method"]: {**r[name], "ceiling": r["ceiling"]} for r in rows
+                    if r["p"] == p and r["seed"] == s and r["method"] in ("kernel", other)}
+            if set(pair) != {"kernel", other}:
+                continue
+            (nl, nh), (kl, kh) = _interval(pair[other]), _interval(pair["kernel"])
+            # fewer: its whole bracket lies below the other's; overlapping brackets decide nothing
+            key = f"{other}_fewer" if nh < kl else "kernel_fewer" if kh < nl else "undecided"
+            t_p[key] += 1
+        per_p.append({"p": p, **t_p})
+        for k in tally:
+            tally[k] += t_p[k]
+    return {"total": tally, "per_p": per_p}
+
+
+def local_exponents(rows: list[dict[str, Any]], name: str, ps: list[int], conf: float, n_boot: int,
+                    seed: int, window: int = 3) -> list[dict[str, Any]]:
+    """Exponent fits on each window of ``window`` consecutive moduli of ``ps`` (one method's rows):
+    does the exponent drift as p grows (towards Thm 4.5's 5/3)? Same fit as the global one
+    (:func:`regimes.stats.fit_exponent`, brackets, cluster bootstrap over seeds)."""
+    out = []
+    for i in range(len(ps) - window + 1):
+        win = ps[i:i + window]
+        mine = [r for r in rows if r["p"] in win]
+        if not mine:
+            continue
+        fit = fit_exponent([r["p"] for r in mine], [r[name]["n_star"] for r in mine], [r["seed"] for r in mine],
+                           [r[name]["status"] != "ok" for r in mine], n_min=[r[name]["n_min"] for r in mine],
+                           confidence=conf, n_boot=n_boot, seed=seed + i)
+        d = fit.as_dict()
+        out.append({"ps": list(win), **{k: d[k] for k in ("estimate", "low", "high", "n_used", "n_censored",
+                                                         "reason")}})
+    return out
+
+
 def summarize(rows: list[dict[str, Any]], c: dict[str, Any], stat_seed: int) -> dict[str, Any]:
-    """Exponents, fractions per p, censored points and the paired comparison from the point rows."""
+    """Exponents (global and on windows of 3 consecutive p), fractions per p, censored points and
+    the paired comparison of every method with the kernel, from the point rows of the config's
+    ``methods``. A criterion a method does not define (:data:`UNDEFINED`) gets no fit and no
+    fractions and is left out of the comparison."""
     conf, ps = c["confidence"], c["ps"]
+    methods = check_methods(c["methods"])
     names = [*CRITERIA, *REFERENCE]
     # rows read back from the point cache carry null for NaN: make every size a float again
     rows = [{**r, **{k: {**r[k], **{f: math.nan if r[k][f] is None else float(r[k][f])
                                     for f in ("n_star", "n_min", "fraction")}} for k in names}} for r in rows]
-    exponents: dict[str, Any] = {m: {} for m in METHODS}
-    fractions: dict[str, Any] = {m: {} for m in METHODS}
-    n_cens: dict[str, Any] = {m: {} for m in METHODS}
+    exponents: dict[str, Any] = {m: {} for m in methods}
+    local: dict[str, Any] = {m: {} for m in methods}
+    fractions: dict[str, Any] = {m: {} for m in methods}
+    n_cens: dict[str, Any] = {m: {} for m in methods}
     censored = []
-    for m in METHODS:
+    for m in methods:
         mine = [r for r in rows if r["method"] == m]
         for k, name in enumerate(names):
+            if name in UNDEFINED.get(m, ()):
+                exponents[m][name] = _nan_fit(f"undefined for {m}: its logits have an arbitrary scale")
+                local[m][name] = []
+                n_cens[m][name] = 0
+                fractions[m][name] = []
+                continue
             cens = [r[name]["status"] != "ok" for r in mine]
             fit = fit_exponent([r["p"] for r in mine], [r[name]["n_star"] for r in mine],
                                [r["seed"] for r in mine], cens, n_min=[r[name]["n_min"] for r in mine],
-                               confidence=conf, n_boot=c["bootstrap"], seed=stat_seed + 10 * k + METHODS.index(m))
+                               confidence=conf, n_boot=c["bootstrap"], seed=stat_seed + 10 * k + methods.index(m))
             exponents[m][name] = fit.as_dict()
+            local[m][name] = local_exponents(mine, name, ps, conf, c["bootstrap"],
+                                             stat_seed + 1000 * (1 + methods.index(m)) + 100 * k)
             n_cens[m][name] = int(sum(cens))
             censored += [{"method": m, "criterion": name, "p": r["p"], "seed": r["seed"],
                           "status": r[name]["status"]} for r in mine if r[name]["status"] != "ok"]
@@ -299,42 +421,51 @@ def summarize(rows: list[dict[str, Any]], c: dict[str, Any], stat_seed: int) -> 
                 status = {st: sum(r[name]["status"] == st for r in at) for st in ("ok", "never", "ceiling", "floor")}
                 per_p.append({"p": p, **ci, "search_low": low_end, "seeds": len(at), "status": status})
             fractions[m][name] = per_p
+    # paired comparisons: every other method against the kernel, on the same training sets;
+    # "total"/"per_p" keep the kernel-vs-net comparison under its old keys
     comparison: dict[str, Any] = {}
     for name in names:
-        tally = {"net_fewer": 0, "kernel_fewer": 0, "undecided": 0}
-        per_p = []
-        for p in ps:
-            t_p = dict.fromkeys(tally, 0)
-            for s in sorted({r["seed"] for r in rows if r["p"] == p}):
-                pair = {r["method"]: {**r[name], "ceiling": r["ceiling"]} for r in rows
-                        if r["p"] == p and r["seed"] == s}
-                if set(pair) != set(METHODS):
-                    continue
-                (nl, nh), (kl, kh) = _interval(pair["net"]), _interval(pair["kernel"])
-                # fewer: its whole bracket lies below the other's; overlapping brackets decide nothing
-                key = "net_fewer" if nh < kl else "kernel_fewer" if kh < nl else "undecided"
-                t_p[key] += 1
-            per_p.append({"p": p, **t_p})
-            for k in tally:
-                tally[k] += t_p[k]
-        comparison[name] = {"total": tally, "per_p": per_p}
+        vs = {o: _compare(rows, name, o, ps) for o in methods
+              if o != "kernel" and "kernel" in methods and name not in UNDEFINED.get(o, ())}
+        comparison[name] = {**(vs["net"] if "net" in vs else {}), "vs_kernel": vs}
     train_fit = {m: [{"p": p, "mean": float(np.mean([r["train_fit"] for r in rows if r["method"] == m
-                                                      and r["p"] == p]))} for p in ps] for m in METHODS}
+                                                      and r["p"] == p]))} for p in ps] for m in methods}
     at_ceiling = {m: [{"p": p, "n": rows_p[0]["ceiling"],
                        **{col: float(np.mean([r["at_ceiling"][col] for r in rows_p])) for col in COLUMNS[1:]}}
                       for p in ps if (rows_p := [r for r in rows if r["method"] == m and r["p"] == p])]
-                  for m in METHODS}
-    return {"exponents": exponents, "fractions": fractions, "n_censored": n_cens, "censored": censored,
-            "comparison": comparison, "train_fit": train_fit, "at_ceiling": at_ceiling}
+                  for m in methods}
+    return {"exponents": exponents, "local_exponents": local, "fractions": fractions, "n_censored": n_cens,
+            "censored": censored, "comparison": comparison, "train_fit": train_fit, "at_ceiling": at_ceiling}
+
+
+def point_keys(c: dict[str, Any], run_seed: int, device: str) -> list[dict[str, Any]]:
+    """The cache keys of every (method, p, seed) point of config ``c``, p-major, then seed, then
+    the config's ``methods`` in order. A key's ``config`` holds :data:`BASE_KEYS` plus the method's
+    own :data:`METHOD_KEYS`, so the kernel's and the net's keys do not depend on the other methods'
+    settings (nor on which methods run). Raises ``ValueError`` for a bad ``methods``."""
+    methods = check_methods(c["methods"])
+    base = {k: c[k] for k in BASE_KEYS}
+    cfgs = {m: {**base, **{k: c[k] for k in METHOD_KEYS[m]}} for m in methods}
+    return [{"method": m, "p": p, "seed": s, "run_seed": run_seed, "device": device, "config": cfgs[m],
+             "version": POINT_VERSION}
+            for p in c["ps"] for s in range(c["seeds"]) for m in methods]
+
+
+#: what each method's f̂ is, for the metrics
+TARGETS = {"kernel": "t = e_{a+b} (one-hot, scale 1); f = ridgeless eNTK regression output with prior f0 = net at init",
+           "net": "t = e_{a+b}; f = softmax of the logits (the net is trained on cross-entropy)",
+           "adamw": "t = e_{a+b}; f = softmax of the logits (AdamW on cross-entropy)",
+           "max_margin": "accuracy only: argmax of the logits of the max-l_inf-margin net at |theta|_inf <= 1; its "
+                         "l2 ratios (softmax of the logits at that scale) are recorded but not searched: the "
+                         "classifier is scale-free, the scale of its logits arbitrary"}
+#: the exponent theory predicts (None: no theorem covers the method)
+THEORY = {"kernel": 2.0, "net": 5 / 3, "adamw": None, "max_margin": 5 / 3}
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c = ctx.config
-    cfg = {k: c[k] for k in ("width_mult", "steps", "dtype", "lr", "lam_inf", "acc_threshold", "l2_threshold",
-                             "lo_exp", "rel_resolution", "ceiling_heldout", "reference_search")}
-    keys = [{"method": m, "p": p, "seed": s, "run_seed": ctx.seed, "device": ctx.device, "config": cfg,
-             "version": POINT_VERSION}
-            for p in c["ps"] for s in range(c["seeds"]) for m in METHODS]
+    methods = check_methods(c["methods"])
+    keys = point_keys(c, ctx.seed, ctx.device)
     done = ctx.map(keys, point, desc="(method, p, seed)")
     rows = [m for m, _ in done]
     arrays = {f"trace_{r['method']}_p{r['p']}_s{r['seed']}": a["trace"] for r, (_, a) in zip(rows, done,
@@ -354,11 +485,9 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                              f"<= {c['l2_threshold']} (the old kernel criterion; memorisation counts); bisected "
                              f"only for {c['reference_search']}, otherwise read off the evaluated sizes",
         },
-        "targets": {"kernel": "t = e_{a+b} (one-hot, scale 1); f = ridgeless eNTK regression output with prior "
-                              "f0 = net at init",
-                    "net": "t = e_{a+b}; f = softmax of the logits (the net is trained on cross-entropy)"},
+        "targets": {m: TARGETS[m] for m in methods},
         "heldout": "all p^2 pairs minus the training pairs (computed from the split)",
-        "theory": {"kernel": 2.0, "net": 5 / 3},
+        "theory": {m: THEORY[m] for m in methods},
         **summary,
         "n_star": rows,
     }
@@ -379,14 +508,19 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     ps = c["ps"]
     fig, axes = plots.subplots(2, 2, width=4.4, height=3.3)
     pp = np.geomspace(min(ps), max(ps), 50)
-    col = {"kernel": plots.COLORS[1], "net": plots.COLORS[0]}
-    lab = {"kernel": "eNTK regression", "net": "ℓ∞-regularised net"}
-    off = {"kernel": 0.985, "net": 1.015}
+    methods = check_methods(c.get("methods", ["kernel", "net"]))
+    col = {"kernel": plots.COLORS[1], "net": plots.COLORS[0], "adamw": plots.COLORS[2], "max_margin": plots.COLORS[3]}
+    lab = {"kernel": "eNTK regression", "net": "ℓ∞-regularised net", "adamw": "AdamW net",
+           "max_margin": "max-ℓ∞-margin net"}
+    # small horizontal offsets so the methods' markers at one p do not hide each other
+    off = {m: 1.0 + 0.012 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
     titles = {"acc": f"(a) held-out accuracy ≥ {c['acc_threshold']}",
               "l2": f"(b) held-out ℓ2 ratio ≤ {c['l2_threshold']}"}
     for j, name in enumerate(CRITERIA):
         ax, axf = axes[0, j], axes[1, j]
-        for meth in METHODS:
+        for meth in methods:
+            if name in UNDEFINED.get(meth, ()):
+                continue
             rows = [r for r in m["n_star"] if r["method"] == meth]
             ok = [r for r in rows if r[name]["status"] == "ok"]
             cz = [r for r in rows if r[name]["status"] != "ok"]
@@ -443,33 +577,51 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         axf.set_ylabel("fraction n*/p²")
         axf.set_title(f"fraction of the p² pairs needed — {titles[name][:3]}")
         axf.legend(fontsize=6, loc="lower left")
-    cens = m["n_censored"]
-    ref = m["fractions"]["kernel"]["l2_population"]
-    ref_txt = ", ".join(f"{f['estimate']:.2f}" if f["estimate"] is not None else "–" for f in ref)
-    fit_txt = ", ".join(f"{f['mean']:.0%}" for f in m["train_fit"]["net"])
+    fit_txt = "; ".join(f"{lab[meth]} " + ", ".join(f"{f['mean']:.0%}" for f in m["train_fit"][meth])
+                        for meth in methods if meth != "kernel")
     k = c["ceiling_heldout"]
     kp = "p" if k == 1 else f"{k}p"
     quick = (f" (reduced: p ≤ {max(ps)}, {c['steps']} steps, {c['seeds']} seeds, to stay near 2 minutes on one core)"
              if c["mode"] == "quick" else "")
-    kc = m["at_ceiling"]["kernel"]
-    kc_txt = (f"held-out accuracy {min(f['acc_heldout'] for f in kc):.3f}–{max(f['acc_heldout'] for f in kc):.3f}, "
-              f"held-out ℓ2 ratio {min(f['l2_heldout'] for f in kc):.2f}–{max(f['l2_heldout'] for f in kc):.2f}")
+    table = "; ".join(
+        f"{lab[meth]}: " + ", ".join(
+            f"{nm} {_fmt_fit(m['exponents'][meth][nm])} (censored {m['n_censored'][meth][nm]})"
+            for nm in CRITERIA if nm not in UNDEFINED.get(meth, ()))
+        for meth in methods)
+    extra = []
+    if "adamw" in methods:
+        extra.append(f"AdamW: {c['adamw_steps']} steps, lr {c['adamw_lr']}, weight decay {c['adamw_wd']}, "
+                     f"cross-entropy, {c['dtype']}")
+    if "max_margin" in methods:
+        extra.append(f"max-ℓ∞-margin net: projected Adam on the cross-entropy of T·f under ‖θ‖∞ ≤ 1, "
+                     f"T = {c['mm_temperatures']}, {c['mm_steps_per_stage']} steps each (float64; scored by "
+                     "accuracy only: its logits' scale is arbitrary, so no ℓ2 criterion)")
+    extra_txt = "".join(f" {e}." for e in extra)
+    kc = m["at_ceiling"]["kernel"] if "kernel" in methods else []
+    kc_txt = "" if not kc else (
+        " The kernel at the ceiling (seed means over p): held-out accuracy "
+        f"{min(f['acc_heldout'] for f in kc):.3f}–{max(f['acc_heldout'] for f in kc):.3f}, held-out ℓ2 ratio "
+        f"{min(f['l2_heldout'] for f in kc):.2f}–{max(f['l2_heldout'] for f in kc):.2f}.")
+    ref = m["fractions"]["kernel"]["l2_population"] if "kernel" in methods else []
+    ref_txt = "" if not ref else (
+        " Reference (not plotted): the kernel's population ℓ2 ratio, training pairs included, reaches ½ at "
+        "n*/p² = " + ", ".join(f"{f['estimate']:.2f}" if f["estimate"] is not None else "–" for f in ref)
+        + " — by memorisation.")
     plots.save(fig, path, caption=(
         f"{c['mode']} mode{quick}: p ∈ {ps}, {c['seeds']} seeds per method and p (data and init seeds independent; "
-        f"kernel and net share them), net width {c['width_mult']}p, {c['steps']} normalized-GD steps (lr {c['lr']}, "
-        f"λ∞ {c['lam_inf']}, cross-entropy, {c['dtype']}); share of the net's final models that fit all their "
+        f"all methods share them: the same training pairs and the same init at each (p, seed)), net width "
+        f"{c['width_mult']}p. ℓ∞-regularised net: {c['steps']} normalized-GD steps (lr {c['lr']}, "
+        f"λ∞ {c['lam_inf']}, cross-entropy, {c['dtype']}).{extra_txt} Share of the final models that fit all their "
         f"training pairs, by p: {fit_txt}. Kernel: ridgeless first-logit eNTK at init ⊗ I, prior f0, target "
         "e_y. Held-out = pairs not in the training set; ℓ2 ratio = Σ‖f̂ − e_y‖² / Σ‖e_y‖² over them "
-        "(net: f̂ = softmax). n* by "
+        "(nets: f̂ = softmax). n* by "
         f"bisection (resolution {c['rel_resolution']:.0%}) over [p^{c['lo_exp']}, p² − {kp}] "
         f"(held-out set at the ceiling: {kp} pairs). Censored (open ▲, excluded from the "
-        "fits): never met by the ceiling, met only at it, or already at the floor — "
-        f"kernel acc {cens['kernel']['acc']}, ℓ2 {cens['kernel']['l2']}; net acc {cens['net']['acc']}, "
-        f"ℓ2 {cens['net']['l2']}; the kernel at the ceiling (seed means over p): {kc_txt}. "
-        "Exponent CIs: cluster bootstrap over seeds. Reference (not plotted): the "
-        f"kernel's population ℓ2 ratio, training pairs included, reaches ½ at n*/p² = {ref_txt} "
-        "— by memorisation. Theory: kernel 2 (Thm 4.3), net ≤ 5/3 up to logs (Thm 4.5)."))
-
+        "fits): never met by the ceiling, met only at it, or already at the floor. Exponents n* ∝ p^β "
+        f"[{c['confidence']:.0%} cluster-bootstrap CI over seeds] (censored points of {len(ps) * c['seeds']}): "
+        f"{table}.{kc_txt}"
+        f"{ref_txt} Theory: kernel 2 (Thm 4.3), ℓ∞-regularised and max-ℓ∞-margin nets ≤ 5/3 up to logs "
+        "(Thm 4.5); no theorem for AdamW (an ℓ2-regularised optimizer)."))
 
 EXPERIMENT = Experiment(
     number="09", slug="sample_complexity", title="Sample complexity: ℓ∞-regularized net vs eNTK regression",

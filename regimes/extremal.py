@@ -224,7 +224,8 @@ def min_linf_interpolators(p: int, n: int, h: int, seeds: Sequence[int], *, r_lo
 # =========================================================================== max margin
 def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
                temperatures: Sequence[float] = (0.05, 0.2, 1.0), steps_per_stage: int = 500,
-               lrs: Sequence[float] | None = None, nets_out: list[Any] | None = None) -> list[dict[str, Any]]:
+               lrs: Sequence[float] | None = None, nets_out: list[Any] | None = None,
+               init_seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Per seed, an approximate maximum-ℓ∞-margin classifier on n training pairs (Thm 4.5's premise).
 
     Projected Adam (float64, full batch) on the mean cross-entropy of T·f(θ; ·), θ clipped to
@@ -236,12 +237,16 @@ def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
     Parameters
     ----------
     p, n, h : modulus, training pairs (1 ≤ n < p²), width.
-    seeds : ≥ 1 distinct seeds (seed s: ``sample_split(seed=s)`` and the init).
+    seeds : ≥ 1 distinct seeds (seed s: ``sample_split(seed=s)`` and, unless ``init_seeds`` is
+        given, the init).
     temperatures : > 0, one per stage. A product T·q beyond ~700 underflows exp in float64
         (the gradient is then exactly 0 and θ stops); keep T·4p below that.
     steps_per_stage : Adam steps per stage.
     lrs : Adam learning rate per stage (default 1e-2 then decaying ×1/3 per stage).
     nets_out : if a list, the final nets (one per seed, in order) are appended to it.
+    init_seeds : optional, one seed ≥ 0 per entry of ``seeds``: the init of that run is
+        ``QuadraticNet.init(p, h, seed=init_seeds[i])`` instead of ``seed=seeds[i]`` (so data and
+        init can be drawn independently, as experiment 09 does).
 
     Returns
     -------
@@ -251,7 +256,8 @@ def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
     normalized margins ``stages``.
 
     Raises ``ValueError`` for p < 3, n out of [1, p² − 1], empty/non-positive temperatures, a
-    ``lrs`` of another length, or bad seeds.
+    ``lrs`` of another length, bad seeds, or ``init_seeds`` of another length than ``seeds`` or
+    with a negative entry.
     """
     p = check_int("p", p, low=3)
     n = check_int("n", n, low=1, high=p**2 - 1)
@@ -265,8 +271,14 @@ def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
                                                                               for a in lrs]
     if len(lrs_l) != len(temps):
         raise ValueError(f"lrs has {len(lrs_l)} entries, temperatures {len(temps)}: give one per stage")
+    if init_seeds is None:
+        inits = list(seeds)
+    else:
+        inits = [check_int("init_seeds entry", x, low=0) for x in init_seeds]
+        if len(inits) != len(seeds):
+            raise ValueError(f"init_seeds has {len(inits)} entries, seeds {len(seeds)}: give one per seed")
     splits = [sample_split(Task(p, "classification"), n=n, seed=s) for s in seeds]
-    nets = [QuadraticNet.init(p, h, seed=s) for s in seeds]
+    nets = [QuadraticNet.init(p, h, seed=s) for s in inits]
     stages: list[list[float]] = [[] for _ in seeds]
     for T, lr in zip(temps, lrs_l, strict=True):
         scaled = [QuadraticNet(nt.W, nt.V, output_scale=T) for nt in nets]

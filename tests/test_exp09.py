@@ -79,7 +79,7 @@ def _row(method, p, s, st_acc, n_acc, st_l2="never", n_l2=math.nan):
 
 
 def test_summary_excludes_censored_and_compares_paired_seeds(e09):
-    c = {"ps": [11, 13, 17], "confidence": 0.95, "bootstrap": 200}
+    c = {"ps": [11, 13, 17], "confidence": 0.95, "bootstrap": 200, "methods": ["kernel", "net"]}
     rows = []
     for s in range(3):
         for p in c["ps"]:
@@ -123,3 +123,91 @@ def test_tiny_end_to_end_run_has_stable_keys(e09, tmp_path):
         for crit in ("acc", "l2"):
             if r[crit]["status"] == "ok":
                 assert r["floor"] < r[crit]["n_min"] <= r[crit]["n_star"] < r["ceiling"]
+
+
+# --------------------------------------------------------------------------- the method set
+def test_quick_keeps_the_two_old_methods_and_their_point_keys(e09):
+    assert e09.QUICK["methods"] == ["kernel", "net"]
+    assert e09.PAPER["methods"] == e09.FULL["methods"] == ["kernel", "net", "adamw", "max_margin"]
+    # the cache key of an old method's point is the one earlier versions built (same fields,
+    # same values), so quick's stored points and numbers carry over unchanged
+    c = {**e09.QUICK, "mode": "quick"}
+    old_cfg = {k: c[k] for k in ("width_mult", "steps", "dtype", "lr", "lam_inf", "acc_threshold", "l2_threshold",
+                                 "lo_exp", "rel_resolution", "ceiling_heldout", "reference_search")}
+    old = [{"method": m, "p": p, "seed": s, "run_seed": 0, "device": "cpu", "config": old_cfg,
+            "version": e09.POINT_VERSION} for p in c["ps"] for s in range(c["seeds"]) for m in ("kernel", "net")]
+    assert e09.point_keys(c, 0, "cpu") == old
+    # adding methods adds their points and leaves the old ones' keys alone
+    both = e09.point_keys({**c, "methods": ["kernel", "net", "adamw", "max_margin"]}, 0, "cpu")
+    assert [k for k in both if k["method"] in ("kernel", "net")] == old
+    assert {k["method"] for k in both} == {"kernel", "net", "adamw", "max_margin"}
+    assert "adamw_steps" in next(k for k in both if k["method"] == "adamw")["config"]
+
+
+@pytest.mark.parametrize("bad", [["kernel", "sgd"], [], "kernel", ["net", "net"]])
+def test_bad_methods_raise_before_any_work(e09, tmp_path, bad):
+    with pytest.raises(ValueError, match="methods") as err:
+        run(e09.EXPERIMENT, out=tmp_path, quiet=True, overrides={"methods": bad, "ps": [5], "seeds": 1})
+    if bad == ["kernel", "sgd"]:
+        assert "adamw" in str(err.value) and "max_margin" in str(err.value)  # the known names are listed
+    assert not list(tmp_path.rglob("*.json"))  # nothing was computed or written
+    with pytest.raises(ValueError, match="method"):
+        e09.evaluate("sgd", 5, 10, 0, 1, e09.QUICK)
+
+
+def test_new_methods_see_the_kernels_training_pairs(e09, monkeypatch):
+    """Paired design: every method trains on sample_split(seed=data_seed), max_margin too (it
+    draws its own split inside regimes.extremal.max_margin: it must be the same pairs)."""
+    import regimes.extremal as ex
+
+    seen = {}
+    real = ex.sample_split
+
+    def spy(task, **kw):
+        sp = real(task, **kw)
+        seen.setdefault("x", sp.train.x.clone())
+        return sp
+
+    monkeypatch.setattr(ex, "sample_split", spy)
+    c = {**e09.QUICK, "width_mult": 2, "mm_steps_per_stage": 5}
+    e09.evaluate("max_margin", 7, 20, 11, 12, c)
+    assert torch.equal(seen["x"], sample_split(Task(7), n=20, seed=11).train.x)
+
+
+def test_max_margin_uses_the_given_init_seed():
+    from regimes.extremal import max_margin
+
+    a, b, d = [], [], []
+    max_margin(5, 12, 10, [3], steps_per_stage=1, temperatures=[0.05], nets_out=a, init_seeds=[4])
+    max_margin(5, 12, 10, [3], steps_per_stage=1, temperatures=[0.05], nets_out=b, init_seeds=[3])
+    max_margin(5, 12, 10, [3], steps_per_stage=1, temperatures=[0.05], nets_out=d)
+    assert torch.equal(b[0].W, d[0].W) and not torch.equal(a[0].W, d[0].W)
+    with pytest.raises(ValueError, match="init_seeds"):
+        max_margin(5, 12, 10, [3, 4], steps_per_stage=1, init_seeds=[1])
+
+
+def test_tiny_run_with_all_four_methods(e09, tmp_path):
+    tiny = {"ps": [5, 7, 11], "seeds": 2, "steps": 20, "width_mult": 2, "bootstrap": 50, "rel_resolution": 0.5,
+            "adamw_steps": 30, "adamw_lr": 1e-2, "mm_steps_per_stage": 20,
+            "methods": ["kernel", "net", "adamw", "max_margin"]}
+    out = run(e09.EXPERIMENT, out=tmp_path, quiet=True, overrides=tiny)
+    assert out.figure_path.exists()
+    m = json.loads(out.result_path.read_text())["metrics"]
+    assert len(m["n_star"]) == 4 * 3 * 2
+    for meth in tiny["methods"]:
+        assert set(m["exponents"][meth]) == {"acc", "l2", "l2_population"}
+        assert [w["ps"] for w in m["local_exponents"][meth]["acc"]] == [[5, 7, 11]]
+    # the max-margin classifier is scored by accuracy only: its ℓ2 criteria are undefined, never searched
+    mm = [r for r in m["n_star"] if r["method"] == "max_margin"]
+    assert all(r["l2"]["status"] == r["l2_population"]["status"] == "undefined" for r in mm)
+    assert all(r["acc"]["status"] in ("ok", "never", "ceiling", "floor") for r in mm)
+    assert m["exponents"]["max_margin"]["l2"]["estimate"] is None and m["fractions"]["max_margin"]["l2"] == []
+    assert all(r["status"] != "undefined" for r in m["censored"])
+    # every non-kernel method is compared with the kernel, seed by seed, on every criterion it defines
+    assert set(m["comparison"]["acc"]["vs_kernel"]) == {"net", "adamw", "max_margin"}
+    assert set(m["comparison"]["l2"]["vs_kernel"]) == {"net", "adamw"}
+    for meth, cmp in m["comparison"]["acc"]["vs_kernel"].items():
+        assert sum(cmp["total"].values()) == 3 * 2 and f"{meth}_fewer" in cmp["total"]
+    # the kernel-vs-net comparison keeps its old keys
+    assert m["comparison"]["acc"]["total"] == m["comparison"]["acc"]["vs_kernel"]["net"]["total"]
+    assert m["theory"] == {"kernel": 2.0, "net": 5 / 3, "adamw": None, "max_margin": 5 / 3}
