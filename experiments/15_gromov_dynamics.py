@@ -11,9 +11,10 @@ training set. The times over all seeds are in the caption; check G1 asks, for ev
 that the held-out loss peaks within 0.2·t_grok before the onset of generalisation.
 
 Quick: p = 61, N = 300, lr 50 on our loss (1/n) Σ ‖f − e_y‖² (``torch.nn.MSELoss`` averages
-over the p outputs as well, so this is lr 50·p on that convention), 1,800 steps, 3 seeds.
-Full: his p = 97 and N = 500, lr 80 (the largest stable lr scales about like N), 5,000
-steps, 5 seeds (not run here).
+over the p outputs as well, so this is lr 50·p on that convention), a budget of 1,800 steps,
+each run stopped once held-out accuracy reaches 0.99 (grokking complete, at steps 1,360–1,540;
+:data:`regimes.gromov.G1_RUN`), 3 seeds. Full: his p = 97 and N = 500, lr 80 (the largest
+stable lr scales about like N), 5,000 steps (same stop), 5 seeds (not run here).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                       f"t_grok {r['t_grok']}" for r in m["runs"])
     plots.save(fig, path, caption=(
         f"Gromov's eq. 4 (N = {run['h']}, standard-normal init, output scale 2/N), n + m mod {run['p']}, "
-        f"training fraction {run['fraction']}, full-batch GD lr {run['lr']:g} on the square loss, no regularization; "
+        f"training fraction {run['fraction']}, full-batch GD lr {run['lr']:g} on the square loss, no regularization, "
+        f"budget {run['steps']} steps, stopped at held-out accuracy ≥ {run.get('stop_at') or 1:g}; "
         f"panels: seed {s0}. t_onset: held-out accuracy ≥ {run['onset_level']}; t_grok: ≥ "
         f"{run['grok_threshold']}. {times}. G1 (peak within {c['window']}·t_grok before t_onset, every seed): "
         f"{m['verdict']}."))

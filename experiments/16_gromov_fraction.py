@@ -15,7 +15,8 @@ the seeds' values). The G2 verdict, computed by the same function the check uses
 (:func:`regimes.gromov.g2_verdict`), asks whether momentum and AdamW lower both the grokking
 time and α_c relative to plain GD, with paired intervals over seeds.
 
-Quick: p = 31, N = 200, fractions 0.4–0.8, 3,000 steps, 3 seeds. Full: p = 97, N = 500
+Quick: p = 31, N = 200, fractions 0.4–0.8, a budget of 2,500 steps (the slowest grokking run
+takes 2,420), 3 seeds. Full: p = 97, N = 500
 (his), fractions 0.15–0.8, 20,000 steps, 5 seeds (not run here; the learning rates would need
 re-tuning for N = 500).
 """

@@ -3,7 +3,7 @@
 Gromov's model (eq. 4) trained with AdamW (as in his Figs 7–10) on five functions besides
 n + m: (n + m)², n² + m², n·m, n² + n·m + m² and n³ + n·m² + m (all mod p;
 :data:`regimes.gromov.FUNCTIONS`), at several training fractions and seeds, each run stopped
-early once held-out accuracy reaches 100% (nothing left to learn) or at the step budget.
+early once held-out accuracy reaches 99% (learned: nothing left to show) or at the step budget.
 Beside them, his analytic solutions where he has one (n + m, n² + m², (n + m)²;
 :func:`regimes.gromov.analytic_net`) at the same p and width, scored on all p² pairs, with
 the (n + m)² accuracy split by square-root branch (``proofs/gromov_other_functions.md``).
@@ -18,10 +18,13 @@ held-out accuracy at the largest fraction. The critical fraction per function (t
 fraction of the unbroken top run at which held-out accuracy reached 0.95, per seed) is in the
 metrics and the caption.
 
-Quick: p = 31, N = 200, AdamW lr 1e-2, weight decay 1, 3,000 steps, fractions 0.5 and 0.9,
-3 seeds (the G5/G6 run, :data:`regimes.checks.gromov.OTHER_FUNCTIONS_RUN`; a 0.7 column would add
-~20 s of CPU time for the four easy functions; the hard ones stop at 0.9). Full: p = 97,
-N = 500, 20,000 steps, fractions 0.3–0.95, 5 seeds (not run here).
+Quick: p = 31, N = 200, AdamW lr 1e-2, weight decay 1, fractions 0.5 and 0.9, 3 seeds (the
+G5/G6 run, :data:`regimes.checks.gromov.OTHER_FUNCTIONS_RUN`, with a budget of 2,000 steps
+instead of the checks' 3,000, stopped at 99% held-out accuracy: the four easy functions stop by
+step ~1,200; the two hard ones, which never get there, use the whole budget, so their held-out
+accuracy here is lower than the checks' at 3,000; a 0.7 column would add ~20 s of CPU time for
+the four easy functions; the hard ones stop at 0.9). Full: p = 97, N = 500, 20,000 steps
+(stopped at 99% held-out), fractions 0.3–0.95, 5 seeds (not run here).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from regimes.runs import file_params, net_arrays
 from regimes.stats import mean_ci
 
 ANALYTIC = ("add", "sum_of_squares", "square_of_sum")
-QUICK = {"run": {**OTHER_FUNCTIONS_RUN, "stop_at": 1.0}, "functions": list(FUNCTIONS),
+QUICK = {"run": {**OTHER_FUNCTIONS_RUN, "steps": 2000, "stop_at": 0.99}, "functions": list(FUNCTIONS),
          "fractions": [0.5, 0.9], "seeds": [0, 1, 2], "crit_level": 0.95}
-FULL = {"run": {**OTHER_FUNCTIONS_RUN, "p": 97, "h": 500, "steps": 20_000, "eval_every": 100, "stop_at": 1.0},
+FULL = {"run": {**OTHER_FUNCTIONS_RUN, "p": 97, "h": 500, "steps": 20_000, "eval_every": 100, "stop_at": 0.99},
         "functions": list(FUNCTIONS), "fractions": [0.3, 0.5, 0.7, 0.8, 0.9, 0.95], "seeds": [0, 1, 2, 3, 4],
         "crit_level": 0.95}
 CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
@@ -182,7 +185,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                f"on the other {sq['acc_other_branch']:.3f}." if sq else "")
     plots.save(fig, path, caption=(
         f"Gromov's eq. 4, N = {run['h']}, p = {run['p']}, AdamW lr {run['lr']:g}, wd {run['weight_decay']:g}, "
-        f"square loss, budget {run['steps']} steps (stopped at 100% held-out), seeds {c['seeds']}. Critical fraction "
+        f"square loss, budget {run['steps']} steps (stopped at {run['stop_at']:.0%} held-out), seeds {c['seeds']}. "
+        f"Critical fraction "
         f"per seed (held-out ≥ {c['crit_level']}; — = not reached at {top}; ≤ {low:g}: reached at the lowest fraction "
         f"searched): {crit}.{sq_text}"))
 
