@@ -18,6 +18,20 @@ a 128-unit ReLU layer), trained with :func:`regimes.train.train` as in the blog'
 decay from 0.03 to 5 removes the delay between memorisation and generalisation. Each MLP
 run also records the circle score of its final embedding rows' top-2 PCA plane.
 
+Third row: the multi-seed sweeps of checks T1–T3 (:mod:`regimes.checks.textbook`; the quadratic
+net at p = 23, AdamW lr 3e-3, 3 seeds quick / 5 full, each seed its own data and init):
+
+* T1 — the gap t_grok − t_mem against weight decay γ (0.3, 0.6, 1.2, 3 at fraction 0.7) on
+  log-log axes, every seed, the fitted slope with its cluster-bootstrap interval beside slope −1
+  (the chapter's Δt ∝ 1/γ);
+* T2 — the gap against the training fraction (0.4–0.8 at γ = 3), every seed, runs that never
+  grokked within the budget drawn as open triangles, the chapter's 40–60 % band shaded;
+* T3 — ‖θ‖₂ over training for every T1 run, t_mem (●) and t_grok (★) marked: does the norm fall
+  to a common critical value at the transition?
+
+The verdict dicts (``t1``, ``t2``, ``t3`` under ``metrics.textbook``) use the checks' own rules
+(see ``proofs/textbook.md``); the same runs give checks.json's T1–T3.
+
 Quick: p = 23, training fraction 0.7, 2,500 steps, decay switched on at step 300 (just after
 t_mem). MLP at p = 31, not the blog's 53, to fit the quick budget (a step costs ~3× less);
 training fraction 0.6, 8,000 steps, wd 0.03–5, fractions 0.4–0.8 at wd 1.
@@ -31,6 +45,13 @@ run with the same decay gave t_mem 53, t_grok 98). More data also shortens it: t
 245 and 141 at fractions 0.4, 0.6 and 0.8 (wd 1). The final embeddings' top-2 PCA plane is a
 circle only under strong decay or ample data (circle score 0.97 at wd 5 and 0.98 at fraction
 0.8; 0.37 at wd 0.03).
+
+Measured for the textbook sweeps (quick, seeds 0–2): the seed-mean gap is 920, 420, 227 and 93
+steps at γ = 0.3, 0.6, 1.2 and 3; slope −0.98 [−1.13, −0.82] (T1 PASS), so η·γ·Δt ≈ 0.8 in
+every run. ‖θ‖₂ grows over the plateau in all 12 runs (seed means 30.1 → 35.0 at γ = 0.3,
+24.7 → 26.5 at γ = 3) and is more spread across runs at t_grok than at t_mem (T3 FAIL). Fractions
+0.4 and 0.5 never grok within the budget, and where the gap is measured it falls with the
+fraction (T2 INCONCLUSIVE).
 """
 
 from __future__ import annotations
@@ -39,6 +60,15 @@ from typing import Any
 
 import numpy as np
 
+from regimes.checks.textbook import (
+    T1_GRID,
+    T2_GRID,
+    TEXTBOOK_RUN,
+    t1_verdict,
+    t2_verdict,
+    t3_verdict,
+    textbook_runs,
+)
 from regimes.harness import Experiment, main
 from regimes.runs import MLPRunConfig, TrackedRunConfig, file_params, mlp_run, tracked_run
 
@@ -50,11 +80,13 @@ MLP_BASE_Q = {"p": 31, "d_embed": 128, "hidden": 128, "optimizer": "adamw", "lr"
 MLP_BASE_F = {**MLP_BASE_Q, "p": 53, "steps": 10_000, "n_track": 80}
 QUICK = {"base": BASE_Q, "wds": [0.0, 0.3, 1.0, 3.0], "wd_fixed": 1.0,
          "fractions": [0.5, 0.7, 0.9], "wd_on": 300,
-         "mlp": {"base": MLP_BASE_Q, "wds": [0.03, 0.3, 1.0, 5.0], "wd_fixed": 1.0, "fractions": [0.4, 0.6, 0.8]}}
+         "mlp": {"base": MLP_BASE_Q, "wds": [0.03, 0.3, 1.0, 5.0], "wd_fixed": 1.0, "fractions": [0.4, 0.6, 0.8]},
+         "textbook": {"t1": T1_GRID["quick"], "t2": T2_GRID["quick"]}}
 FULL = {"base": BASE_F, "wds": [0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 5.0], "wd_fixed": 1.0,
         "fractions": [0.1, 0.2, 0.3, 0.5, 0.7, 0.9], "wd_on": 2000,
         "mlp": {"base": MLP_BASE_F, "wds": [0.03, 0.1, 0.3, 1.0, 3.0, 5.0], "wd_fixed": 1.0,
-                "fractions": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]}}
+                "fractions": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+        "textbook": {"t1": T1_GRID["full"], "t2": T2_GRID["full"]}}
 
 
 def _row(label: str, value: float, s: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +128,31 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             arrays[f"m{i}_step"], arrays[f"m{i}_train"], arrays[f"m{i}_test"] = arr["step"], arr["train_acc"], \
                 arr["test_acc"]
         out.update(mlp_rows=mrows, mlp_wd_fixed=mc["wd_fixed"])
+    tb = c.get("textbook")
+    if tb:
+        out["textbook"] = _textbook(ctx, tb, arrays)
     return out, arrays
+
+
+def _textbook_point(grid: dict[str, Any], wds: list[float], fractions: list[float]
+                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    rows, curves = textbook_runs(wds, fractions, grid["seeds"], grid["steps"], eval_every=grid["eval_every"])
+    arrs = {f"c{i}_{k}": v for i, cv in enumerate(curves) for k, v in cv.items()}
+    return {"rows": rows}, arrs
+
+
+def _textbook(ctx, tb: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The multi-seed sweeps of checks T1–T3 (:mod:`regimes.checks.textbook`), their verdicts,
+    and the T1 runs' curves (``tb1_c{i}_step``, ``_train_acc``, ``_test_acc``, ``_theta_l2``)."""
+    g1, g2 = tb["t1"], tb["t2"]
+    m1, a1 = ctx.point({"textbook": "t1", **g1},
+                       lambda: _textbook_point(g1, list(g1["wds"]), [g1["fraction"]]))
+    m2, _ = ctx.point({"textbook": "t2", **g2},
+                      lambda: _textbook_point(g2, [g2["wd"]], list(g2["fractions"])))
+    arrays.update({f"tb1_{k}": v for k, v in a1.items()})
+    r1, r2 = m1["rows"], m2["rows"]
+    return {"t1": {"grid": g1, "rows": r1, **t1_verdict(r1)}, "t2": {"grid": g2, "rows": r2, **t2_verdict(r2)},
+            "t3": {"grid": g1, **t3_verdict(r1)}}
 
 
 def _sweep_panels(axes, rows: list[dict[str, Any]], who: str) -> None:
@@ -125,7 +181,9 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
     met = result["metrics"]
     rows = met["rows"]
     mrows = met.get("mlp_rows")
-    fig, axes = plots.subplots(ncols=3, nrows=2 if mrows else 1, width=3.8, height=3.1)
+    tb = met.get("textbook")
+    nrows = 1 + bool(mrows) + bool(tb)
+    fig, axes = plots.subplots(ncols=3, nrows=nrows, width=3.8, height=3.1)
     _sweep_panels(axes[0][:2], rows, "quadratic net")
     ax = axes[0][2]
     idx_on = next(i for i, r in enumerate(rows) if r["sweep"] == "wd_after_mem")
@@ -160,10 +218,82 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
         ax.set_ylabel("accuracy (train dashed, test solid)")
         ax.set_title("embedding MLP: weight decay (blog: 0.03 vs 5)", fontsize=8)
         ax.legend(fontsize=7)
-        caption += (f" Bottom row: the blog's embedding MLP, AdamW lr {mb['lr']:g}, training fraction "
+        caption += (f" Second row: the blog's embedding MLP, AdamW lr {mb['lr']:g}, training fraction "
                     f"{mb['fraction']:g} in the weight-decay sweep, weight decay {met['mlp_wd_fixed']:g} in the "
                     f"fraction sweep, {mb['steps']} steps, {mb['dtype']}.")
+    if tb:
+        caption += _textbook_panels(axes[nrows - 1], tb, arrays)
     plots.save(fig, path, caption=caption)
+
+
+def _textbook_panels(axes, tb: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
+    """Bottom row: checks T1 (gap vs γ, log-log, fitted slope), T2 (gap vs fraction) and T3
+    (‖θ‖₂ over training with t_mem and t_grok marked); returns the caption's sentence."""
+    from regimes import plots
+
+    t1, t2, t3 = tb["t1"], tb["t2"], tb["t3"]
+    ax = axes[0]
+    rows = t1["rows"]
+    seeds = sorted({r["seed"] for r in rows})
+    for j, sd in enumerate(seeds):
+        rr = [r for r in rows if r["seed"] == sd and not r["censored"]]
+        ax.plot([r["weight_decay"] for r in rr], [r["gap"] for r in rr], "o", ms=3, alpha=0.6,
+                color=plots.COLORS[j % len(plots.COLORS)], label=f"seed {sd}")
+    fit = t1["fit"]
+    wv = np.array(sorted({r["weight_decay"] for r in rows}), dtype=float)
+    if np.isfinite(fit["estimate"]):
+        ax.plot(wv, np.exp(fit["intercept"]) * wv ** fit["estimate"], color="k",
+                label=f"slope {fit['estimate']:.2f} [{fit['low']:.2f}, {fit['high']:.2f}]")
+        ax.plot(wv, np.exp(fit["intercept"]) * wv[0] ** (fit["estimate"] + 1) / wv, color="0.5", ls=":",
+                label="slope −1 (Δt ∝ 1/γ)")
+    ax.set_xscale("log")
+    ax.set_xticks(wv, [f"{w:g}" for w in wv], minor=False)
+    ax.set_xticks([], minor=True)
+    if any(not r["censored"] for r in rows):
+        ax.set_yscale("log")
+    ax.set_xlabel("weight decay γ")
+    ax.set_ylabel("gap t_grok − t_mem (steps)")
+    ax.set_title(f"T1: {t1['verdict']} (fraction {t1['grid']['fraction']:g}, {t1['n_censored']} censored)",
+                 fontsize=8)
+    ax.legend(fontsize=6)
+    ax = axes[1]
+    rows = t2["rows"]
+    fr = sorted({r["fraction"] for r in rows})
+    top = max([r["gap"] for r in rows if not r["censored"]] or [1.0])
+    for j, sd in enumerate(sorted({r["seed"] for r in rows})):
+        rr = [r for r in rows if r["seed"] == sd]
+        ax.plot([r["fraction"] for r in rr if not r["censored"]], [r["gap"] for r in rr if not r["censored"]], "o",
+                ms=3, alpha=0.6, color=plots.COLORS[j % len(plots.COLORS)], label=f"seed {sd}")
+        cf = [r["fraction"] for r in rr if r["censored"]]
+        ax.plot(cf, [top * 1.3] * len(cf), "^", ms=4, color=plots.COLORS[j % len(plots.COLORS)], mfc="none")
+    pf = t2["per_fraction"]          # keys are floats in memory, strings once stored as JSON
+    mean = [pf.get(str(f), pf.get(f, {})).get("estimate") for f in fr]
+    ax.plot(fr, [np.nan if m is None else m for m in mean], color="k", label="seed mean")
+    lo, hi = t2["band"]
+    ax.axvspan(lo, hi, color="0.9", zorder=0, label="chapter's 40–60 %")
+    ax.set_xlabel("training fraction n/p²")
+    ax.set_ylabel("gap t_grok − t_mem (steps)")
+    ax.set_title(f"T2: {t2['verdict']} (γ = {t2['grid']['wd']:g}; ▲ never grokked)", fontsize=8)
+    ax.legend(fontsize=6)
+    ax = axes[2]
+    rows = t1["rows"]
+    wds = sorted({r["weight_decay"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
+    for i, r in enumerate(rows):
+        col = plots.COLORS[wds.index(r["weight_decay"]) % len(plots.COLORS)]
+        st, th = arrays[f"tb1_c{i}_step"], arrays[f"tb1_c{i}_theta_l2"]
+        ax.plot(st, th, color=col, lw=0.8, alpha=0.7, label=f"γ = {r['weight_decay']:g}" if r["seed"] == seeds[0]
+                else None)
+        for t, mk in ((r["t_mem"], "o"), (r["t_grok"], "*")):
+            if t is not None:
+                ax.plot([t], [th[st == t][0]], mk, color=col, ms=5)
+    ax.set_xlabel("step")
+    ax.set_ylabel("‖θ‖₂")
+    ax.set_title(f"T3: {t3['verdict']} (● t_mem, ★ t_grok; CV ratio {t3['ratio']:.2f})", fontsize=8)
+    ax.legend(fontsize=6)
+    return (f" Third row (checks T1–T3): the quadratic net, AdamW lr {TEXTBOOK_RUN['lr']:g}, p = {TEXTBOOK_RUN['p']}, "
+            f"{len(seeds)} seeds per point; T1 fits log gap against log γ with a cluster bootstrap over seeds; "
+            "T2's triangles are runs that never grokked within the budget; T3 draws ‖θ‖₂ over all weights.")
 
 
 EXPERIMENT = Experiment(
@@ -175,7 +305,8 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=180.0,
+    checks=("T1", "T2", "T3"),
+    seconds_quick=270.0,
     seconds_full=4 * 3600.0,
     schemas={"base": TrackedRunConfig, "mlp.base": MLPRunConfig},
 )
