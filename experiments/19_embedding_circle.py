@@ -28,7 +28,8 @@ generalises without delay, and its embeddings form a clean circle). Two claims o
    :func:`regimes.metrics.circle.half_frequency`), the rank of k among E's frequencies by power,
    and the mod-2 scores with that k. A frame shows the blog's picture when k is among the
    ``top`` strongest frequencies (the doubled circle's fundamental is present below the top
-   plane); the count is set against its chance rate (ranks as a random order). A hand-made
+   plane) and the top plane holds a circle (coherence ≥ :data:`CIRCLE_MIN` at j; near init it
+   is noise); the count is set against its chance rate (ranks as a random order). A hand-made
    embedding (circle at 2k of radius 2 in one plane, at k of radius 1 in another; expected
    values derived in the function's docstring) shows what the picture looks like.
 
@@ -79,6 +80,9 @@ FULL = {"mlp": {**MLP, "steps": 2000}, "widths": [16, 32, 128, 512], "seeds": [0
         "frames": [0, 10, 20, 50, 100, 200, 500, 1000, 2000], "top": 3, "null_draws": 2000}
 
 
+#: A frame can show the two degenerate circles only if its top-2 PCA plane holds a circle: coherence
+#: at the plane's frequency j at least this (a segment traversed back and forth scores 1/2).
+CIRCLE_MIN = 0.5
 #: The hand-made doubled circle shown beside the trained nets: fundamental k, radii of the 2k and k circles.
 SYNTHETIC = {"k": 5, "r2k": 2.0, "rk": 1.0, "d": 8}
 
@@ -97,7 +101,7 @@ def _mod2_frame(E: torch.Tensor, top: int) -> tuple[dict[str, Any], dict[str, np
     order = (torch.argsort(spec, descending=True) + 1).tolist()
     m = mod2_degeneracy(E, k)
     row = {"j": j, "k": k, "rank_k": order.index(k) + 1, "rank_j": order.index(j) + 1, "top": order[:top],
-           "blog_picture": order.index(k) + 1 <= top, **{n: m[n] for n in ("power_share_k", "power_share_2k")},
+           "k_in_top": order.index(k) + 1 <= top, **{n: m[n] for n in ("power_share_k", "power_share_2k")},
            "pca": m["pca"], "lower_pca": m["lower_pca"], "base": m["base"]}
     try:
         base_xy = frequency_plane(E, k)[1].numpy()
@@ -205,18 +209,22 @@ def _mod2_summary(runs: list[dict[str, Any]], keys: list[dict[str, Any]], done: 
     syn, syn_xy = _synthetic(p, top)
     arrays.update({f"mod2_syn_{n}": v for n, v in syn_xy.items()})
     nfreq = p // 2
-    frames = [(r, f) for r in runs for f in r["mod2"] if f["step"] > 0]
+    after_init = [(r, f) for r in runs for f in r["mod2"] if f["step"] > 0]
+    # only frames whose top-2 PCA plane holds a circle (coherence at j >= CIRCLE_MIN; a segment
+    # traversed back and forth scores 1/2) can show the picture; near init the plane is noise
+    frames = [(r, f) for r, f in after_init if f["pca"]["circle_2k"] >= CIRCLE_MIN]
     # chance: were the frequencies' ranks a random order, k (≠ j) would rank ≤ top with probability
     # (top − [j ranks ≤ top]) / (⌊p/2⌋ − 1)
     chance = sum((top - (f["rank_j"] <= top)) / (nfreq - 1) for _, f in frames)
     hits = [{"width": r["width"], "seed": r["seed"], "step": f["step"], "j": f["j"], "k": f["k"],
-             "rank_k": f["rank_k"]} for r, f in frames if f["blog_picture"]]
-    best_r, best_f = min(frames, key=lambda rf: (rf[1]["rank_k"], rf[1]["pca"]["separation"]))
+             "rank_k": f["rank_k"]} for r, f in frames if f["k_in_top"]]
+    best_r, best_f = min(frames or after_init, key=lambda rf: (rf[1]["rank_k"], rf[1]["pca"]["separation"]))
     ki = next(i for i, k in enumerate(keys) if k["width"] == best_r["width"] and k["seed"] == best_r["seed"])
     a = done[ki][1]
     arrays.update({f"mod2_best_{n}": a[f"mod2_frame{best_f['step']}_{n}"] for n in ("pca", "base", "sheet")})
     end = [r["mod2"][-1] for r in runs]
-    return {"synthetic": {**SYNTHETIC, **syn}, "frames_searched": len(frames), "blog_picture_frames": hits,
+    return {"synthetic": {**SYNTHETIC, **syn}, "frames_after_init": len(after_init), "circle_min": CIRCLE_MIN,
+            "frames_searched": len(frames), "blog_picture_frames": hits,
             "blog_picture_expected_by_chance": chance,
             "best": {"width": best_r["width"], "seed": best_r["seed"], **best_f},
             "end_rank_k": [f["rank_k"] for f in end],
@@ -343,8 +351,9 @@ def _plot_mod2(row, m: dict[str, Any], arrays: dict[str, np.ndarray], c: dict[st
     sx.legend(fontsize=6)
     hits = M["blog_picture_frames"]
     where = ", ".join(f"d={h['width']} s{h['seed']} step {h['step']} (j {h['j']}, k {h['k']})" for h in hits)
-    return (f"Two degenerate circles (mod 2): in {len(hits)} of {M['frames_searched']} trained frames after init "
-            f"the half k of the top-2 PCA frequency is among the {top} strongest frequencies"
+    return (f"Two degenerate circles (mod 2): of the {M['frames_after_init']} trained frames after init, "
+            f"{M['frames_searched']} have a circle in the top-2 PCA plane (coherence ≥ {M['circle_min']:g} at its "
+            f"frequency j); in {len(hits)} of them the half k of j is among the {top} strongest frequencies"
             + (f" ({where})" if hits else "") + f", against {M['blog_picture_expected_by_chance']:.1f} expected were "
             f"the ranks random; at the end k ranks {M['end_rank_k']} of {c['mlp']['p'] // 2}. The halves' separation "
             f"in the top-2 PCA plane at the end, {plots.ci_text(M['end_pca_separation'])}, is small for any circle at "
