@@ -4,7 +4,7 @@ The verdict functions are pure: they are fed hand-made rows whose slope, argmax 
 spread is known by construction, and must reach PASS, FAIL and INCONCLUSIVE where the
 rule says. One small real run (p = 7, a few hundred steps) checks that the run rows carry
 what the verdicts read, against quantities recomputed here from the curves. The registered
-checks themselves train ~27 runs of 2,000 steps (about a minute of CPU) and are marked slow.
+checks themselves train 27 runs of 1,500–2,000 steps (about 95 s of CPU) and are marked slow.
 """
 
 from __future__ import annotations
