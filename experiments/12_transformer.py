@@ -16,9 +16,11 @@ Full (the paper's setting, App. A.3): p = 53, d_model 128, 4 heads, d_mlp 512,
 full-batch GD, lr 0.25, cross-entropy, λ∞ = 1e-20, 30,000 steps.
 
 Paper tier (``--paper``): App. A.3's GD at lr 0.25 on the same d_model-128 block at p = 17,
-3,000 steps, 5 seeds. (At d_model 32 the same GD diverged once — non-finite loss at step
-346 — so the paper tier keeps the full-size block; one seed at d_model 128 memorised by
-step 150 and held 0.58 held-out accuracy at step 3,000.)
+3,000 steps, 5 seeds. Full-batch GD at lr 0.25 can blow up on this block (at d_model 32 it did
+at step 346; at d_model 128 one seed in the first four did at step 85): a seed whose loss
+becomes non-finite is recorded as diverged (``diverged_at``, the last finite metrics), the
+times are summarised over the seeds that trained to the end, and the figure draws the first
+of those.
 
 Quick: p = 17, d_model 32, 4 heads, d_mlp 128, 3,000 steps. Plain GD at lr 0.25
 memorises by step ~500 there but does not generalise within a quick budget (test
@@ -41,7 +43,7 @@ from regimes.runs import ParamSnapshots, file_params, net_arrays
 QUICK = {"p": 17, "d_model": 32, "n_heads": 4, "d_mlp": 128, "optimizer": "adamw", "lr": 3e-3,
          "weight_decay": 1.0, "lam_inf": 1e-20, "steps": 3000, "n_track": 30, "after_pairs": 60, "seeds": [0, 1, 2]}
 #: the paper tier: App. A.3 (full-batch GD, lr 0.25, λ∞ 1e-20) on the full-size block (d_model 128)
-#: at p = 17, 5 seeds; at d_model 32 GD lr 0.25 was seen to diverge, at 128 it is stable
+#: at p = 17, 5 seeds; a seed whose loss blows up is recorded as diverged (step and last metrics)
 PAPER = {"p": 17, "d_model": 128, "n_heads": 4, "d_mlp": 512, "optimizer": "gd", "lr": 0.25, "weight_decay": 0.0,
          "lam_inf": 1e-20, "steps": 3000, "n_track": 30, "after_pairs": 60, "seeds": [0, 1, 2, 3, 4]}
 FULL = {"p": 53, "d_model": 128, "n_heads": 4, "d_mlp": 512, "optimizer": "gd", "lr": 0.25, "weight_decay": 0.0,
@@ -73,7 +75,7 @@ def _run(c: dict[str, Any], seed: int, device: str) -> tuple[dict[str, Any], dic
                            "after_kernel_acc_init": acc0}
     arrays: dict[str, np.ndarray] = {"ntk0_eigs": ev.numpy()[::-1].copy()}
     from regimes.metrics.grokking import grokking_measures, t_exit
-    from regimes.train import TrainConfig, train
+    from regimes.train import NonFiniteError, TrainConfig, train
 
     steps = log_steps(int(c["steps"]), int(c["n_track"]))
     tracker = KernelTracker(task, split.train.x, split.train.y, steps=steps, kernel_fn=kfn, after_pairs=pairs,
@@ -82,8 +84,18 @@ def _run(c: dict[str, Any], seed: int, device: str) -> tuple[dict[str, Any], dic
                       weight_decay=float(c["weight_decay"]), loss="cross_entropy", lam_inf=float(c["lam_inf"]),
                       eval_steps=steps)
     snaps = ParamSnapshots()
-    res = train(net, split.train, cfg,
-                test=split.test, callbacks=[tracker, snaps], device=device)
+    try:
+        res = train(net, split.train, cfg,
+                    test=split.test, callbacks=[tracker, snaps], device=device)
+    except NonFiniteError as e:   # full-batch GD at lr 0.25 can blow up: a finding, kept with its step
+        last = e.last_record or {}
+        out.update(diverged_at=int(e.step), diverged_between=[int(s) for s in e.step_range],
+                   last_finite={k: last.get(k) for k in ("step", "train_loss", "train_acc", "test_acc",
+                                                         "theta_inf")},
+                   **dict.fromkeys(("t_mem", "t_grok", "t_exit", "exit_after_mem", "final_test_acc",
+                                    "final_train_acc")))
+        return out, arrays
+    out["diverged_at"] = None
     h = {k: np.asarray(v, dtype=np.float64) for k, v in res.history.items()}
     m = grokking_measures(h["step"], h["train_acc"], h["test_acc"], log_time=True)
     te = t_exit(h["step"], h["ntk_dist_train"], 0.05)
@@ -111,18 +123,23 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         key = {k: c[k] for k in QUICK if k != "seeds"} | {"seed": int(seed)}
         done.append(ctx.point(key, lambda seed=seed: _run(c, int(seed), ctx.device)))
     stored: dict[str, np.ndarray] = {}
-    rest = [file_params(stored, f"seed{int(s)}", {"seed": int(s)}, a)
-            for s, (_, a) in zip(c["seeds"], done, strict=True)]
-    metrics, arrays = dict(done[0][0]), {**rest[0], **stored}
+    rest = [file_params(stored, f"seed{int(s)}", {"seed": int(s)}, a) if m.get("diverged_at") is None else a
+            for s, (m, a) in zip(c["seeds"], done, strict=True)]
+    # the figure draws the first seed that trained to the end (all of them may have diverged)
+    first = next((i for i, (m, _) in enumerate(done) if m.get("diverged_at") is None), 0)
+    metrics, arrays = dict(done[first][0]), {**rest[first], **stored}
     per_seed = [{"seed": int(s), **{k: m.get(k) for k in ("t_mem", "t_grok", "t_exit", "exit_after_mem",
-                                                          "final_test_acc")}}
+                                                          "final_test_acc", "diverged_at")}}
                 for s, (m, _) in zip(c["seeds"], done, strict=True)]
+    trained = [r for r in per_seed if r["diverged_at"] is None]
     summary = {}
     for k in ("t_mem", "t_grok", "t_exit"):
-        got = [float(r[k]) for r in per_seed if r[k] is not None]
-        summary[k] = {**(mean_ci(got).as_dict() if got else {"estimate": None}), "n_missing": len(per_seed) - len(got)}
-    metrics.update(per_seed=per_seed, summary=summary, seeds=list(c["seeds"]),
-                   exit_before_mem_every_seed=all(r["exit_after_mem"] is False for r in per_seed))
+        got = [float(r[k]) for r in trained if r[k] is not None]
+        summary[k] = {**(mean_ci(got).as_dict() if got else {"estimate": None}), "n_missing": len(trained) - len(got)}
+    metrics.update(per_seed=per_seed, summary=summary, seeds=list(c["seeds"]), curves_seed=int(c["seeds"][first]),
+                   n_diverged=len(per_seed) - len(trained),
+                   diverged={str(r["seed"]): r["diverged_at"] for r in per_seed if r["diverged_at"] is not None},
+                   exit_before_mem_every_seed=bool(trained) and all(r["exit_after_mem"] is False for r in trained))
     return metrics, arrays
 
 
@@ -138,8 +155,15 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
     ax.set_ylabel("eigenvalue of Θ̂₀ (train set)")
     ax.set_title(f"init eNTK: eff. rank {m['ntk0_effective_rank']:.1f}, "
                  f"kernel acc {m['after_kernel_acc_init']:.2f}", fontsize=8)
-    x = np.maximum(arrays["step"], 1)
     bx, cx = axes[0][1], axes[0][2]
+    cfg = result["config"]
+    if "step" not in arrays:    # every seed diverged: no curves to draw
+        for a in (bx, cx):
+            a.text(0.5, 0.5, "every seed diverged", ha="center", va="center", transform=a.transAxes)
+        plots.save(fig, path, caption=f"p = {cfg['p']}, {cfg['optimizer']}, lr {cfg['lr']:g}: every seed's "
+                   f"loss became non-finite (steps {m.get('diverged')}).")
+        return
+    x = np.maximum(arrays["step"], 1)
     bx.plot(x, arrays["train_acc"], color=plots.COLORS[0], **plots.TRAIN_STYLE, label="train")
     bx.plot(x, arrays["test_acc"], color=plots.COLORS[0], **plots.TEST_STYLE, label="held-out")
     ak = arrays.get("after_kernel_acc")
@@ -159,14 +183,17 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
                 a.axvline(max(t, 1), color="0.4", ls=":")
     cx.legend(fontsize=7)
     cx.set_xlabel("step")
-    cfg = result["config"]
     setting = (f"{cfg['optimizer']}, lr {cfg['lr']:g}" + (f", wd {cfg['weight_decay']:g}"
                                                            if cfg["weight_decay"] else "")
                + f", cross-entropy, λ∞ {cfg['lam_inf']:g}")
     sm = m["summary"]
     times = ", ".join(f"{k} {plots.ci_text(sm[k], '.0f')}" for k in ("t_mem", "t_grok", "t_exit"))
     caption = (f"p = {cfg['p']}, n = {m['n_train']}, d_model {cfg['d_model']}, {setting}; curves: seed "
-               f"{cfg['seeds'][0]}. Over seeds {cfg['seeds']} (mean [95% CI]): {times} (t_exit: S ≥ 0.05).")
+               f"{m.get('curves_seed', cfg['seeds'][0])}. Over seeds {cfg['seeds']} (mean [95% CI]): {times} "
+               "(t_exit: S ≥ 0.05).")
+    if m.get("n_diverged"):
+        caption += (f" Diverged (non-finite loss; seed: step found): {m['diverged']}; the times are over the "
+                    f"{len(cfg['seeds']) - m['n_diverged']} seeds that trained to the end.")
     if m["exit_before_mem_every_seed"]:
         caption += " In every seed the eNTK leaves its init (S ≥ 0.05) before the training set is memorised."
     if cfg["optimizer"] != "gd":

@@ -131,3 +131,19 @@ def test_cli_lists_the_tier_and_refuses_it_where_missing(capsys):
     with pytest.raises(SystemExit) as e:          # the checks have quick and full grids only
         main(["check", "--paper"])
     assert e.value.code == 2
+
+
+def test_a_diverging_transformer_seed_is_recorded_not_fatal(tmp_path):
+    """App. A.3's full-batch GD can blow up on our transformer (the paper tier saw it): a seed
+    whose loss turns non-finite is kept as ``diverged_at`` and left out of the time summaries,
+    and a run whose every seed diverged still stores a result and a figure."""
+    exp = TIERED["12"]
+    tiny = {"p": 11, "d_model": 8, "n_heads": 2, "d_mlp": 16, "steps": 30, "n_track": 4, "after_pairs": 5,
+            "seeds": [0, 1], "optimizer": "gd", "lr": 1e4, "weight_decay": 0.0}
+    out = run(exp, out=tmp_path, quiet=True, overrides=tiny)
+    m = out.result["metrics"]
+    assert m["n_diverged"] == 2 and all(r["diverged_at"] is not None and r["t_mem"] is None for r in m["per_seed"])
+    assert m["summary"]["t_mem"]["estimate"] is None and m["exit_before_mem_every_seed"] is False
+    assert out.figure_path.stat().st_size > 0
+    calm = run(exp, out=tmp_path, quiet=True, overrides={**tiny, "lr": 0.01})
+    assert calm.result["metrics"]["n_diverged"] == 0 and calm.result["metrics"]["curves_seed"] == 0
