@@ -224,7 +224,7 @@ def _mod2_summary(runs: list[dict[str, Any]], keys: list[dict[str, Any]], done: 
     arrays.update({f"mod2_best_{n}": a[f"mod2_frame{best_f['step']}_{n}"] for n in ("pca", "base", "sheet")})
     end = [r["mod2"][-1] for r in runs]
     return {"synthetic": {**SYNTHETIC, **syn}, "frames_after_init": len(after_init), "circle_min": CIRCLE_MIN,
-            "frames_searched": len(frames), "blog_picture_frames": hits,
+            "frames_searched": len(frames), "blog_picture_frames": hits, "blog_picture_count": len(hits),
             "blog_picture_expected_by_chance": chance,
             "best": {"width": best_r["width"], "seed": best_r["seed"], **best_f},
             "end_rank_k": [f["rank_k"] for f in end],
