@@ -124,7 +124,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
 EXPERIMENT = Experiment(
     number="08", slug="rich_classification", title="Rich-regime classification at the paper's setting",
     figure="Fig 4", quick=QUICK, full=FULL, paper=PAPER, compute=compute, plot=plot,
-    seconds_quick=60.0, seconds_paper=23 * 60.0, seconds_full=3 * 3600.0, checks=("C14", "C16"),
+    seconds_quick=60.0, seconds_paper=21 * 60.0, seconds_full=3 * 3600.0, checks=("C14", "C16"),
 )
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     seconds_quick=120.0,
-    seconds_paper=30 * 60.0,
+    seconds_paper=12 * 60.0,
     seconds_full=3 * 3600.0,
 )
 

@@ -196,7 +196,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if any(e.paper is not None for e in exps):
         total = sum(e.seconds_paper for e in exps if e.paper is not None and e.seconds_paper == e.seconds_paper)
         print(f"\npaper tier (`regimes reproduce --paper --jobs 2`): the App. A hyperparameters at CPU scale, "
-              f"about {_fmt_seconds(total)} in all on 2 cores")
+              f"about {_fmt_seconds(total)} of single-process runs in all (measured two at a time on 2 cores)")
     print(f"\nChecks ({len(checks)})  — run them with `regimes check`\n")
     lines = _table(["id", "theorem", "test"], [[c.id, c.theorem, c.test] for c in checks])
     head, rule, *rows = lines.splitlines()

@@ -307,8 +307,8 @@ class Experiment:
     draws ``path`` (a ``.png``; a ``.pdf`` beside it) from the stored result only.
     ``quick``/``full`` are the two configs every experiment has, ``paper`` the optional
     third (:data:`MODES`); ``seconds_quick``/``seconds_paper``/``seconds_full`` are measured
-    runtime estimates shown by ``regimes list`` (``seconds_paper``: the whole tier of this
-    experiment on 2 cores with ``--jobs 2``); ``checks`` the ids of the checks
+    runtime estimates shown by ``regimes list`` (``seconds_paper``: the wall time this
+    experiment's paper tier took here, one process, two experiments sharing 2 cores); ``checks`` the ids of the checks
     it illustrates; ``schemas`` the dataclasses of its nested recipe configs.
     """
 
