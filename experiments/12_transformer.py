@@ -187,7 +187,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
                                                            if cfg["weight_decay"] else "")
                + f", cross-entropy, λ∞ {cfg['lam_inf']:g}")
     sm = m["summary"]
-    times = ", ".join(f"{k} {plots.ci_text(sm[k], '.0f')}" for k in ("t_mem", "t_grok", "t_exit"))
+    times = ", ".join(f"{k} {plots.ci_text(sm[k], '.0f')}" if sm[k].get("estimate") is not None
+                      else f"{k} never reached" for k in ("t_mem", "t_grok", "t_exit"))
     caption = (f"p = {cfg['p']}, n = {m['n_train']}, d_model {cfg['d_model']}, {setting}; curves: seed "
                f"{m.get('curves_seed', cfg['seeds'][0])}. Over seeds {cfg['seeds']} (mean [95% CI]): {times} "
                "(t_exit: S ≥ 0.05).")
@@ -195,7 +196,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
         caption += (f" Diverged (non-finite loss; seed: step found): {m['diverged']}; the times are over the "
                     f"{len(cfg['seeds']) - m['n_diverged']} seeds that trained to the end.")
     if m["exit_before_mem_every_seed"]:
-        caption += " In every seed the eNTK leaves its init (S ≥ 0.05) before the training set is memorised."
+        caption += (" In every seed that trained to the end the eNTK leaves its init (S ≥ 0.05) before the"
+                    " training set is memorised.")
     if cfg["optimizer"] != "gd":
         caption += (" Quick mode: plain GD at lr 0.25 (the paper's setting, used by --full) does not "
                     "generalise within the quick budget, so AdamW with weight decay is used here.")
