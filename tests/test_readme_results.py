@@ -85,11 +85,20 @@ def test_verdict_table_matches_committed_checks() -> None:
         assert entry["mode"] == "quick", cid
 
 
-def test_every_gallery_figure_has_its_committed_result() -> None:
-    manifest = _load("MANIFEST")
-    for png in sorted((ROOT / "docs" / "gallery").glob("*.png")):
+@pytest.mark.parametrize("tier", ["quick", "paper"])
+def test_every_gallery_figure_has_its_committed_result(tier: str) -> None:
+    """docs/gallery/ (quick) and docs/gallery/<tier>/: every figure has its result and
+    MANIFEST entry in docs/results/<tier>/, and every published tier's result was run in it."""
+    prefix = "" if tier == "quick" else f"{tier}/"
+    gallery = ROOT / "docs" / "gallery" / ("" if tier == "quick" else tier)
+    manifest = _load(f"{prefix}MANIFEST")
+    assert manifest["mode"] == tier
+    for png in sorted(gallery.glob("*.png")):
         assert png.stem in manifest["experiments"], f"{png.name} has no committed result"
-        assert (RESULTS / f"{png.stem}.json").exists() and (RESULTS / f"{png.stem}.npz").exists()
+        for suffix in (".json", ".npz"):
+            assert (RESULTS.parent / tier / f"{png.stem}{suffix}").exists(), f"{tier}/{png.stem}{suffix}"
+        assert _load(f"{prefix}{png.stem}")["config"]["mode"] == tier, png.stem
     for name, meta in manifest["experiments"].items():
         assert meta["wall_time_s"] > 0 and meta["git_revision"], name
+        assert (gallery / f"{name}.png").exists(), f"{tier}/{name} has no figure"
     assert manifest["machine"]["cpu_count"] >= 1 and "torch" in manifest["versions"]
