@@ -147,3 +147,35 @@ def test_a_diverging_transformer_seed_is_recorded_not_fatal(tmp_path):
     assert out.figure_path.stat().st_size > 0
     calm = run(exp, out=tmp_path, quiet=True, overrides={**tiny, "lr": 0.01})
     assert calm.result["metrics"]["n_diverged"] == 0 and calm.result["metrics"]["curves_seed"] == 0
+
+
+_TIERED_SCRIPT = '''
+import numpy as np
+from regimes.harness import Experiment
+
+def compute(ctx):
+    return {{"n": ctx.config["n"]}}, {{"xs": np.arange(float(ctx.config["n"]))}}
+
+def plot(result, arrays, path):
+    path.write_bytes(b"png")
+
+EXPERIMENT = Experiment("{num}", "{slug}", "{slug}", "none", quick={{"n": 2}}, full={{"n": 9}}, {paper}
+                        compute=compute, plot=plot)
+'''
+
+
+def test_reproduce_paper_runs_only_the_tiered_experiments(tmp_path, capsys):
+    from regimes.cli import main
+
+    exps = tmp_path / "exps"
+    exps.mkdir()
+    (exps / "93_tiered.py").write_text(_TIERED_SCRIPT.format(num="93", slug="tiered", paper='paper={"n": 4},'))
+    (exps / "94_plain.py").write_text(_TIERED_SCRIPT.format(num="94", slug="plain", paper=""))
+    assert main(["reproduce", "--paper", "--jobs", "0", "--experiments", str(exps), "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / "results").exists()
+    code = main(["reproduce", "--paper", "--jobs", "2", "--experiments", str(exps), "--out", str(tmp_path),
+                 "--quiet"])
+    assert code == 0, capsys.readouterr()
+    stored = json.loads((tmp_path / "results" / "93_tiered.json").read_text())
+    assert stored["config"]["mode"] == "paper" and stored["metrics"] == {"n": 4}
+    assert not (tmp_path / "results" / "94_plain.json").exists()
