@@ -99,12 +99,15 @@ _CACHE: dict[str, tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]] = {}
 
 # --------------------------------------------------------------------------- runs
 def _first(steps: np.ndarray, values: np.ndarray, thr: float) -> tuple[int | None, int | None]:
-    """(first logged step with value ≥ thr, the logged step before it); (None, None) if never."""
-    hit = np.flatnonzero(np.isfinite(values) & (values >= thr))
-    if hit.size == 0:
+    """(first logged step with value ≥ thr, by :func:`regimes.metrics.grokking.first_crossing`,
+    the suite's one definition of t_mem/t_grok; the logged step before it); (None, None) if never."""
+    from regimes.metrics.grokking import first_crossing
+
+    t = first_crossing(steps, values, thr)
+    if t is None:
         return None, None
-    i = int(hit[0])
-    return int(steps[i]), (int(steps[i - 1]) if i > 0 else int(steps[i]))
+    i = int(np.flatnonzero(steps == t)[0])
+    return int(t), int(steps[max(i - 1, 0)])
 
 
 def textbook_runs(wds: Sequence[float], fractions: Sequence[float], seeds: Sequence[int], steps: int, *,
