@@ -271,6 +271,48 @@ def test_ctx_map_runs_points_on_worker_processes_and_shares_the_point_cache(tmp_
     assert m["sq"] == 9
 
 
+_THREADS = '''
+import torch
+from regimes.harness import Experiment
+
+
+def threads(key):
+    return {"threads": torch.get_num_threads()}, {}
+
+
+def compute(ctx):
+    out = ctx.map([{"i": i} for i in range(ctx.config["n"])], threads)
+    return {"threads": [m["threads"] for m, _ in out]}, {}
+
+
+def plot(result, arrays, path):
+    path.write_bytes(b"")
+
+EXPERIMENT = Experiment("95", "threads", "threads", "none", quick={"n": 2}, full={"n": 2},
+                        compute=compute, plot=plot)
+'''
+
+
+def test_spawned_workers_use_the_parents_torch_thread_count(tmp_path: Path) -> None:
+    """A spawned worker starts with torch's default of one thread per core, so without an
+    initializer ``--jobs J`` ran J × cores threads on the cores (oversubscribed: 2 threads
+    per worker were seen on a 2-core machine). The workers must report the count set in the
+    parent; it is chosen unlike the default (cores + 1), so a worker that ignores it fails."""
+    import torch
+
+    before = torch.get_num_threads()
+    want = (os.cpu_count() or 1) + 1
+    (tmp_path / "exps").mkdir()
+    (tmp_path / "exps" / "95_threads.py").write_text(_THREADS)
+    exp = harness.discover(tmp_path / "exps")[0]
+    try:
+        torch.set_num_threads(want)
+        out = harness.run(exp, out=tmp_path / "out", quiet=True, executor={"jobs": 2, "executor": "local"})
+    finally:
+        torch.set_num_threads(before)
+    assert out.result["metrics"]["threads"] == [want, want]
+
+
 # --------------------------------------------------------------------------- code in the key
 def test_edited_experiment_script_is_recomputed_by_a_sweep(tmp_path: Path) -> None:
     """ExperimentCache keys by config and code like harness.run: after an edit of the
