@@ -119,7 +119,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=72.0,
+    seconds_quick=47.0,
     seconds_full=1200.0,
     checks=("G1",),
 )

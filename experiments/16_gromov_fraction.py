@@ -140,7 +140,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=81.0,
+    seconds_quick=64.0,
     seconds_full=6 * 3600.0,
     checks=("G2",),
 )

@@ -200,7 +200,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=102.0,
+    seconds_quick=58.0,
     seconds_full=8 * 3600.0,
     checks=("G3", "G4", "G5", "G6"),
 )

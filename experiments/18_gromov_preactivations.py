@@ -144,7 +144,7 @@ EXPERIMENT = Experiment(
     full=FULL,
     compute=compute,
     plot=plot,
-    seconds_quick=30.0,
+    seconds_quick=22.0,
     seconds_full=600.0,
 )
 
