@@ -96,6 +96,17 @@ def _row(label: str, value: float, s: dict[str, Any]) -> dict[str, Any]:
             "sigmoid_k_per_decade": (m["sigmoid"] or {}).get("k"), "final_test_acc": s["final_test_acc"]}
 
 
+def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One point of :func:`compute`: a quadratic-net run, an embedding-MLP run, or a textbook
+    sweep (T1 or T2), by ``key["model"]``."""
+    if key["model"] == "quadratic":
+        return tracked_run(key["cfg"], device=key["device"])
+    if key["model"] == "mlp":
+        # final parameters only (snapshots of seven MLPs would triple the stored arrays)
+        return mlp_run(key["cfg"], device=key["device"], snapshots=False)
+    return _textbook_point(key["grid"], list(key["wds"]), list(key["fractions"]))
+
+
 def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c = ctx.config
     base = {**c["base"], "seed": ctx.seed}
@@ -103,34 +114,41 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     jobs += [("fraction", float(f), {**base, "fraction": float(f), "weight_decay": c["wd_fixed"]})
              for f in c["fractions"]]
     jobs += [("wd_after_mem", float(c["wd_on"]), {**base, "weight_decay": c["wd_fixed"], "wd_start": c["wd_on"]})]
+    mc, tb = c.get("mlp"), c.get("textbook")
+    mjobs = []
+    if mc:
+        mbase = {**mc["base"], "seed": ctx.seed}
+        mjobs = [("weight_decay", float(w), {**mbase, "weight_decay": float(w)}) for w in mc["wds"]]
+        mjobs += [("fraction", float(f), {**mbase, "fraction": float(f), "weight_decay": float(mc["wd_fixed"])})
+                  for f in mc["fractions"]]
+    # every run is one point, so `--jobs J` runs J at a time; the two long textbook sweeps go first
+    tkeys = [] if not tb else [
+        {"model": "textbook", "part": "t1", "grid": tb["t1"], "wds": list(tb["t1"]["wds"]),
+         "fractions": [tb["t1"]["fraction"]]},
+        {"model": "textbook", "part": "t2", "grid": tb["t2"], "wds": [tb["t2"]["wd"]],
+         "fractions": list(tb["t2"]["fractions"])}]
+    qkeys = [{"model": "quadratic", "cfg": cfg, "device": ctx.device} for _, _, cfg in jobs]
+    mkeys = [{"model": "mlp", "cfg": cfg, "device": ctx.device} for _, _, cfg in mjobs]
+    done = ctx.map(tkeys + qkeys + mkeys, _point, desc="runs")
+    tdone, qdone, mdone = done[:len(tkeys)], done[len(tkeys):len(tkeys) + len(qkeys)], done[len(tkeys) + len(qkeys):]
     rows, arrays = [], {}
-    for i, (label, value, cfg) in enumerate(ctx.progress(jobs, "runs")):
-        s, arr = ctx.point(cfg, lambda cfg=cfg: tracked_run(cfg, device=ctx.device))
+    for i, ((label, value, _), (s, arr)) in enumerate(zip(jobs, qdone, strict=True)):
         arr = file_params(arrays, f"r{i}", {"model": "quadratic", "sweep": label, "value": value}, arr)
         rows.append(_row(label, value, s))
         arrays[f"r{i}_step"], arrays[f"r{i}_train"], arrays[f"r{i}_test"] = arr["step"], arr["train_acc"], \
             arr["test_acc"]
     out = {"rows": rows, "wd_on": c["wd_on"], "wd_fixed": c["wd_fixed"]}
-    mc = c.get("mlp")
     if mc:
-        mbase = {**mc["base"], "seed": ctx.seed, "model": "embedding_mlp"}
-        mjobs = [("weight_decay", float(w), {**mbase, "weight_decay": float(w)}) for w in mc["wds"]]
-        mjobs += [("fraction", float(f), {**mbase, "fraction": float(f), "weight_decay": float(mc["wd_fixed"])})
-                  for f in mc["fractions"]]
         mrows = []
-        for i, (label, value, cfg) in enumerate(ctx.progress(mjobs, "MLP runs")):
-            # final parameters only (snapshots of seven MLPs would triple the stored arrays)
-            s, arr = ctx.point(cfg, lambda cfg=cfg: mlp_run({k: v for k, v in cfg.items() if k != "model"},
-                                                            device=ctx.device, snapshots=False))
+        for i, ((label, value, _), (s, arr)) in enumerate(zip(mjobs, mdone, strict=True)):
             arr = file_params(arrays, f"m{i}", {"model": "mlp", "sweep": label, "value": value}, arr)
             mrows.append({**_row(label, value, s), "circle_score_end": s["circle_score_end"],
                           "train_wall_s": s["train_wall_s"]})
             arrays[f"m{i}_step"], arrays[f"m{i}_train"], arrays[f"m{i}_test"] = arr["step"], arr["train_acc"], \
                 arr["test_acc"]
         out.update(mlp_rows=mrows, mlp_wd_fixed=mc["wd_fixed"])
-    tb = c.get("textbook")
     if tb:
-        out["textbook"] = _textbook(ctx, tb, arrays)
+        out["textbook"] = _textbook(tb, tdone, arrays)
     return out, arrays
 
 
@@ -141,14 +159,13 @@ def _textbook_point(grid: dict[str, Any], wds: list[float], fractions: list[floa
     return {"rows": rows}, arrs
 
 
-def _textbook(ctx, tb: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The multi-seed sweeps of checks T1–T3 (:mod:`regimes.checks.textbook`), their verdicts,
-    and the T1 runs' curves (``tb1_c{i}_step``, ``_train_acc``, ``_test_acc``, ``_theta_l2``)."""
+def _textbook(tb: dict[str, Any], done: list[tuple[dict[str, Any], dict[str, np.ndarray]]],
+              arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The multi-seed sweeps of checks T1–T3 (:mod:`regimes.checks.textbook`; ``done``: the T1
+    and T2 points), their verdicts, and the T1 runs' curves (``tb1_c{i}_step``, ``_train_acc``,
+    ``_test_acc``, ``_theta_l2``)."""
     g1, g2 = tb["t1"], tb["t2"]
-    m1, a1 = ctx.point({"textbook": "t1", **g1},
-                       lambda: _textbook_point(g1, list(g1["wds"]), [g1["fraction"]]))
-    m2, _ = ctx.point({"textbook": "t2", **g2},
-                      lambda: _textbook_point(g2, [g2["wd"]], list(g2["fractions"])))
+    (m1, a1), (m2, _) = done
     arrays.update({f"tb1_{k}": v for k, v in a1.items()})
     r1, r2 = m1["rows"], m2["rows"]
     return {"t1": {"grid": g1, "rows": r1, **t1_verdict(r1)}, "t2": {"grid": g2, "rows": r2, **t2_verdict(r2)},
@@ -163,12 +180,15 @@ def _sweep_panels(axes, rows: list[dict[str, Any]], who: str) -> None:
                               (axes[1], "fraction", "training fraction n/p²")):
         rr = [r for r in rows if r["sweep"] == sweep]
         xv = np.array([r["value"] for r in rr])
+        positive = False
         for key, col, mk in (("t_mem", 0, "o"), ("t_grok", 1, "s"), ("gap", 2, "^")):
             v = np.array([np.nan if r[key] is None else r[key] for r in rr], dtype=float)
             ax.plot(xv, v, marker=mk, color=plots.COLORS[col], label=key)
+            positive |= bool(np.any(v > 0))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("steps")
-        ax.set_yscale("log")
+        if positive:           # a log axis needs a positive value (none when no run memorised)
+            ax.set_yscale("log")
         if sweep == "weight_decay" and xv.size and xv.min() > 0:
             ax.set_xscale("log")
         ax.set_title(who, fontsize=8)
@@ -241,7 +261,7 @@ def _textbook_panels(axes, tb: dict[str, Any], arrays: dict[str, np.ndarray]) ->
                 color=plots.COLORS[j % len(plots.COLORS)], label=f"seed {sd}")
     fit = t1["fit"]
     wv = np.array(sorted({r["weight_decay"] for r in rows}), dtype=float)
-    if np.isfinite(fit["estimate"]):
+    if fit.get("estimate") is not None and np.isfinite(fit["estimate"]):   # None: too few runs grokked
         ax.plot(wv, np.exp(fit["intercept"]) * wv ** fit["estimate"], color="k",
                 label=f"slope {fit['estimate']:.2f} [{fit['low']:.2f}, {fit['high']:.2f}]")
         ax.plot(wv, np.exp(fit["intercept"]) * wv[0] ** (fit["estimate"] + 1) / wv, color="0.5", ls=":",
@@ -289,7 +309,8 @@ def _textbook_panels(axes, tb: dict[str, Any], arrays: dict[str, np.ndarray]) ->
                 ax.plot([t], [th[st == t][0]], mk, color=col, ms=5)
     ax.set_xlabel("step")
     ax.set_ylabel("‖θ‖₂")
-    ax.set_title(f"T3: {t3['verdict']} (● t_mem, ★ t_grok; CV ratio {t3['ratio']:.2f})", fontsize=8)
+    ratio = "n/a" if t3.get("ratio") is None else f"{t3['ratio']:.2f}"
+    ax.set_title(f"T3: {t3['verdict']} (● t_mem, ★ t_grok; CV ratio {ratio})", fontsize=8)
     ax.legend(fontsize=6)
     return (f" Third row (checks T1–T3): the quadratic net, AdamW lr {TEXTBOOK_RUN['lr']:g}, p = {TEXTBOOK_RUN['p']}, "
             f"{len(seeds)} seeds per point; T1 fits log gap against log γ with a cluster bootstrap over seeds; "
