@@ -5,7 +5,8 @@ Every number the README's findings quote is followed by an invisible marker
 (without ``.json``; ``paper/NAME`` or ``full/NAME`` for one under ``docs/results/paper/`` or
 ``docs/results/full/``), ``KEYPATH`` a
 ``/``-separated path into it (list entries by index,
-or by their ``"id"``), ``FMT`` a Python format spec. This test formats the stored value
+or by their ``"id"``; several paths joined by ``+`` quote the sum of their values),
+``FMT`` a Python format spec. This test formats the stored value
 and compares it with the text right before the marker. The verification table must
 match the committed ``checks.json`` row by row (verdict and measured value), every
 registered check must be in it, and every gallery figure must have its committed result.
@@ -59,8 +60,10 @@ def test_readme_markers_exist() -> None:
 
 @pytest.mark.parametrize("m", list(MARKER.finditer(README)), ids=lambda m: f"{m['file']}:{m['path']}")
 def test_readme_number_matches_its_result_file(m: re.Match) -> None:
-    value = _walk(_load(m["file"]), m["path"])
-    assert value is not None, f"{m['file']}:{m['path']} is null in the committed file"
+    data = _load(m["file"])
+    parts = [_walk(data, path) for path in m["path"].split("+")]
+    assert None not in parts, f"{m['file']}:{m['path']} is null in the committed file"
+    value = parts[0] if len(parts) == 1 else sum(parts)
     expected = format(value, m["fmt"])
     assert m["text"].replace("−", "-") == expected, (m["file"], m["path"], value)
 
