@@ -56,7 +56,6 @@ fraction (T2 INCONCLUSIVE).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -130,12 +129,8 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
          "fractions": list(tb["t2"]["fractions"])}]
     qkeys = [{"model": "quadratic", "cfg": cfg, "device": ctx.device} for _, _, cfg in jobs]
     mkeys = [{"model": "mlp", "cfg": cfg, "device": ctx.device} for _, _, cfg in mjobs]
-    keys = tkeys + qkeys + mkeys
-    # a run in two sweeps (e.g. the fixed weight decay at the fixed fraction) is computed once
-    unique = list({json.dumps(k, sort_keys=True): k for k in keys}.values())
-    got = dict(zip((json.dumps(k, sort_keys=True) for k in unique), ctx.map(unique, _point, desc="runs"),
-                   strict=True))
-    done = [got[json.dumps(k, sort_keys=True)] for k in keys]
+    # a run in two sweeps (the fixed weight decay at the fixed fraction) is one point, computed once
+    done = ctx.map(tkeys + qkeys + mkeys, _point, desc="runs")
     tdone, qdone, mdone = done[:len(tkeys)], done[len(tkeys):len(tkeys) + len(qkeys)], done[len(tkeys) + len(qkeys):]
     rows, arrays = [], {}
     for i, ((label, value, _), (s, arr)) in enumerate(zip(jobs, qdone, strict=True)):

@@ -283,15 +283,18 @@ class RunContext:
         The same cache as :meth:`point` (a key done by either is done for both); the
         points run in parallel when the run has an executor (``regimes run NN --jobs J``
         or ``--executor dask``), so ``fn`` should be a module-level function of the
-        experiment script (it is shipped to the workers by value).
+        experiment script (it is shipped to the workers by value). A key given twice is
+        computed once, as with :meth:`point`.
         """
         if self.executor is None:
             return [self.point(k, lambda k=k: fn(k)) for k in self.progress(keys, desc, total=len(keys))]
         from regimes.sweep import PointCache, run_sweep
 
-        res = run_sweep(fn, keys, PointCache(self.points_dir, salt=self.config), quiet=self.quiet,
+        unique = list({config_hash(k): k for k in keys}.values())
+        res = run_sweep(fn, unique, PointCache(self.points_dir, salt=self.config), quiet=self.quiet,
                         desc=desc, **self.executor)
-        return [(r.metrics, r.arrays) for r in res]
+        by_hash = {config_hash(k): (r.metrics, r.arrays) for k, r in zip(unique, res, strict=True)}
+        return [by_hash[config_hash(k)] for k in keys]
 
 
 # --------------------------------------------------------------------------- experiment
