@@ -209,6 +209,29 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- run
+def _check_jobs(jobs: int) -> int:
+    """``--jobs`` as one line before any work: at least 1, at most this machine's cores (more
+    worker processes than cores only time-slice them, each holding its own copy of the data)."""
+    cores = os.cpu_count() or 1
+    if jobs < 1 or jobs > cores:
+        raise CLIError(f"--jobs {jobs} is out of range: this machine has {cores} core(s), allowed 1 to {cores} "
+                       f"— e.g. --jobs {min(2, cores)}, or --jobs 1 to run in this process")
+    return jobs
+
+
+def _check_dask() -> None:
+    """``--executor dask`` without the extra: one line with the install line, before any work."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("dask.distributed") is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise CLIError("--executor dask needs Dask, which is not installed — pip install -e '.[sweep]', "
+                       "or drop --executor for local worker processes (--jobs N)")
+
+
 def _resolve_executor(args: argparse.Namespace) -> tuple[str, int]:
     executor = args.executor
     if args.scheduler is not None:
@@ -225,8 +248,10 @@ def _resolve_executor(args: argparse.Namespace) -> tuple[str, int]:
     executor = executor or "local"
     jobs = args.jobs if args.jobs is not None else (min(4, os.cpu_count() or 1)
                                                      if executor == "dask" else 1)
-    if jobs < 1:
-        raise CLIError(f"--jobs {jobs} must be at least 1 — e.g. --jobs 2, or drop it for one process")
+    if executor == "dask":
+        _check_dask()
+    if args.scheduler is None:   # a local pool or LocalCluster runs on this machine's cores
+        _check_jobs(jobs)
     return executor, jobs
 
 
@@ -404,8 +429,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         checks = []
     _check_device(args.device)
-    if args.jobs < 1:
-        raise CLIError(f"--jobs {args.jobs} must be at least 1 — e.g. --jobs 2")
+    _check_jobs(args.jobs)
     inner = None if args.jobs == 1 else {"jobs": args.jobs, "executor": "local", "client": None}
     out = Path(args.out)
     t0 = time.perf_counter()

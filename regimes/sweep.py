@@ -190,29 +190,51 @@ def _progress(total: int, desc: str, quiet: bool) -> Any:
     return tqdm(total=total, desc=desc, disable=quiet or not sys.stderr.isatty(), leave=False)
 
 
-def _call(fn: Any, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays]:
-    if isinstance(fn, bytes):
-        import cloudpickle
+def _call(blob: bytes, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays]:
+    """Worker side: rebuild the point function shipped by :func:`_shippable` and run it."""
+    import cloudpickle
 
-        fn = cloudpickle.loads(fn)
-    return fn(point)
+    return cloudpickle.loads(blob)(point)
 
 
-def _shippable(fn: PointFn) -> tuple[Callable[..., Any], Any]:
-    """``(_call, fn)`` for a spawned worker: ``fn`` itself if it pickles by reference,
-    else cloudpickled by value (functions of an experiment script loaded from a file)."""
-    import pickle
+def _shippable(fn: PointFn) -> bytes:
+    """``fn`` as bytes a spawned worker can rebuild, or :class:`SweepError` before any work.
+
+    cloudpickle (a dependency) ships a function of an importable module by reference and
+    anything else by value: functions of an experiment script loaded from a file, and
+    functions defined in ``__main__`` without a file (a notebook, ``python -c``, stdin), which
+    a spawned worker could not import by name. A function that cannot be pickled at all (it
+    holds a lock, an open file, a generator, ...) is refused here, not by a broken pool later.
+    """
+    import cloudpickle
 
     try:
-        pickle.loads(pickle.dumps(fn))
-        return _call, fn
-    except Exception:
-        try:
-            import cloudpickle
-        except ImportError:  # pragma: no cover - cloudpickle comes with Dask
-            raise SweepError(f"{fn!r} cannot be sent to worker processes: make it a module-level "
-                             "function, or install 'dask[distributed]' (brings cloudpickle)") from None
-        return _call, cloudpickle.dumps(fn)
+        blob = cloudpickle.dumps(fn)
+        cloudpickle.loads(blob)
+    except Exception as e:
+        raise SweepError(f"{fn!r} cannot be sent to worker processes ({type(e).__name__}: {e}): "
+                         "make everything it refers to picklable, or run with jobs=1") from None
+    return blob
+
+
+@contextlib.contextmanager
+def _spawnable_main() -> Any:
+    """While workers start: hide a ``__main__.__file__`` that names no file.
+
+    ``python -`` (stdin) sets it to ``'<stdin>'``, and a spawned worker would try to re-run
+    that path as the main script and die before taking a point (a ``BrokenProcessPool``).
+    The point function travels by value (:func:`_shippable`), so the worker needs no main.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.isfile(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def _parent_torch_threads() -> int | None:
@@ -261,8 +283,9 @@ def run_sweep(
     """Run ``fn`` on every point not already finished in ``cache``; return all, in order.
 
     ``executor="local"`` runs in this process for ``jobs=1`` and in a pool of
-    ``jobs`` spawned processes otherwise (``fn`` must then be picklable: a
-    module-level function or a ``functools.partial`` of one); each worker gets
+    ``jobs`` spawned processes otherwise (``fn`` is shipped with cloudpickle, so a function
+    defined in a notebook or ``python -c`` works too; one that cannot be pickled is refused
+    with :class:`SweepError` before any work); each worker gets
     this process's ``torch.get_num_threads()`` if torch is imported here. ``executor="dask"``
     uses ``client`` if given, else connects to ``scheduler``, else starts a
     ``LocalCluster`` of ``jobs`` workers. Each result is stored in ``cache``
@@ -308,18 +331,25 @@ def run_sweep(
         elif executor == "local":
             import multiprocessing as mp
             from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+            from concurrent.futures.process import BrokenProcessPool
 
+            blob = _shippable(fn)    # refused here, before a worker starts
             pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
                                        mp_context=mp.get_context("spawn"),
                                        initializer=_worker_init, initargs=(_parent_torch_threads(),))
             try:
-                call, arg = _shippable(fn)
-                pending = {pool.submit(call, arg, points[i]): i for i in todo}
+                with _spawnable_main():   # workers start on submit
+                    pending = {pool.submit(_call, blob, points[i]): i for i in todo}
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
                         finish(pending.pop(fut), fut.result())
                         bar.update(1)
+            except BrokenProcessPool as e:
+                _kill_pool(pool)
+                raise SweepError(f"a worker process died while computing a point ({e}); finished points "
+                                 "are kept: rerun to resume, or run with jobs=1 to see the error in this "
+                                 "process") from None
             except BaseException:
                 _kill_pool(pool)
                 raise

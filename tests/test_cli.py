@@ -218,7 +218,9 @@ BAD = {
                                        "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
     "jobs with scheduler": (["run", "91", "--scheduler", "tcp://127.0.0.1:1", "--jobs", "2"],
                             "drop --jobs"),
-    "zero jobs": (["run", "91", "--jobs", "0"], "at least 1"),
+    "zero jobs": (["run", "91", "--jobs", "0"], "--jobs 0 is out of range"),
+    "more jobs than cores": (["run", "91", "--jobs", "100000"], "--jobs 100000 is out of range"),
+    "reproduce with more jobs than cores": (["reproduce", "--jobs", "100000"], "--jobs 100000 is out of range"),
     "bad device": (["run", "91", "--device", "tpu"], "invalid device"),
     "unknown config key": (["run", "91", "--set", "q=3"], "no config key 'q'"),
     "unknown nested key": (["run", "91", "--set", "run.lrr=1"], "no config key 'lrr'"),
@@ -245,6 +247,21 @@ def test_bad_input_is_one_line_and_writes_nothing(case: str, tmp_path: Path,
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error:") and needle in err, err
     assert "—" in err  # every message names its fix after the dash
+    assert not out.exists()
+
+
+def test_dask_without_the_extra_is_one_line_naming_the_install(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("dask") else real(name, *a))
+    exps, out = tmp_path / "exps", tmp_path / "out"
+    write_tiny(exps)
+    code, _, err = invoke(["run", "91", "--executor", "dask", "--experiments", str(exps), "--out", str(out)],
+                          capsys)
+    assert code == 2 and err.count("\n") == 1 and "pip install -e '.[sweep]'" in err, err
     assert not out.exists()
 
 

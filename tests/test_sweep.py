@@ -369,3 +369,50 @@ def test_point_cache_keys_by_the_point_functions_code(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("pointfn", None)
+
+
+_MAIN_SWEEP = """
+import json, sys
+import numpy as np
+from regimes.sweep import PointCache, grid, run_sweep
+
+def fn(point):                      # defined in __main__, which has no file here
+    return {"x3": point["x"] ** 3}, {"v": np.arange(3) * point["x"]}
+
+res = run_sweep(fn, grid(x=[1, 2, 3]), PointCache(sys.argv[1]), jobs=2, quiet=True)
+print(json.dumps([r.metrics["x3"] for r in res]))
+"""
+
+
+@pytest.mark.parametrize("how", ["-c", "stdin"])
+def test_a_point_function_of_a_fileless_main_runs_on_worker_processes(tmp_path: Path, how: str) -> None:
+    # a notebook, `python -c` or stdin: a spawned worker cannot import __main__.fn by name, so
+    # the function must travel by value (cloudpickle, a base dependency), never as a broken pool
+    cache = str(tmp_path / "c")
+    if how == "-c":
+        out = subprocess.run([sys.executable, "-c", _MAIN_SWEEP, cache], capture_output=True, text=True,
+                             timeout=120)
+    else:
+        out = subprocess.run([sys.executable, "-", cache], input=_MAIN_SWEEP, capture_output=True, text=True,
+                             timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [1, 8, 27]
+
+
+def test_an_unpicklable_point_function_is_refused_before_any_work(tmp_path: Path) -> None:
+    import threading
+
+    from regimes.sweep import SweepError
+
+    lock = threading.Lock()
+    calls = []
+
+    def fn(point):  # holds a lock: no pickler can ship it
+        with lock:
+            calls.append(point)
+        return {}, {}
+
+    with pytest.raises(SweepError, match="cannot be sent to worker processes"):
+        run_sweep(fn, grid(x=[1, 2]), PointCache(tmp_path / "c"), jobs=2, quiet=True)
+    assert calls == []
+    assert not list(tmp_path.rglob("*.json"))
