@@ -120,6 +120,9 @@ def _check_batch(nets: Sequence[QuadraticNet], trains: Sequence[Dataset], config
         if not isinstance(cfg, TrainConfig):
             raise ValueError(f"configs[{i}] must be a TrainConfig, got {type(cfg).__name__}")
         cfg.validate()
+        if cfg.normalize != "whole" or cfg.linf_ties != "split":
+            raise ValueError(f"configs[{i}] has normalize={cfg.normalize!r}, linf_ties={cfg.linf_ties!r}: the batched "
+                             "engine runs normalize='whole' and linf_ties='split' only — use regimes.train.train")
         if not isinstance(tr, Dataset):
             raise ValueError(f"trains[{i}] must be a Dataset, got {type(tr).__name__}")
         if te is not None and (not isinstance(te, Dataset) or te.task != tr.task):

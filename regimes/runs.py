@@ -26,12 +26,10 @@ triples, not in the training set; see :func:`regimes.train.evaluate`):
 * the eNTK-at-init kernel baseline on the same training set: ridgeless kernel regression
   with the prior mean f₀ (App. B.1), its held-out accuracy and ℓ2 ratio.
 
-The paper's settings (App. A.1, A.2) are the defaults of :func:`paper_config`:
-
-* regression: GD, lr 1 on ½(g − y)² (= lr 0.5 on our mean (g − y)²), λ∞ = 1e-4,
-  h = 4p (Fig 3), n = 2p^{2.25};
-* classification: normalized GD (eq. A.1), lr 10, λ∞ = 1e-20, cross-entropy, h = 8p,
-  n = 2p^{5/3}.
+The paper's settings (App. A.1, A.2) come from :mod:`regimes.settings.mohamadi` through
+:func:`paper_config`, under a *reading* of what the paper leaves open (normalization of eq.
+A.1, dtype, the scale of "squared loss", the init law, sampling, ℓ∞ ties, the classification
+width); every summary records the reading it ran under.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ from regimes._validate import check_choice, check_int, check_positive
 from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
+from regimes.settings.mohamadi import APP_A1, APP_A2, n_train, regression_step, resolve_reading
 
 __all__ = [
     "C17B_RUN",
@@ -93,23 +92,34 @@ class RichRunConfig:
     n_evals : number of evaluation points along training (log-free, evenly spaced).
     dtype : ``"float32"`` or ``"float64"``.
     kernel_baseline : also fit the eNTK-at-init kernel regressor on the same data.
+    normalize, linf_ties : as :class:`regimes.train.TrainConfig`.
+    init : ``"pytorch_uniform"`` (U(±1/√fan_in)) or ``"he_normal"`` (N(0, 2/fan_in)).
+    sampling : ``"without_replacement"`` (n distinct points) or ``"with_replacement"`` (i.i.d.).
+    reading : the full reading of the paper's open settings this config was built under (set by
+        :func:`paper_config`, recorded in the summary; ``None`` for a config built by hand).
 
+    The defaults are App. A.2's classification setting under the suite's default reading.
     Unknown keys are refused (it is a dataclass); :meth:`validate` checks the ranges.
     """
 
     setting: str
     p: int
     seed: int = 0
-    n_exponent: float = 5 / 3
+    n_exponent: float = APP_A2["n_exponent"]
     width_mult: int = 8
-    optimizer: str = "normalized_gd"
-    lr: float = 10.0
-    lam_inf: float = 1e-20
-    loss: str = "cross_entropy"
+    optimizer: str = APP_A2["optimizer"]
+    lr: float = APP_A2["lr"]
+    lam_inf: float = APP_A2["lam_inf"]
+    loss: str = APP_A2["loss"]
     steps: int = 2000
     n_evals: int = 50
     dtype: str = "float32"
     kernel_baseline: bool = True
+    normalize: str = "whole"
+    init: str = "pytorch_uniform"
+    sampling: str = "without_replacement"
+    linf_ties: str = "split"
+    reading: dict[str, str] | None = None
 
     def validate(self) -> RichRunConfig:
         """Raise ``ValueError`` naming the field for any out-of-range value; return ``self``."""
@@ -121,30 +131,67 @@ class RichRunConfig:
         check_int("steps", self.steps, low=1)
         check_int("n_evals", self.n_evals, low=1)
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("init", self.init, INITS)
+        check_choice("sampling", self.sampling, ("without_replacement", "with_replacement"))
+        if self.reading is not None:
+            resolve_reading(self.reading)
         if self.setting == "regression" and self.loss != "mse":
             raise ValueError(f"loss={self.loss!r} is not allowed for regression: use 'mse'")
+        self.train_config()    # optimizer, lr, λ, normalize, linf_ties: TrainConfig's own checks
         return self
 
     @property
     def n(self) -> int:
         """Training-set size round(2 p^{n_exponent}), capped at (population size − 1)."""
         size = self.p**2 if self.setting == "classification" else self.p**3
-        return min(round(2 * self.p**self.n_exponent), size - 1)
+        return n_train(self.p, self.n_exponent, size)
+
+    def train_config(self):
+        """The :class:`regimes.train.TrainConfig` of this run."""
+        from regimes.train import TrainConfig
+
+        return TrainConfig(steps=self.steps, lr=self.lr, optimizer=self.optimizer, loss=self.loss,
+                           lam_inf=self.lam_inf, eval_every=max(1, self.steps // self.n_evals),
+                           normalize=self.normalize, linf_ties=self.linf_ties).validate()
 
     def as_dict(self) -> dict[str, Any]:
         """The config as plain JSON values."""
         return dataclasses.asdict(self)
 
 
-def paper_config(setting: str, p: int, seed: int = 0, **overrides: Any) -> RichRunConfig:
-    """The paper's App. A hyperparameters for ``setting`` at ``p`` (see the module docstring),
-    with ``overrides`` applied (a misspelt key raises ``TypeError`` from the dataclass)."""
+#: Init laws of :class:`RichRunConfig` → (``QuadraticNet.init`` dist, scale α).
+INITS: dict[str, tuple[str, float]] = {"pytorch_uniform": ("uniform", 1.0), "he_normal": ("normal", math.sqrt(2.0))}
+
+
+def paper_config(setting: str, p: int, seed: int = 0, reading: dict[str, str] | None = None,
+                 **overrides: Any) -> RichRunConfig:
+    """App. A's setting for ``setting`` at ``p`` under ``reading`` (options of
+    :data:`regimes.settings.mohamadi.OPEN_SETTINGS`; unnamed ones take the suite's default),
+    with ``overrides`` applied (a misspelt key raises ``TypeError`` from the dataclass; an
+    unknown reading ``ValueError``).
+
+    * regression (App. A.1): GD, lr 1 and λ∞ 1e-4 in the paper's loss, i.e. on the suite's mean
+      (g − y)² as the ``square_loss`` reading says; h = 4p (Fig 3), n = 2p^{2.25};
+    * classification (App. A.2): normalized GD (eq. A.1, as the ``normalization`` reading says),
+      lr 10, λ∞ 1e-20, cross-entropy, h from the ``width`` reading, n = 2p^{5/3}.
+
+    >>> c = paper_config("regression", 11, reading={"square_loss": "half"})
+    >>> c.lr, c.lam_inf, c.width_mult
+    (0.5, 0.0002, 4)
+    >>> paper_config("classification", 11, reading={"normalization": "loss"}).normalize
+    'loss'
+    """
     check_choice("setting", setting, SETTINGS)
+    r = resolve_reading(reading)
     if setting == "regression":
-        base = dict(n_exponent=2.25, width_mult=4, optimizer="gd", lr=0.5, lam_inf=1e-4, loss="mse")
+        lr, lam = regression_step(r["square_loss"])
+        base: dict[str, Any] = dict(n_exponent=APP_A1["n_exponent"], width_mult=APP_A1["width_mult"],
+                                    optimizer=APP_A1["optimizer"], lr=lr, lam_inf=lam, loss="mse")
     else:
-        base = dict(n_exponent=5 / 3, width_mult=8, optimizer="normalized_gd", lr=10.0, lam_inf=1e-20,
-                    loss="cross_entropy")
+        base = dict(n_exponent=APP_A2["n_exponent"], width_mult=int(r["width"].rstrip("p")),
+                    optimizer=APP_A2["optimizer"], lr=APP_A2["lr"], lam_inf=APP_A2["lam_inf"], loss=APP_A2["loss"],
+                    normalize=r["normalization"])
+    base.update(dtype=r["dtype"], init=r["init"], sampling=r["sampling"], linf_ties=r["linf_ties"], reading=r)
     return RichRunConfig(setting=setting, p=p, seed=seed, **{**base, **overrides}).validate()
 
 
@@ -195,6 +242,42 @@ def _penalty_dominated_at(history: dict[str, list]) -> int | None:
     return None
 
 
+#: θ's direction has settled once the angle it turns between evaluations stays below this
+#: (radians) for the rest of the run; :func:`rich_run`'s ``direction_settled_at``.
+DIRECTION_TOL = 1e-4
+
+
+class _DirectionCallback:
+    """Records ``theta_angle``: the angle (radians, float64) between θ at this evaluation and at
+    the previous one (NaN at the first), as 2·asin(‖u − v‖/2) of the unit vectors, which keeps
+    its digits for small angles where arccos(u·v) loses them."""
+
+    def __init__(self) -> None:
+        self.prev: torch.Tensor | None = None
+
+    def __call__(self, step: int, params: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
+        u = torch.cat([v.detach().reshape(-1).double() for v in params.values()])
+        nu = u.norm()
+        u = u / nu if nu > 0 else u
+        if self.prev is None:
+            record["theta_angle"] = math.nan
+        else:
+            record["theta_angle"] = float(2 * torch.asin(torch.clamp((u - self.prev).norm() / 2, max=1.0)))
+        self.prev = u
+
+
+def _settled_at(steps: list, angles: list) -> int | None:
+    """The first evaluation step after which every angle θ turns is below :data:`DIRECTION_TOL`
+    (θ converged in direction while it may still grow), or ``None``."""
+    out = None
+    for t, a in zip(steps, angles, strict=True):
+        if a == a and a < DIRECTION_TOL:
+            out = int(t) if out is None else out
+        else:
+            out = None
+    return out
+
+
 def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train one run as ``config`` says and measure it on held-out points.
 
@@ -204,6 +287,9 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     classification, which trains on cross-entropy and has no square-loss target),
     ``theta_inf``, ``q_min``, ``norm_margin``, ``stalled_at`` and ``stall_kind`` (the first
     step of a stretch where θ stopped changing or cycled, and how; None if it never did),
+    ``direction_settled_at`` (the first evaluation step after which θ turns less than
+    :data:`DIRECTION_TOL` radians between evaluations: converged in direction; None if not),
+    ``reading`` (the reading of the paper's open settings, or None),
     ``penalty_dominated_at`` (the first evaluation step at which the ℓ∞ penalty's gradient
     exceeds the data loss's, so that a normalized step is spent on the penalty; None if
     never), ``steps_per_s`` and, with
@@ -222,22 +308,25 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     """
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, sample_split
-    from regimes.train import TrainConfig, train
+    from regimes.train import train
 
     config.validate()
     p, setting = config.p, config.setting
-    split = sample_split(Task(p, setting), n=config.n, seed=config.seed)
-    net0 = QuadraticNet.init(p, config.width_mult * p, seed=config.seed, dtype=getattr(torch, config.dtype))
-    tc = TrainConfig(steps=config.steps, lr=config.lr, optimizer=config.optimizer, loss=config.loss,
-                     lam_inf=config.lam_inf, eval_every=max(1, config.steps // config.n_evals))
-    res = train(net0, split.train, tc, test=split.test, device=device)
+    split = sample_split(Task(p, setting), n=config.n, seed=config.seed,
+                         replace=config.sampling == "with_replacement")
+    dist, alpha = INITS[config.init]
+    net0 = QuadraticNet.init(p, config.width_mult * p, seed=config.seed, dtype=getattr(torch, config.dtype),
+                             dist=dist, alpha=alpha)
+    tc = config.train_config()
+    res = train(net0, split.train, tc, test=split.test, device=device, callbacks=[_DirectionCallback()])
     h, f = res.history, res.final
     summary: dict[str, Any] = {
-        "config": config.as_dict(), "n": config.n, "width": config.width_mult * p,
+        "config": config.as_dict(), "reading": config.reading, "n": config.n, "width": config.width_mult * p,
         "train_loss": f["train_loss"], "train_acc": f["train_acc"], "heldout_acc": f["test_acc"],
         "heldout_loss": f["test_loss"], "theta_inf": f["theta_inf"], "q_min": f.get("q_min", math.nan),
         "norm_margin": f.get("norm_margin", math.nan), "stalled_at": res.stalled_at,
         "stall_kind": res.stall_kind, "penalty_dominated_at": _penalty_dominated_at(h),
+        "direction_settled_at": _settled_at(h["step"], h["theta_angle"]),
         "steps_per_s": res.steps_per_s, "wall_s": res.wall_time_s,
     }
     if setting == "regression":
@@ -248,7 +337,8 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
         summary["heldout_l2_ratio"] = math.nan
     if config.kernel_baseline:
         summary.update(_kernel_baseline(net0, split, setting))
-    keys = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "theta_inf", "norm_margin")
+    keys = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "theta_inf", "norm_margin", "q_min",
+            "theta_angle")
     arrays = {k: np.asarray(h[k], dtype=np.float64) for k in keys if k in h}
     arrays.update(net_arrays(res.net))
     return summary, arrays

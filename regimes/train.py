@@ -24,15 +24,27 @@ The optimizers are the textbook ones and match ``torch.optim`` update for
 update (``tests/test_train.py`` cross-checks Adam, AdamW and SGD with momentum):
 
 * ``"gd"``: θ ← θ − η ∇L.
-* ``"normalized_gd"``: θ ← θ − η ∇L / ‖∇L‖₂ (App. A, eq. A.1). The norm is that of
-  the full gradient, penalties included (the paper leaves this open), computed with
-  scaling (∇L / max|∇L| first), so the step has length η whenever any entry of ∇L is
-  nonzero (Σg² underflows to 0 once every |g| < ~1e-162 in float64, ~1e-23 in float32).
-  A zero gradient leaves θ unchanged. Note that the penalty is *not* immaterial late in
-  a run: once ‖∇L_data‖ falls below λ (cross-entropy margins ≳ 45–60 with λ = 1e-20),
-  the ℓ∞ subgradient dominates the direction and the step of length η moves the largest
-  entry by ±η, flipping it back and forth (a period-2 cycle; ‖θ‖∞ sampled at even steps
-  is then constant) while the rest of θ moves by ≈ η‖∇L_data‖/λ per step.
+* ``"normalized_gd"``: the step of App. A.2, eq. A.1, θ ← θ − η ∇ℓ/‖∇ℓ‖₂, under one of the two
+  readings of what ℓ is (``normalize``; the paper leaves it open, see
+  :data:`regimes.settings.mohamadi.OPEN_SETTINGS`):
+
+  - ``"whole"``: ℓ is the whole objective, θ ← θ − η ∇L/‖∇L‖₂ with the penalties inside.
+    The norm is computed with scaling (∇L / max|∇L| first), so the step has length η
+    whenever any entry of ∇L is nonzero, and a zero gradient leaves θ unchanged. Once the
+    data gradient falls below λ (cross-entropy margins ≳ 45 with λ = 1e-20) the direction
+    is the ℓ∞ subgradient's: the step moves the largest entry by ±η, flipping it back and
+    forth (a period-2 cycle, reported as the stall kind ``"penalty_flip"``), while the rest of
+    θ moves by ≈ η‖∇L_data‖/λ per step. That is the reading, not round-off: in exact
+    arithmetic the run is as slow.
+  - ``"loss"``: ℓ is the data loss alone and the penalties are added outside,
+    θ ← θ − η(∇L_data/‖∇L_data‖₂ + λ∂‖θ‖∞ + wd θ). Only the *direction* of ∇L_data enters, so
+    the cross-entropy gradient is computed up to a positive factor that keeps it
+    representable: every entry exp(f_j − f_y − ℓ_i) is multiplied by exp(c), c = −max over
+    all entries of (f_j − f_y − ℓ_i), i.e. each example is weighted by exp(−(q_i − q_min))
+    relative to the smallest margin. The direction is then exact to rounding after exp(−q)
+    itself has underflowed (margins ≳ 104 in float32, ≳ 745 in float64), and a run keeps
+    growing its margin for its whole budget.
+
 * ``"sgd"``: heavy-ball momentum as in ``torch.optim.SGD`` (dampening 0):
   b ← μ b + ∇L (b = ∇L at the first step), θ ← θ − η b. Full batch, so not stochastic.
 * ``"adam"``: ``torch.optim.Adam`` with the ℓ2 term coupled into the gradient.
@@ -86,7 +98,9 @@ from regimes.store import atomic_write_bytes
 from regimes.tasks import Dataset, clean_pairs, heldout
 
 __all__ = [
+    "LINF_TIES",
     "LOSSES",
+    "NORMALIZE",
     "OPTIMIZERS",
     "NonFiniteError",
     "TrainConfig",
@@ -100,6 +114,8 @@ __all__ = [
 
 OPTIMIZERS = ("gd", "normalized_gd", "sgd", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
+NORMALIZE = ("whole", "loss")
+LINF_TIES = ("split", "first")
 
 ApplyFn = Callable[[Params, torch.Tensor], torch.Tensor]
 Callback = Callable[[int, Params, dict], None]
@@ -155,6 +171,12 @@ class TrainConfig:
         the detection off. A step is stalled when its update left θ bitwise unchanged
         (θ_t == θ_{t−1} in every tensor), or returned it bitwise to θ_{t−2} (a period-2
         cycle), or its training loss is exactly 0. See :func:`train` (``stalled_at``).
+    normalize : for ``"normalized_gd"``, what eq. A.1 normalizes: ``"whole"`` (the gradient of the
+        whole objective, penalties included) or ``"loss"`` (the data loss's alone, penalties
+        added outside; underflow-free). See the module docstring.
+    linf_ties : the ℓ∞ subgradient where several entries tie for the largest |θ_i|: ``"split"``
+        (each gets sign(θ_i)/k, the minimum-norm subgradient) or ``"first"`` (the first in
+        memory order, W before V, gets sign(θ_i)).
     stop_on_stall : stop training at the first step at which a stall is confirmed (the
         last step of its first ``stall_patience`` stalled steps; with CUDA, the first
         evaluation step or multiple of ``stall_patience`` after that) instead of running
@@ -186,6 +208,8 @@ class TrainConfig:
     check_finite_every: int = 1
     stall_patience: int | None = 100
     stop_on_stall: bool = False
+    normalize: str = "whole"
+    linf_ties: str = "split"
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` on any out-of-range field; return ``self``."""
@@ -193,6 +217,11 @@ class TrainConfig:
         check_positive("lr", self.lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("loss", self.loss, LOSSES)
+        check_choice("normalize", self.normalize, NORMALIZE)
+        if self.normalize != "whole" and self.optimizer != "normalized_gd":
+            raise ValueError(f"normalize={self.normalize!r} needs optimizer='normalized_gd' (got "
+                             f"{self.optimizer!r}): allowed 'whole' (the default) for other optimizers")
+        check_choice("linf_ties", self.linf_ties, LINF_TIES)
         check_positive("lam_inf", self.lam_inf, allow_zero=True)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_positive("momentum", self.momentum, allow_zero=True)
@@ -276,24 +305,46 @@ class TrainResult:
 
 
 # =========================================================================== losses / grads
-def linf_subgradient_all(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """‖θ‖_∞ over all ``tensors`` jointly and its minimum-norm subgradient (eq. 2.2).
+def linf_subgradient_all(tensors: Sequence[torch.Tensor], ties: str = "split"
+                         ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """‖θ‖_∞ over all ``tensors`` jointly and a subgradient of it (eq. 2.2).
 
-    Returns ``(norm, grads)`` with one gradient per tensor: every entry tied (exactly)
-    for the largest absolute value gets ``sign(θ_i)/k`` with ``k`` the number of tied
-    entries over all tensors; all others 0; at θ = 0 the subgradient is 0.
+    Returns ``(norm, grads)`` with one gradient per tensor. ``ties="split"`` (default): the
+    minimum-norm subgradient, every entry tied (exactly) for the largest absolute value gets
+    ``sign(θ_i)/k`` with ``k`` the number of tied entries over all tensors, all others 0.
+    ``ties="first"``: only the first tied entry (tensors in order, each in memory order) gets
+    ``sign(θ_i)``. At θ = 0 the subgradient is 0.
+
+    >>> m, (g,) = linf_subgradient_all([torch.tensor([1.0, -2.0, 2.0])])
+    >>> float(m), g.tolist()
+    (2.0, [0.0, -0.5, 0.5])
+    >>> linf_subgradient_all([torch.tensor([1.0, -2.0, 2.0])], ties="first")[1][0].tolist()
+    [0.0, -1.0, 0.0]
     """
+    check_choice("ties", ties, LINF_TIES)
     absd = [t.abs() for t in tensors]
     m = absd[0].max()
     for a in absd[1:]:
         m = torch.maximum(m, a.max())
-    ties = [a == m for a in absd]
-    k = ties[0].sum()
-    for tie in ties[1:]:
-        k = k + tie.sum()
+    ties_ = [a == m for a in absd]
     t0 = tensors[0]
+    if ties == "first":
+        # keep the first tie: a running count of ties before each entry, over the tensors in order
+        before = torch.zeros((), dtype=torch.long, device=t0.device)
+        firsts = []
+        for tie in ties_:
+            flat = tie.reshape(-1).long()
+            c = torch.cumsum(flat, 0) + before
+            firsts.append(((c == 1) & tie.reshape(-1)).reshape(tie.shape))
+            before = before + flat.sum()
+        ties_ = firsts
+        k = torch.ones((), dtype=torch.long, device=t0.device)
+    else:
+        k = ties_[0].sum()
+        for tie in ties_[1:]:
+            k = k + tie.sum()
     scale = torch.where(m > 0, 1.0 / k.to(t0.dtype), torch.zeros((), dtype=t0.dtype, device=t0.device))
-    return m, [torch.sign(t) * tie * scale for t, tie in zip(tensors, ties, strict=True)]
+    return m, [torch.sign(t) * tie * scale for t, tie in zip(tensors, ties_, strict=True)]
 
 
 def linf_subgradient(W: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -340,18 +391,65 @@ def _objective(data_loss: Any, theta_inf: Any, theta_sq: Any, config: TrainConfi
     return obj
 
 
+def _penalty_grads(P: Params, config: TrainConfig) -> Params | None:
+    """The penalties' gradient λ·∂‖θ‖_∞ (over all tensors jointly, ``config.linf_ties``) plus
+    the coupled ℓ2 term wd·θ (not for AdamW), per tensor; ``None`` when both are off."""
+    lam, wd = float(config.lam_inf), float(config.weight_decay)
+    coupled = wd and config.optimizer != "adamw"
+    if not lam and not coupled:
+        return None
+    out = {k: torch.zeros_like(v) for k, v in P.items()}
+    if lam:
+        _, subs = linf_subgradient_all(list(P.values()), config.linf_ties)
+        for g, sg in zip(out.values(), subs, strict=True):
+            g.add_(sg, alpha=lam)
+    if coupled:
+        for k, g in out.items():
+            g.add_(P[k], alpha=wd)
+    return out
+
+
 def _add_penalties(P: Params, G: Params, config: TrainConfig) -> None:
-    """Add λ·∂‖θ‖_∞ (tie-splitting, over all tensors jointly) and the coupled ℓ2 term
-    wd·θ (not for AdamW) to the data-loss gradients ``G`` in place (eq. 2.2): the gradient
-    of :func:`_objective`."""
+    """Add λ·∂‖θ‖_∞ (over all tensors jointly) and the coupled ℓ2 term wd·θ (not for AdamW)
+    to the data-loss gradients ``G`` in place (eq. 2.2): the gradient of :func:`_objective`."""
     lam, wd = float(config.lam_inf), float(config.weight_decay)
     if lam:
-        _, subs = linf_subgradient_all(list(P.values()))
+        _, subs = linf_subgradient_all(list(P.values()), config.linf_ties)
         for g, sg in zip(G.values(), subs, strict=True):
             g.add_(sg, alpha=lam)
     if wd and config.optimizer != "adamw":
         for k, g in G.items():
             g.add_(P[k], alpha=wd)
+
+
+def _unit_step(P: Params, G: Params, lr: float) -> None:
+    """θ ← θ − lr·G/‖G‖₂ in place, the norm computed with scaling: u = G / max|G| has entries
+    ≤ 1 in magnitude, so Σu² ≥ 1 never underflows (Σg² does once every |g| < ~1e-162 in
+    float64, ~1e-23 in float32, and the step would be 0). A zero G leaves θ unchanged."""
+    gs = list(G.values())
+    gmax = gs[0].abs().amax()
+    for g in gs[1:]:
+        gmax = torch.maximum(gmax, g.abs().amax())
+    nonzero = gmax > 0
+    safe = torch.where(nonzero, gmax, torch.ones_like(gmax))
+    us = [g / safe for g in gs]
+    sq = torch.dot(us[0].reshape(-1), us[0].reshape(-1))
+    for u in us[1:]:
+        sq = sq + torch.dot(u.reshape(-1), u.reshape(-1))
+    f = torch.where(nonzero, -lr / torch.sqrt(torch.where(nonzero, sq, torch.ones_like(sq))),
+                    torch.zeros_like(sq))
+    for k, u in zip(G, us, strict=True):
+        P[k].addcmul_(u, f)
+
+
+def _loss_normalized_step(P: Params, G: Params, config: TrainConfig) -> None:
+    """The ``normalize="loss"`` reading of eq. A.1: θ ← θ − η(G/‖G‖₂ + λ∂‖θ‖∞ + wd θ), with
+    ``G`` the data-loss gradient up to any positive factor (only its direction enters)."""
+    pen = _penalty_grads(P, config)     # at θ_t, before the normalized step moves it
+    _unit_step(P, G, float(config.lr))
+    if pen is not None:
+        for k, g in pen.items():
+            P[k].add_(g, alpha=-float(config.lr))
 
 
 def _opt_update(P: Params, G: Params, state: dict[str, Any], t: int, config: TrainConfig) -> None:
@@ -362,24 +460,8 @@ def _opt_update(P: Params, G: Params, state: dict[str, Any], t: int, config: Tra
     if opt == "gd":
         for k, g in G.items():
             P[k].add_(g, alpha=-lr)
-    elif opt == "normalized_gd":
-        # ‖g‖₂ with scaling: u = g / max|g| has entries ≤ 1 in magnitude, so Σu² is ≥ 1 and
-        # never underflows (Σg² does once every |g| < ~1e-162 in float64, ~1e-23 in float32,
-        # and the step would be 0); θ ← θ − η u / ‖u‖₂ is the same direction and length η.
-        gs = list(G.values())
-        gmax = gs[0].abs().amax()
-        for g in gs[1:]:
-            gmax = torch.maximum(gmax, g.abs().amax())
-        nonzero = gmax > 0
-        safe = torch.where(nonzero, gmax, torch.ones_like(gmax))
-        us = [g / safe for g in gs]
-        sq = torch.dot(us[0].reshape(-1), us[0].reshape(-1))
-        for u in us[1:]:
-            sq = sq + torch.dot(u.reshape(-1), u.reshape(-1))
-        f = torch.where(nonzero, -lr / torch.sqrt(torch.where(nonzero, sq, torch.ones_like(sq))),
-                        torch.zeros_like(sq))
-        for k, u in zip(G, us, strict=True):
-            P[k].addcmul_(u, f)
+    elif opt == "normalized_gd":     # the "whole" reading: G holds the penalties already
+        _unit_step(P, G, lr)
     elif opt == "sgd":
         if config.momentum:
             for k, g in G.items():
@@ -458,8 +540,15 @@ def _buf(b: _Batch, name: str, shape: tuple[int, ...], like: torch.Tensor) -> to
 
 
 def _data_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, b: _Batch, loss: str, scale: float,
-                        target_scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                        target_scale: float, shift: bool = False
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mean data loss and its gradients (dWᵀ, dV), written out by hand.
+
+    ``shift=True`` (cross-entropy only; for the ``normalize="loss"`` reading, where only the
+    gradient's direction is used) returns the gradients multiplied by exp(c) > 0 with
+    c = −max_{i, j≠y_i}(f_j − f_{y_i} − ℓ_i), so that the largest entry of the (n, p) matrix
+    of ∂ℓ_i/∂f_j is scale/n instead of underflowing: each example is weighted by
+    exp(−(q_i − q_min)) relative to the smallest margin (the loss ``L`` is not shifted).
 
     ``Wt`` is the first layer stored transposed, (2p, h) and contiguous, so the
     gather of columns a and p+b is a contiguous row gather and the gradient a
@@ -504,7 +593,10 @@ def _data_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, b: _Batch, loss: str,
             m = torch.logsumexp(G, dim=1)
             rows = torch.logaddexp(m, b.zeros_n)             # softplus(m), no overflow, no 1 + tiny
             L = rows.mean()
-            G.sub_(rows[:, None]).exp_()                      # exp(−inf) = 0 on the true class
+            G.sub_(rows[:, None])
+            if shift:   # a positive factor exp(c) that brings the largest entry to exp(0) = 1
+                G.sub_(G.amax())
+            G.exp_()                                          # exp(−inf) = 0 on the true class
             G.scatter_(1, yc, G.sum(dim=1, keepdim=True).neg_())
             G.mul_(scale / n)
         else:
@@ -855,6 +947,10 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any
 
 
 # =========================================================================== stalls
+#: The stall kinds (codes 1–3 of :class:`_StallMonitor`). ``"frozen"`` is round-off: the update
+#: rounds away, or the gradient underflowed to exactly 0. A run whose normalized step is spent on
+#: the ℓ∞ penalty (the ``"whole"`` reading past margins ~45) is not a stall: θ still moves, by
+#: ~η‖∇L_data‖/λ per step; ``grad_data_l2`` < ``grad_penalty_l2`` in its records says so.
 STALL_KINDS = {1: "frozen", 2: "cycle2", 3: "zero_loss"}
 
 
@@ -920,15 +1016,17 @@ class _StallMonitor(StallCounter):
         if not self.host:
             self.codes = torch.zeros(max(0, t_last - t_first + 1), dtype=torch.int8, device=device)
 
-    def step(self, t: int, P: Params, loss: torch.Tensor) -> None:
-        """Classify step ``t`` (θ_t in ``P``, ``loss`` = its training loss) and roll the copies."""
+    def step(self, t: int, P: Params, loss: torch.Tensor | None) -> None:
+        """Classify step ``t`` (θ_t in ``P``, ``loss`` = its training loss, or ``None`` where an
+        exact 0 says nothing: the loss-only reading of normalized GD steps along the shifted,
+        never-underflowing gradient, whatever the loss's value) and roll the copies."""
         if self.host:
             if all(torch.equal(v, self.prev1[k]) for k, v in P.items()):
                 code = 1
             elif all(torch.equal(v, self.prev2[k]) for k, v in P.items()):
                 code = 2
             else:
-                code = 3 if float(loss) == 0.0 else 0
+                code = 3 if loss is not None and float(loss) == 0.0 else 0
             self.push(t, code)
             self.read_to = t
         else:
@@ -937,7 +1035,8 @@ class _StallMonitor(StallCounter):
                 e1, e2 = (v == self.prev1[k]).all(), (v == self.prev2[k]).all()
                 s1 = e1 if s1 is None else s1 & e1
                 s2 = e2 if s2 is None else s2 & e2
-            code = torch.where(s1, 1, torch.where(s2, 2, torch.where(loss == 0, 3, 0)))
+            zero = torch.zeros((), dtype=torch.bool, device=s1.device) if loss is None else loss == 0
+            code = torch.where(s1, 1, torch.where(s2, 2, torch.where(zero, 3, 0)))
             self.codes[t - self.base] = code
         self.prev1, self.prev2 = self.prev2, self.prev1
         for k, v in P.items():
@@ -969,7 +1068,9 @@ class _Backend:
     optimizers, penalties, callbacks and checkpoints in :func:`train` are shared.
 
     ``P``: the trained tensors in their internal layout (updated in place);
-    ``loss_and_grad()``: mean data loss and its gradient dict (same keys as ``P``);
+    ``loss_and_grad(shifted)``: mean data loss and its gradient dict (same keys as ``P``), with
+    ``shifted`` (default: the config's) times a positive factor that keeps it representable
+    (the quadratic net's cross-entropy under the loss-only reading; see _data_loss_and_grad);
     ``external(P)``: detached copies in the model's own layout; ``state_layout(key, v)``:
     an optimizer-state tensor between layouts (an involution); ``record(params)``: the
     metrics record; ``make_net(params)``: the trained model; ``ckpt(params)``: the
@@ -977,7 +1078,7 @@ class _Backend:
     """
 
     P: Params
-    loss_and_grad: Callable[[], tuple[torch.Tensor, Params]]
+    loss_and_grad: Callable[..., tuple[torch.Tensor, Params]]
     external: Callable[[Params], Params]
     state_layout: Callable[[str, torch.Tensor], torch.Tensor]
     record: Callable[[Params], dict[str, float]]
@@ -995,9 +1096,11 @@ def _quadratic_backend(net: QuadraticNet, train: Dataset, ev_tr: _EvalSet, ev_te
     scale = net.output_scale
     P = {"W": net.W.detach().to(dev).t().contiguous(), "V": net.V.detach().to(dev).clone()}
     batch = _prepare(train, net.dtype, dev, deterministic_mm=dev.type == "cuda")
+    # the loss-only reading of normalized GD needs only the direction: keep it representable
+    shift = config.optimizer == "normalized_gd" and config.normalize == "loss" and config.loss == "cross_entropy"
 
-    def loss_and_grad() -> tuple[torch.Tensor, Params]:
-        L, gWt, gV = _data_loss_and_grad(P["W"], P["V"], batch, config.loss, scale, config.target_scale)
+    def loss_and_grad(shifted: bool = shift) -> tuple[torch.Tensor, Params]:
+        L, gWt, gV = _data_loss_and_grad(P["W"], P["V"], batch, config.loss, scale, config.target_scale, shifted)
         return L, {"W": gWt, "V": gV}
 
     return _Backend(
@@ -1033,7 +1136,7 @@ def _functional_backend(net: Model, train: Dataset, ev_tr: _EvalSet, ev_te: _Eva
 
     gv = grad_and_value(data_loss)
 
-    def loss_and_grad() -> tuple[torch.Tensor, Params]:
+    def loss_and_grad(shifted: bool = False) -> tuple[torch.Tensor, Params]:
         G, L = gv(P)
         return L.detach(), {k: G[k].detach() for k in P}
 
@@ -1195,8 +1298,8 @@ def train(
             # minimum-norm subgradient). Once the data gradient falls below the penalty's, a
             # normalized step of fixed length η is spent mostly on the ℓ∞ term (e.g. flipping
             # the largest entry back and forth) and the margin all but stops growing.
-            _, Gd = be.loss_and_grad()
-            _, subs = linf_subgradient_all(list(P.values()))
+            _, Gd = be.loss_and_grad(False)    # the true gradient, never the loss-only reading's shifted one
+            _, subs = linf_subgradient_all(list(P.values()), config.linf_ties)
             rec["grad_data_l2"] = _scaled_l2(list(Gd.values()))
             rec["grad_penalty_l2"] = float(config.lam_inf) * _scaled_l2(subs)
         if mon is not None:
@@ -1239,6 +1342,7 @@ def train(
         it = tqdm(it, desc=f"train {opt}", total=config.steps - start, leave=False)
     cf_every = config.check_finite_every
     stop_on_stall = config.stop_on_stall
+    loss_normalized = opt == "normalized_gd" and config.normalize == "loss"
     stopped_at = None
     last = start
     for t in it:
@@ -1248,12 +1352,15 @@ def train(
                 raise NonFiniteError(t - 1, "training loss", last_record, since=verified + 1,
                                      check_every=cf_every)
             verified = t - 1
-        _add_penalties(P, G, config)
-        _opt_update(P, G, state, t, config)
+        if loss_normalized:
+            _loss_normalized_step(P, G, config)
+        else:
+            _add_penalties(P, G, config)
+            _opt_update(P, G, state, t, config)
         last = t
         stop = False
         if mon is not None:
-            mon.step(t, P, L)
+            mon.step(t, P, None if loss_normalized else L)   # a shifted run's loss may read 0: not a stall
             if stop_on_stall:
                 if not mon.host and (t % mon.patience == 0 or t in sched_set):
                     mon.sync(t)

@@ -21,6 +21,7 @@ from regimes.train import (
     _StallMonitor,
     evaluate,
     linf_subgradient,
+    linf_subgradient_all,
     objective_and_grad,
     train,
 )
@@ -676,3 +677,75 @@ def test_gradient_balance_diagnostic_matches_autograd() -> None:
     assert res.final["grad_penalty_l2"] == pytest.approx(lam / ties**0.5, rel=1e-12)   # k ties: ‖(1/k)·1_k‖ = 1/√k
     plain = train(net, split.train, TrainConfig(steps=5, lr=0.5, optimizer="normalized_gd", loss="cross_entropy"))
     assert "grad_data_l2" not in plain.final                                              # λ = 0: no diagnostic
+
+
+# --------------------------------------------------------------------------- the readings of eq. A.1
+def _autograd_ce_grad(net: QuadraticNet, data: Dataset) -> torch.Tensor:
+    """∇ of the mean cross-entropy by torch.autograd on the textbook log-softmax (an
+    implementation independent of the hand-written gradients), flattened (W, V)."""
+    W = net.W.detach().clone().requires_grad_(True)
+    V = net.V.detach().clone().requires_grad_(True)
+    logits = QuadraticNet(W, V).apply({"W": W, "V": V}, data.x)
+    torch.nn.functional.cross_entropy(logits, data.y).backward()
+    return torch.cat([W.grad.reshape(-1), V.grad.reshape(-1)])
+
+
+def test_loss_only_normalized_step_is_the_unit_loss_gradient_plus_the_penalty_outside():
+    """normalize='loss': θ₁ − θ₀ = −η(∇L/‖∇L‖₂ + λ∂‖θ₀‖∞), with ∇L from autograd (float64)."""
+    split = _cls()
+    net = QuadraticNet.init(7, 10, seed=0, dtype=torch.float64)
+    lr, lam = 0.3, 0.05
+    res = train(net, split.train, TrainConfig(steps=1, lr=lr, optimizer="normalized_gd", loss="cross_entropy",
+                                              lam_inf=lam, normalize="loss"))
+    g = _autograd_ce_grad(net, split.train)
+    _, (sW, sV) = linf_subgradient_all([net.W, net.V])
+    expect = -lr * (g / g.norm() + lam * torch.cat([sW.reshape(-1), sV.reshape(-1)]))
+    got = torch.cat([(res.net.W - net.W).reshape(-1), (res.net.V - net.V).reshape(-1)])
+    assert torch.allclose(got, expect, rtol=0, atol=1e-14)
+    # the whole-gradient reading normalizes the sum instead: a different step of length exactly η
+    res_w = train(net, split.train, TrainConfig(steps=1, lr=lr, optimizer="normalized_gd", loss="cross_entropy",
+                                                lam_inf=lam))
+    total = g + lam * torch.cat([sW.reshape(-1), sV.reshape(-1)])
+    got_w = torch.cat([(res_w.net.W - net.W).reshape(-1), (res_w.net.V - net.V).reshape(-1)])
+    assert torch.allclose(got_w, -lr * total / total.norm(), rtol=0, atol=1e-14)
+
+
+def test_shifted_cross_entropy_gradient_is_a_positive_multiple_of_the_true_one():
+    """The loss-only reading's gradient (every entry times exp(c)) has the direction of the
+    unshifted one wherever the latter is representable: cosine 1 to 1e-12 (float64), on a net
+    with margins ~50 where the unshifted entries are ~e^-50."""
+    big, data = _large_margin_case(torch.float64, q_target=50.0)
+    b = _prepare(data, torch.float64, torch.device("cpu"), False)
+    Wt = big.W.t().contiguous()
+    L0, gW0, gV0 = (t.clone() for t in _data_loss_and_grad(Wt, big.V, b, "cross_entropy", 1.0, 1.0, False))
+    L1, gW1, gV1 = _data_loss_and_grad(Wt, big.V, b, "cross_entropy", 1.0, 1.0, True)
+    u = torch.cat([gW0.reshape(-1), gV0.reshape(-1)])
+    v = torch.cat([gW1.reshape(-1), gV1.reshape(-1)])
+    assert float(L0) == float(L1) and float(u.norm()) < 1e-15 < float(v.norm())
+    assert float(u @ v / (u.norm() * v.norm())) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_loss_only_normalized_gd_grows_the_margin_past_exp_underflow():
+    """App. A.2 at p = 23 (normalized GD, lr 10, λ∞ 1e-20, CE, h = 8p, n = 2p^{5/3}, float64).
+    Unshifted, every e^{f_j − f_y} underflows once the smallest margin passes ~745 and the
+    gradient is exactly 0 (test_normalized_gd_no_longer_freezes_on_rounding: θ freezes there).
+    Under the loss-only reading the margin keeps growing far past that point, with no stall,
+    and the loss itself reads exactly 0 there without counting as a stall."""
+    split, net = _rich_cls(23, torch.float64)
+    cfg = TrainConfig(steps=1200, lr=10.0, optimizer="normalized_gd", loss="cross_entropy", lam_inf=1e-20,
+                      eval_every=300, normalize="loss")
+    res = train(net, split.train, cfg, test=split.test)
+    q = res.history["q_min"]
+    assert q[-1] > 10 * 745.0
+    assert all(b > a for a, b in itertools.pairwise(q[1:]))   # still growing at every evaluation
+    assert res.stalled_at is None and res.final["train_loss"] == 0.0
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"normalize": "total"}, r"normalize='total' is not allowed: choose one of \('whole', 'loss'\)"),
+    ({"normalize": "loss", "optimizer": "gd"}, "normalize='loss' needs optimizer='normalized_gd'"),
+    ({"linf_ties": "last"}, r"linf_ties='last' is not allowed"),
+])
+def test_reading_fields_are_checked_before_any_work(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**{"steps": 1, "lr": 1.0, "optimizer": "normalized_gd", **bad}).validate()
