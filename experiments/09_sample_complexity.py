@@ -26,6 +26,13 @@ and from the same init (a paired design):
   max_margin 32.3 s (7). On the shared machine where the paper tier ran, the first p = 13
   points of the four-method tier took 350–900 s of wall time each, which put the four-method
   tier beyond the tier's three-hour budget; hence two methods there.
+* **net_loss** — the same net and optimizer under the other reading of eq. A.1
+  (:mod:`regimes.settings.mohamadi`, ``normalization``): normalized GD normalizes the
+  cross-entropy's gradient alone and adds the ℓ∞ subgradient outside, with the underflow-free
+  direction of :mod:`regimes.train`. ``net`` is the whole-gradient reading (penalty inside the
+  normalization), the one the suite ran before readings were named. Both run in ``dtype``
+  (float64: the dtype reading that no round-off cuts short); the result's ``readings`` records
+  each net's full reading.
 * **adamw** — the same net (width 8p, same init, ``dtype``) trained by full-batch AdamW on
   cross-entropy, ``adamw_lr`` 1e-3, decoupled weight decay ``adamw_wd`` 1.0 (the suite's
   grokking recipe, :data:`regimes.runs.C17B_RUN`), for ``adamw_steps`` = 1,500 steps; f̂ = softmax
@@ -117,6 +124,7 @@ from regimes.kernels import kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import entk
 from regimes.runs import file_params, net_arrays
+from regimes.settings.mohamadi import resolve_reading
 from regimes.stats import fit_exponent, mean_ci, threshold_crossing
 from regimes.tasks import Task, sample_split
 from regimes.train import TrainConfig, train
@@ -129,21 +137,23 @@ METHOD_SETTINGS = {"adamw_lr": 1e-3, "adamw_wd": 1.0, "adamw_steps": 1500,
 QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": 10.0, "lam_inf": 1e-20,
          "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5, "rel_resolution": 0.2,
          "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000,
-         "methods": ["kernel", "net"], **METHOD_SETTINGS}
+         "methods": ["kernel", "net", "net_loss"], **METHOD_SETTINGS}
 #: the paper tier: App. A.2's optimizer (normalized GD, lr 10, λ∞ 1e-20) against the kernel, 5 seeds,
 #: 1,000 steps (AdamW and the max-margin net are in FULL: four methods do not fit the tier's budget)
 PAPER = {**QUICK, "seeds": 5, "steps": 1000, "rel_resolution": 0.1, "bootstrap": 5000,
-         "methods": ["kernel", "net"]}
+         "methods": ["kernel", "net", "net_loss"]}
 FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000, "lr": 10.0,
         "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5,
         "rel_resolution": 0.05, "ceiling_heldout": 1, "reference_search": ["kernel", "net"], "confidence": 0.95,
-        "bootstrap": 5000, "methods": ["kernel", "net", "adamw", "max_margin"], **METHOD_SETTINGS}
+        "bootstrap": 5000, "methods": ["kernel", "net", "net_loss", "adamw", "max_margin"], **METHOD_SETTINGS}
 
 #: every method the experiment knows; a run uses the config's ``methods`` (a non-empty subset)
-KNOWN_METHODS = ("kernel", "net", "adamw", "max_margin")
+KNOWN_METHODS = ("kernel", "net", "net_loss", "adamw", "max_margin")
+#: the reading of eq. A.1's normalization each normalized-GD net runs under
+NORMALIZATION = {"net": "whole", "net_loss": "loss"}
 METHODS = KNOWN_METHODS  # the old name
 #: the config keys each method's points depend on beyond :data:`BASE_KEYS` (part of its cache key)
-METHOD_KEYS = {"kernel": (), "net": (), "adamw": ("adamw_lr", "adamw_wd", "adamw_steps"),
+METHOD_KEYS = {"kernel": (), "net": (), "net_loss": (), "adamw": ("adamw_lr", "adamw_wd", "adamw_steps"),
                "max_margin": ("mm_temperatures", "mm_steps_per_stage")}
 BASE_KEYS = ("width_mult", "steps", "dtype", "lr", "lam_inf", "acc_threshold", "l2_threshold", "lo_exp",
              "rel_resolution", "ceiling_heldout", "reference_search")
@@ -232,9 +242,9 @@ def evaluate(method: str, p: int, n: int, data_seed: int, init_seed: int, c: dic
             net = out[0]
         else:
             net0 = QuadraticNet.init(p, h, seed=init_seed, dtype=getattr(torch, c["dtype"]))
-            if method == "net":
+            if method in NORMALIZATION:
                 cfg = TrainConfig(steps=c["steps"], lr=c["lr"], optimizer="normalized_gd", loss="cross_entropy",
-                                  lam_inf=c["lam_inf"], eval_steps=[])
+                                  lam_inf=c["lam_inf"], eval_steps=[], normalize=NORMALIZATION[method])
             else:  # adamw
                 cfg = TrainConfig(steps=c["adamw_steps"], lr=c["adamw_lr"], optimizer="adamw",
                                   weight_decay=c["adamw_wd"], loss="cross_entropy", eval_steps=[])
@@ -483,12 +493,13 @@ def point_keys(c: dict[str, Any], run_seed: int, device: str) -> list[dict[str, 
 #: what each method's f̂ is, for the metrics
 TARGETS = {"kernel": "t = e_{a+b} (one-hot, scale 1); f = ridgeless eNTK regression output with prior f0 = net at init",
            "net": "t = e_{a+b}; f = softmax of the logits (the net is trained on cross-entropy)",
+           "net_loss": "t = e_{a+b}; f = softmax of the logits (as net, loss-only normalization)",
            "adamw": "t = e_{a+b}; f = softmax of the logits (AdamW on cross-entropy)",
            "max_margin": "accuracy only: argmax of the logits of the max-l_inf-margin net at |theta|_inf <= 1; its "
                          "l2 ratios (softmax of the logits at that scale) are recorded but not searched: the "
                          "classifier is scale-free, the scale of its logits arbitrary"}
 #: the exponent theory predicts (None: no theorem covers the method)
-THEORY = {"kernel": 2.0, "net": 5 / 3, "adamw": None, "max_margin": 5 / 3}
+THEORY = {"kernel": 2.0, "net": 5 / 3, "net_loss": 5 / 3, "adamw": None, "max_margin": 5 / 3}
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -517,6 +528,8 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "targets": {m: TARGETS[m] for m in methods},
         "heldout": "all p^2 pairs minus the training pairs (computed from the split)",
         "theory": {m: THEORY[m] for m in methods},
+        "readings": {m: resolve_reading({"normalization": NORMALIZATION[m], "dtype": c["dtype"]})
+                     for m in methods if m in NORMALIZATION},
         **summary,
         "n_star": rows,
     }
@@ -538,8 +551,10 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     fig, axes = plots.subplots(2, 2, width=4.4, height=3.3)
     pp = np.geomspace(min(ps), max(ps), 50)
     methods = check_methods(c.get("methods", ["kernel", "net"]))
-    col = {"kernel": plots.COLORS[1], "net": plots.COLORS[0], "adamw": plots.COLORS[2], "max_margin": plots.COLORS[3]}
-    lab = {"kernel": "eNTK regression", "net": "ℓ∞-regularised net", "adamw": "AdamW net",
+    col = {"kernel": plots.COLORS[1], "net": plots.COLORS[0], "net_loss": plots.COLORS[4], "adamw": plots.COLORS[2],
+           "max_margin": plots.COLORS[3]}
+    lab = {"kernel": "eNTK regression", "net": "ℓ∞-regularised net (whole-gradient normalization)",
+           "net_loss": "ℓ∞-regularised net (loss-only normalization)", "adamw": "AdamW net",
            "max_margin": "max-ℓ∞-margin net"}
     # small horizontal offsets so the methods' markers at one p do not hide each other
     off = {m: 1.0 + 0.012 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
