@@ -20,13 +20,15 @@ Quick (p = 31 classification, p = 13 regression; ~30 s):
   training set but does not generalise within 5,000 steps at p = 13.
 
 Paper tier (``--paper``, 5 seeds): the lazy run as in quick, then the paper's settings at
-CPU scale — classification with normalized GD (App. A.2, p = 47, h = 8p, 3,000 steps) and
-regression with GD (App. A.1, p = 23, n = 2p^{2.25}, 50,000 steps), each with the eNTK
-also tracked on a 2,000-point held-out evaluation subset.
+CPU scale — classification with normalized GD (App. A.2, p = 47, h = 8p, 3,000 steps) under
+both readings of eq. A.1 that can change the verdict (:mod:`regimes.settings.mohamadi`: the
+whole gradient normalized in float32, the loss gradient alone in float64), and regression
+with GD (App. A.1, p = 23, n = 2p^{2.25}, 50,000 steps), each with the eNTK also tracked on a
+2,000-point held-out evaluation subset. A row run under a reading records it (``reading``).
 
 Full: the same lazy run with finer tracking, then the paper's settings —
-classification with normalized GD (lr 10, λ∞ 1e-20, p = 97) and regression with GD
-(p = 47, n = 2p^{2.25}, 5,000-triple evaluation subset).
+classification with normalized GD (lr 10, λ∞ 1e-20, p = 97, h = 8p, both readings) and
+regression with GD (p = 47, n = 2p^{2.25}, 5,000-triple evaluation subset).
 """
 
 from __future__ import annotations
@@ -37,11 +39,16 @@ import numpy as np
 
 from regimes.harness import Experiment, main
 from regimes.runs import C17_RUN, file_params, summarize, tracked_run
+from regimes.settings.mohamadi import APP_A2, reading_label, resolve_reading
 from regimes.stats import mean_ci
 
 _TRACK = {"n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3}
 #: the run of check C17 (large init, small weight decay, plain GD), here with tracking on
 _LAZY = {k: v for k, v in C17_RUN.items() if k not in _TRACK}
+#: App. A.2's optimizer, and the readings of what it leaves open that can change the verdict
+_A2 = {"optimizer": APP_A2["optimizer"], "lr": APP_A2["lr"], "lam_inf": APP_A2["lam_inf"], "weight_decay": 0.0,
+       "loss": APP_A2["loss"]}
+_READINGS = [{"normalization": "whole", "dtype": "float32"}, {"normalization": "loss", "dtype": "float64"}]
 QUICK_RUNS = [
     {"name": "cls α=16, GD lr 0.5, wd 2e-3", **_LAZY, **_TRACK},
     {"name": "cls α=1, AdamW wd 0.1", "p": 31, "alpha": 1.0, "weight_decay": 0.1, "steps": 4000, **_TRACK},
@@ -52,9 +59,8 @@ QUICK_RUNS = [
 FULL_RUNS = [
     {"name": "cls α=16, GD lr 0.5, wd 2e-3", **_LAZY, "n_track": 80, "eval_size": 961, "after_pairs": 500,
      "after_every": 2},
-    {"name": "cls p=97, normalized GD (App. A.2)", "p": 97, "optimizer": "normalized_gd", "lr": 10.0,
-     "lam_inf": 1e-20, "weight_decay": 0.0, "steps": 100_000, "n_track": 60, "eval_size": 2000,
-     "after_pairs": 1000},
+    *[{"name": f"cls p=97, normalized GD (App. A.2), {reading_label(r)}", "reading": r, "p": 97, "width_mult": 8,
+       **_A2, "steps": 100_000, "n_track": 60, "eval_size": 2000, "after_pairs": 1000} for r in _READINGS],
     {"name": "reg p=47, GD (App. A.1)", "p": 47, "setting": "regression", "n_rule": "2p^2.25",
      "optimizer": "gd", "lr": 0.5, "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse",
      "steps": 100_000, "n_track": 60, "eval_size": 5000, "after_pairs": 50},
@@ -64,23 +70,40 @@ FULL_RUNS = [
 #: tracked on a 2,000-point held-out evaluation subset, 5 seeds; the lazy run kept as its own row
 PAPER_RUNS = [
     {"name": "cls α=16, GD lr 0.5, wd 2e-3", **_LAZY, **_TRACK},
-    {"name": "cls p=47, normalized GD (App. A.2)", "p": 47, "width_mult": 8, "optimizer": "normalized_gd",
-     "lr": 10.0, "lam_inf": 1e-20, "weight_decay": 0.0, "steps": 3000, "n_track": 40, "eval_size": 2000,
-     "after_pairs": 300, "after_every": 3},
+    *[{"name": f"cls p=47, normalized GD (App. A.2), {reading_label(r)}", "reading": r, "p": 47, "width_mult": 8,
+       **_A2, "steps": 3000, "n_track": 40, "eval_size": 2000, "after_pairs": 300, "after_every": 3}
+      for r in _READINGS],
     {"name": "reg p=23, GD (App. A.1)", "p": 23, "setting": "regression", "n_rule": "2p^2.25",
      "optimizer": "gd", "lr": 0.5, "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse", "steps": 50_000,
      "n_track": 40, "eval_size": 2000, "after_pairs": 50, "after_every": 3},
 ]
 
 
+def _run_config(rc: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A row's :class:`regimes.runs.TrackedRunConfig` fields at ``seed``: its reading (if any)
+    sets normalized GD's normalization and the dtype."""
+    cfg = {k: v for k, v in rc.items() if k not in ("name", "reading")}
+    if rc.get("reading") is not None:
+        full = resolve_reading(rc["reading"])       # an unknown setting or option fails before any work
+        cfg.update(normalize=full["normalization"], dtype=full["dtype"])
+    return {**cfg, "seed": int(seed)}
+
+
+def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    return tracked_run(key["cfg"], device=key["device"])
+
+
 def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     seeds = ctx.config["seeds"]
+    rows = ctx.config["runs"]
+    keys = [{"cfg": _run_config(rc, seed), "device": ctx.device} for rc in rows for seed in seeds]
+    done = iter(ctx.map(keys, _point, desc="run × seed"))
     runs, arrays = [], {}
-    for i, rc in enumerate(ctx.progress(ctx.config["runs"], "runs")):
+    for i, rc in enumerate(rows):
         per_seed = []
         for seed in seeds:
-            cfg = {**{k: v for k, v in rc.items() if k != "name"}, "seed": int(seed)}
-            stored, arr = ctx.point(cfg, lambda cfg=cfg: tracked_run(cfg, device=ctx.device))
+            cfg = _run_config(rc, seed)
+            stored, arr = next(done)
             arr = file_params(arrays, f"run{i}-seed{int(seed)}", {"run": i, "seed": int(seed)}, arr)
             # the measures are recomputed from the stored curves (cheap), so their definitions
             # can change without retraining
@@ -89,6 +112,7 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 arrays.update({f"run{i}_{k}": v for k, v in arr.items()})
         first = per_seed[0]
         runs.append({"name": rc["name"], "seeds": [s["seed"] for s in per_seed],
+                     "reading": None if rc.get("reading") is None else resolve_reading(rc["reading"]),
                      "t_mem": first["t_mem"], "t_exit": first["t_exit"], "t_grok": first["t_grok"],
                      "per_seed": [{k: s.get(k) for k in ("seed", "t_mem", "t_exit", "t_grok", "exit_after_mem",
                                                          "final_train_acc", "final_test_acc")} | {"c17": s["c17"]}

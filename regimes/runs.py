@@ -393,8 +393,9 @@ class TrackedRunConfig:
     ``eval_size``/``after_pairs``/``after_every`` (eNTK tracking, see
     :class:`regimes.metrics.tracking.KernelTracker`), ``grok_threshold``/``gen_threshold``/
     ``exit_threshold``/``exit_relative`` (the measures of :func:`summarize`), ``seed``,
-    ``dtype``, ``track`` (track the eNTK at all) and ``wd_start`` (weight decay only from
-    that step on).
+    ``dtype``, ``track`` (track the eNTK at all), ``wd_start`` (weight decay only from
+    that step on) and ``normalize`` (normalized GD's reading of eq. A.1, as
+    :class:`regimes.train.TrainConfig`).
 
     :meth:`from_dict` refuses a key that is not a field (``ValueError`` naming it and the
     known keys), so a misspelt key never falls back to its default silently.
@@ -425,6 +426,7 @@ class TrackedRunConfig:
     dtype: str = "float64"
     track: bool = True
     wd_start: int = 0
+    normalize: str = "whole"
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | TrackedRunConfig) -> TrackedRunConfig:
@@ -495,14 +497,16 @@ DEFAULT_MLP_RUN: dict[str, Any] = MLPRunConfig().as_dict()
 
 def _n_train(cfg: dict[str, Any]) -> int:
     p = cfg["p"]
-    if cfg.get("fraction"):
-        N = p**2 if cfg["setting"] == "classification" else p**3
-        return max(1, round(cfg["fraction"] * N))
+    N = p**2 if cfg["setting"] == "classification" else p**3
+    if cfg.get("fraction") is not None:     # by value: fraction 0 is refused, never read as "not given"
+        from regimes._validate import check_fraction
+
+        return max(1, round(check_fraction("fraction", cfg["fraction"]) * N))
     rule = cfg["n_rule"]
     if rule == "2p^(5/3)":
-        return round(2 * p ** (5 / 3))
+        return n_train(p, 5 / 3, N)
     if rule == "2p^2.25":
-        return round(2 * p**2.25)
+        return n_train(p, 2.25, N)
     raise ValueError(f"n_rule={rule!r} is not allowed: choose '2p^(5/3)' or '2p^2.25' (or give fraction)")
 
 
@@ -580,7 +584,8 @@ def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "
     if snaps is not None:
         callbacks.append(snaps)
     callbacks.extend(extra_callbacks)
-    common = dict(lr=cfg["lr"], optimizer=cfg["optimizer"], loss=cfg["loss"], lam_inf=cfg["lam_inf"])
+    common = dict(lr=cfg["lr"], optimizer=cfg["optimizer"], loss=cfg["loss"], lam_inf=cfg["lam_inf"],
+                  normalize=cfg["normalize"])
     wd_start = int(cfg["wd_start"])
     total = int(cfg["steps"])
     if 0 < wd_start < total:

@@ -149,9 +149,10 @@ def test_c17_is_inconclusive_when_a_seed_never_generalises(monkeypatch: pytest.M
     assert r.verdict == "INCONCLUSIVE" and r.holds is None
 
 
-def test_c17b_gap_verdict_on_hand_made_rows() -> None:
-    """The C17b verdict: PASS for a strictly shrinking seed-mean gap, FAIL for a non-monotone one,
-    INCONCLUSIVE when an α has fewer than 3 grokked seeds."""
+def test_c17b_gap_verdict_is_a_trend_test() -> None:
+    """The C17b verdict tests a trend: PASS for a gap that grows with α even when one pair of seed
+    means overlaps (strict monotonicity of the means, the old rule, fails there), FAIL where the
+    gap does not grow, INCONCLUSIVE when an α has fewer than 3 grokked seeds."""
     from regimes.checks.dynamics import gap_verdict
 
     def rows(gaps_by_alpha):
@@ -160,10 +161,44 @@ def test_c17b_gap_verdict_on_hand_made_rows() -> None:
     ok = gap_verdict(rows({0.5: [10, 12, 11], 1.0: [50, 40, 45], 2.0: [300, 200, 250]}))
     assert ok["verdict"] == "PASS" and ok["monotone"] is True
     assert ok["per_alpha"][1.0]["estimate"] == pytest.approx(45.0)
-    bad = gap_verdict(rows({0.5: [10, 12, 11], 1.0: [5, 4, 6], 2.0: [300, 200, 250]}))
-    assert bad["verdict"] == "FAIL" and bad["monotone"] is False
+    # a trend with one overlapping pair of means (α = 1 vs 2): not monotone, yet significant
+    trend = gap_verdict(rows({0.25: [-60, -40, -50, -70, -30], 0.5: [0, 20, -10, 30, 10],
+                              1.0: [60, 90, 40, 70, 80], 2.0: [50, 85, 45, 65, 55], 4.0: [150, 120, 170, 140, 160]}))
+    assert trend["verdict"] == "PASS" and trend["monotone"] is False and trend["p_value"] < 0.05
+    flat = gap_verdict(rows({0.5: [10, 300, 45], 1.0: [250, 11, 40], 2.0: [12, 200, 50]}))
+    assert flat["verdict"] == "FAIL" and flat["p_value"] >= 0.05
     cens = gap_verdict(rows({0.5: [10, None, 11], 1.0: [50, 40, 45]}))
     assert cens["verdict"] == "INCONCLUSIVE" and cens["per_alpha"][0.5]["n_grokked"] == 2
+
+
+def test_c17b_trend_statistic_agrees_with_an_exact_enumeration() -> None:
+    """Spearman's ρ (ranks with ties averaged, then Pearson, by hand) and the one-sided p-value
+    enumerated over all 6! pairings agree with the verdict's (scipy's permutation test, which is
+    exact when the resamples cover every permutation)."""
+    import itertools
+
+    import numpy as np
+
+    from regimes.checks.dynamics import gap_verdict
+
+    alphas = [0.5, 0.5, 1.0, 1.0, 2.0, 2.0]
+    gaps = [3.0, 7.0, 5.0, 11.0, 9.0, 13.0]
+
+    def ranks(v):
+        v = np.asarray(v, dtype=float)
+        return np.array([np.mean(np.flatnonzero(np.sort(v) == x)) + 1 for x in v])
+
+    def rho(y):
+        rx, ry = ranks(alphas), ranks(y)
+        return float(np.corrcoef(rx, ry)[0, 1])
+
+    r0 = rho(gaps)
+    perms = list(itertools.permutations(gaps))
+    p_exact = sum(rho(list(y)) >= r0 - 1e-12 for y in perms) / len(perms)
+    v = gap_verdict([{"alpha": a, "gap": g} for a, g in zip(alphas, gaps, strict=True)], min_seeds=2,
+                    n_resamples=10_000)
+    assert v["spearman"] == pytest.approx(r0, abs=1e-12)
+    assert v["p_value"] == pytest.approx(p_exact, abs=1e-12)
 
 
 @pytest.mark.slow
