@@ -80,38 +80,70 @@ def test_the_paper_tier_covers_the_central_papers_figures_with_five_seeds():
         seeds = exp.paper["seeds"]
         assert (seeds if isinstance(seeds, int) else len(set(seeds))) >= 5, num
         assert exp.seconds_paper == exp.seconds_paper and exp.seconds_paper > 0, num
-    # the whole tier fits the three hours of 2 cores it is sized for (estimates, --jobs 2)
-    assert sum(e.seconds_paper for e in TIERED.values()) <= 3 * 3600
+    # the whole tier fits the five hours of 2 cores it is sized for (estimates, --jobs 2)
+    assert sum(e.seconds_paper for e in TIERED.values()) <= 5 * 3600
 
 
-def test_regression_rows_use_app_a1():
-    """App. A.1: GD, lr 1 on ½(g − y)² (= lr 0.5 on the mean (g − y)² the suite minimizes),
-    ℓ∞ strength 1e-4, n = 2p^{2.25}, 50k–200k steps; Fig 3: h = 4p."""
+def test_regression_rows_use_app_a1_under_each_square_loss_reading():
+    """App. A.1: GD, "learning rate 1", "regularization 1e-4", n = 2p^{2.25}, 50k–200k steps;
+    Fig 3: h = 4p. On the suite's mean (g − y)², "squared loss" read as ½(g − y)² is lr 1/2 and
+    λ 2·1e-4 (the GD step of (1/2n)Σr² + λ‖θ‖∞ at lr 1 is the step of (1/n)Σr² + 2λ‖θ‖∞ at lr
+    1/2), and read as (g − y)² is lr 1 and λ 1e-4."""
     from regimes.runs import paper_config
 
+    half = paper_config("regression", 11, 0, reading={"square_loss": "half"})
+    plain = paper_config("regression", 11, 0, reading={"square_loss": "plain"})
+    assert (half.optimizer, half.lr, half.lam_inf, half.width_mult, half.n_exponent) == ("gd", 0.5, 2e-4, 4, 2.25)
+    assert (plain.optimizer, plain.lr, plain.lam_inf) == ("gd", 1.0, 1e-4)
+    assert half.reading["square_loss"] == "half" and plain.reading["square_loss"] == "plain"
     c = TIERED["07"].paper
-    assert list(c["settings"]) == ["paper"] and c["settings"]["paper"] == {} and c["beta"] == 2.25
-    assert 50_000 <= c["steps"] <= 200_000
-    cfg = paper_config("regression", 11, 0)
-    assert (cfg.optimizer, cfg.lr, cfg.lam_inf, cfg.width_mult) == ("gd", 0.5, 1e-4, 4)
+    assert 50_000 <= c["steps"] <= 200_000 and c["beta"] == 2.25
     reg = next(r for r in TIERED["10"].paper["runs"] if r.get("setting") == "regression")
-    assert (reg["optimizer"], reg["lr"], reg["lam_inf"], reg["n_rule"]) == ("gd", 0.5, 1e-4, "2p^2.25")
+    assert (reg["optimizer"], reg["n_rule"]) == ("gd", "2p^2.25")
     assert 50_000 <= reg["steps"] <= 200_000 and reg["eval_size"] == 2000
 
 
-def test_classification_rows_use_app_a2():
-    """App. A.2: normalized GD, lr 10, ℓ∞ strength 1e-20, cross-entropy, n = 2p^{5/3}."""
+def test_classification_rows_use_app_a2_under_both_normalizations():
+    """App. A.2: normalized GD, lr 10, ℓ∞ strength 1e-20, cross-entropy, n = 2p^{5/3}; what eq.
+    A.1 normalizes is open, and every paper-tier classification experiment runs both readings."""
     from regimes.runs import paper_config
 
-    cfg = paper_config("classification", 23, 0)
-    assert (cfg.optimizer, cfg.lr, cfg.lam_inf) == ("normalized_gd", 10.0, 1e-20)
+    for norm in ("whole", "loss"):
+        cfg = paper_config("classification", 23, 0, reading={"normalization": norm})
+        assert (cfg.optimizer, cfg.lr, cfg.lam_inf, cfg.loss, cfg.normalize) == (
+            "normalized_gd", 10.0, 1e-20, "cross_entropy", norm)
+        assert cfg.n == round(2 * 23 ** (5 / 3))
+    assert {r["normalization"] for r in TIERED["08"].paper["readings"]} == {"whole", "loss"}
     c09 = TIERED["09"].paper
-    assert (c09["lr"], c09["lam_inf"]) == (10.0, 1e-20)
-    cls = next(r for r in TIERED["10"].paper["runs"] if r.get("optimizer") == "normalized_gd")
-    assert (cls["lr"], cls["lam_inf"], cls["weight_decay"], cls["eval_size"]) == (10.0, 1e-20, 0.0, 2000)
-    r11 = TIERED["11"].paper["run"]
-    assert (r11["optimizer"], r11["lr"], r11["lam_inf"], r11["loss"]) == ("normalized_gd", 10.0, 1e-20,
-                                                                          "cross_entropy")
+    assert (c09["lr"], c09["lam_inf"]) == (10.0, 1e-20) and {"net", "net_loss"} <= set(c09["methods"])
+    cls = [r for r in TIERED["10"].paper["runs"] if r.get("optimizer") == "normalized_gd"]
+    assert {r["reading"]["normalization"] for r in cls} == {"whole", "loss"}
+    for r in cls:
+        assert (r["lr"], r["lam_inf"], r["weight_decay"], r["eval_size"], r["width_mult"]) == (10.0, 1e-20, 0.0, 2000, 8)
+    full_cls = [r for r in TIERED["10"].full["runs"] if r.get("optimizer") == "normalized_gd"]
+    assert full_cls and all(r["width_mult"] == 8 for r in full_cls)
+    r11 = TIERED["11"].paper
+    assert (r11["run"]["optimizer"], r11["run"]["lr"], r11["run"]["lam_inf"], r11["run"]["loss"]) == (
+        "normalized_gd", 10.0, 1e-20, "cross_entropy")
+    assert {r["normalization"] for r in r11["readings"]} == {"whole", "loss"}
+
+
+def test_an_unknown_reading_is_refused_before_any_work(tmp_path):
+    for num, key in (("08", "readings"), ("11", "readings")):
+        with pytest.raises(ValueError, match=r"reading normalization='both' is not allowed: choose one of"):
+            run(TIERED[num], out=tmp_path / num, quiet=True, overrides={key: [{"normalization": "both"}]})
+        assert not (tmp_path / num / "results").exists() or not list((tmp_path / num / "results").glob("*.json"))
+
+
+def test_a_result_under_one_reading_is_never_served_for_another(tmp_path):
+    """Experiment 08's points are keyed by their reading: the second reading computes its own runs."""
+    tiny = {"ps": [7], "seeds": [0], "steps": 20, "n_evals": 2}
+    a = run(TIERED["08"], out=tmp_path, quiet=True, overrides={**tiny, "readings": [{"normalization": "whole"}]})
+    b = run(TIERED["08"], out=tmp_path, quiet=True, overrides={**tiny, "readings": [{"normalization": "loss"}]})
+    assert not b.cached
+    ra, rb = a.result["metrics"]["readings"][0], b.result["metrics"]["readings"][0]
+    assert (ra["reading"]["normalization"], rb["reading"]["normalization"]) == ("whole", "loss")
+    assert ra["runs"][0]["config"]["normalize"] == "whole" and rb["runs"][0]["config"]["normalize"] == "loss"
 
 
 def test_transformer_row_uses_app_a3():

@@ -34,22 +34,38 @@ def fake_grid(monkeypatch: pytest.MonkeyPatch):
     return install
 
 
-def test_c16_verdicts_on_hand_made_runs(fake_grid) -> None:
+@pytest.mark.parametrize("cid", ["C16", "C16L"])
+def test_c16_verdicts_on_hand_made_runs(fake_grid, cid: str) -> None:
     ps, seeds = [17, 23, 31], [0, 1, 2]
     good = dict(train_acc=1.0, heldout_acc=0.99, kernel_heldout_acc=0.1, theta_inf=1.0,
                 norm_margin=lambda p, s: 0.3 * p * (1 + 0.02 * s))      # exactly linear in p up to seed noise
     fake_grid(_rows("classification", ps, seeds, **good))
-    r = run_check("C16")
+    r = run_check(cid)
     assert r.verdict == "PASS", r.details["criteria_met"]
     assert abs(r.details["norm_margin_exponent"]["estimate"] - 1.0) < 0.05
     fake_grid(_rows("classification", ps, seeds, **{**good, "norm_margin": lambda p, s: 5.0 + 0.01 * s}))
-    r = run_check("C16")                                                 # a flat margin is not Ω(p)
+    r = run_check(cid)                                                 # a flat margin is not Ω(p)
     assert r.verdict == "FAIL" and r.details["criteria_met"]["b_margin_grows"] is False
     fake_grid(_rows("classification", ps, seeds, **{**good, "kernel_heldout_acc": 0.9}))
-    assert run_check("C16").verdict == "FAIL"                            # the kernel learned: Thm 4.3 violated
+    assert run_check(cid).verdict == "FAIL"                            # the kernel learned: Thm 4.3 violated
     fake_grid(_rows("classification", ps, seeds, **{**good, "train_acc": lambda p, s: 0.99 if s == 1 else 1.0}))
-    r = run_check("C16")                                                 # a run never fit: no margin to speak of
+    r = run_check(cid)                                                 # a run never fit: no margin to speak of
     assert r.verdict == "INCONCLUSIVE" and r.holds is None
+
+
+def test_each_c16_runs_under_its_own_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """C16 and C16L differ only in the reading of eq. A.1 they train under, and each records it."""
+    seen = {}
+
+    def grid(setting, ps, seeds, steps, reading=None, **kw):
+        seen[len(seen)] = reading
+        return _rows(setting, ps, seeds, train_acc=1.0, heldout_acc=0.99, kernel_heldout_acc=0.1, theta_inf=1.0,
+                     norm_margin=lambda p, s: 0.3 * p)
+
+    monkeypatch.setattr(scale, "rich_grid", grid)
+    a, b = run_check("C16"), run_check("C16L")
+    assert seen == {0: {"normalization": "whole", "dtype": "float32"}, 1: {"normalization": "loss", "dtype": "float64"}}
+    assert (a.details["reading"]["normalization"], b.details["reading"]["normalization"]) == ("whole", "loss")
 
 
 def test_c15_verdicts_on_hand_made_runs(fake_grid) -> None:
@@ -100,7 +116,7 @@ def test_rich_run_scores_only_held_out_points() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cid", ["C15", "C16"])
+@pytest.mark.parametrize("cid", ["C15", "C16", "C16L"])
 def test_quick_checks_give_a_real_verdict(cid: str) -> None:
     r = run_check(cid)
     assert r.verdict in ("PASS", "FAIL", "INCONCLUSIVE")

@@ -15,7 +15,11 @@ with a cluster bootstrap over seeds (:func:`regimes.stats.fit_exponent`).
   otherwise (within the stated step budget). Reported beside it: ‖θ‖∞'s exponent in p
   (Fig 3: flat) and the eNTK-at-init kernel baseline's held-out ℓ2 ratio (Thm 3.4 says it
   stays near 1 at these n).
-* **C16** (Fig 4: normalized GD, lr 10, λ∞ = 1e-20, cross-entropy, h = 8p, n = 2p^{5/3}).
+* **C16** and **C16L** (Fig 4: normalized GD, lr 10, λ∞ = 1e-20, cross-entropy, h = 8p,
+  n = 2p^{5/3}), one per reading of eq. A.1 that changes the verdict
+  (:mod:`regimes.settings.mohamadi`): C16 normalizes the whole gradient in float32 (the
+  suite's reading before readings were named), C16L the loss gradient alone in float64 (the
+  penalty's subgradient outside; underflow-free). Each:
   INCONCLUSIVE if some run does not fit its training set (train accuracy < 1: no positive
   margin, Thm 4.5 does not apply). Otherwise PASS when all of
   (a) the seed-mean held-out accuracy is ≥ 0.95 at every p;
@@ -34,7 +38,7 @@ import numpy as np
 
 from regimes.checks import CheckResult, register
 
-__all__ = ["C15_GRID", "C16_GRID", "c15", "c16", "rich_grid"]
+__all__ = ["C15_GRID", "C16_GRID", "C16_READINGS", "c15", "c16", "c16l", "rich_grid"]
 
 #: (p values, seeds, steps) per mode.
 C15_GRID = {"quick": {"ps": [7, 11, 13], "seeds": [0, 1, 2], "steps": 5000},
@@ -43,12 +47,19 @@ C16_GRID = {"quick": {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000},
             "full": {"ps": [23, 31, 47], "seeds": [0, 1, 2, 3, 4], "steps": 20_000}}
 
 
-def rich_grid(setting: str, ps: list[int], seeds: list[int], steps: int, **overrides: Any
-              ) -> list[dict[str, Any]]:
-    """:func:`regimes.runs.rich_run` at the paper's config for every (p, seed); one summary each."""
+#: the reading of eq. A.1 each classification check runs under
+C16_READINGS = {"C16": {"normalization": "whole", "dtype": "float32"},
+                "C16L": {"normalization": "loss", "dtype": "float64"}}
+
+
+def rich_grid(setting: str, ps: list[int], seeds: list[int], steps: int, reading: dict[str, str] | None = None,
+              **overrides: Any) -> list[dict[str, Any]]:
+    """:func:`regimes.runs.rich_run` at the paper's config under ``reading`` for every (p, seed);
+    one summary each."""
     from regimes.runs import paper_config, rich_run
 
-    return [{"p": p, "seed": s, **rich_run(paper_config(setting, p, s, steps=steps, **overrides))[0]}
+    return [{"p": p, "seed": s, **rich_run(paper_config(setting, p, s, reading=reading, steps=steps,
+                                                         **overrides))[0]}
             for p in ps for s in seeds]
 
 
@@ -94,28 +105,46 @@ def c15(quick: bool = True) -> CheckResult:
                        details, verdict=verdict)
 
 
-@register("C16", theorem="Thm 4.5, 4.6 (Fig 4)", test="tests/test_scale_checks.py",
-          statement="paper's normalized GD classification (h = 8p, n = 2p^{5/3}): held-out accuracy ≥ 0.95 "
-                    "at every p, normalized ℓ∞ margin growing ~p (exponent CI ∋ values ≥ 1, > 0), "
-                    "eNTK kernel held-out accuracy ≤ 0.5")
-def c16(quick: bool = True) -> CheckResult:
-    """C16 over :data:`C16_GRID` (see the module docstring for the criteria)."""
+def _c16(check_id: str, quick: bool) -> CheckResult:
+    from regimes.settings.mohamadi import reading_label, resolve_reading
+
     grid = C16_GRID["quick" if quick else "full"]
-    rows = rich_grid("classification", grid["ps"], grid["seeds"], grid["steps"])
+    reading = C16_READINGS[check_id]
+    rows = rich_grid("classification", grid["ps"], grid["seeds"], grid["steps"], reading=reading)
     fits = all(r["train_acc"] == 1.0 for r in rows)
     acc = _per_p(rows, "heldout_acc")
     kernel = _per_p(rows, "kernel_heldout_acc")
     margin = _exponent(rows, "norm_margin")
     crit = {
         "a_heldout_acc": all(v["estimate"] >= 0.95 for v in acc.values()),
-        "b_margin_grows": bool(margin["low"] > 0 and margin["high"] >= 1),
+        "b_margin_grows": bool(margin["low"] is not None and margin["low"] > 0 and margin["high"] >= 1),
         "c_kernel_low": all(v["estimate"] <= 0.5 for v in kernel.values()),
     }
     verdict = "INCONCLUSIVE" if not fits else ("PASS" if all(crit.values()) else "FAIL")
     worst_acc = min(v["estimate"] for v in acc.values())
-    details = {"grid": grid, "runs": rows, "heldout_acc": acc, "kernel_heldout_acc": kernel,
+    details = {"grid": grid, "reading": resolve_reading(reading), "reading_label": reading_label(reading),
+               "runs": rows, "heldout_acc": acc, "kernel_heldout_acc": kernel,
                "norm_margin_exponent": margin, "theta_inf_exponent": _exponent(rows, "theta_inf"),
                "criteria_met": crit, "all_fit": fits,
                "stalled_runs": [(r["p"], r["seed"], r["stalled_at"]) for r in rows if r["stalled_at"] is not None]}
-    return CheckResult("C16", "Thm 4.5 (Fig 4)", worst_acc, 0.95, ">=", {"PASS": True, "FAIL": False}.get(verdict),
+    return CheckResult(check_id, "Thm 4.5 (Fig 4)", worst_acc, 0.95, ">=", {"PASS": True, "FAIL": False}.get(verdict),
                        details, verdict=verdict)
+
+
+_C16_STATEMENT = ("paper's normalized GD classification (h = 8p, n = 2p^{{5/3}}), {reading}: held-out accuracy "
+                  "≥ 0.95 at every p, normalized ℓ∞ margin growing ~p (exponent CI ∋ values ≥ 1, > 0), eNTK "
+                  "kernel held-out accuracy ≤ 0.5")
+
+
+@register("C16", theorem="Thm 4.5, 4.6 (Fig 4)", test="tests/test_scale_checks.py",
+          statement=_C16_STATEMENT.format(reading="whole-gradient normalization, float32"))
+def c16(quick: bool = True) -> CheckResult:
+    """C16 over :data:`C16_GRID` under the whole-gradient reading in float32 (module docstring)."""
+    return _c16("C16", quick)
+
+
+@register("C16L", theorem="Thm 4.5, 4.6 (Fig 4)", test="tests/test_scale_checks.py",
+          statement=_C16_STATEMENT.format(reading="loss-only normalization, float64"))
+def c16l(quick: bool = True) -> CheckResult:
+    """C16 over :data:`C16_GRID` under the loss-only reading in float64 (module docstring)."""
+    return _c16("C16L", quick)
