@@ -468,7 +468,7 @@ def test_publish_copies_results_redraws_figures_and_refuses_missing_ones(
     ran = json.loads((out / "results" / "91_tinya.json").read_text())
     assert json.loads((to / "91_tinya.json").read_text()) == ran
     assert (to / "91_tinya.npz").read_bytes() == (out / "results" / "91_tinya.npz").read_bytes()
-    assert (gal / "91_tinya.png").stat().st_size > 0 and not (gal / "91_tinya.pdf").exists()
+    assert (gal / "91_tinya.png").stat().st_size > 0 and (gal / "91_tinya.pdf").stat().st_size > 0   # + vector copy
     manifest = json.loads((to / "MANIFEST.json").read_text())
     assert manifest["experiments"]["91_tinya"]["config_hash"] == ran["config_hash"]
     assert manifest["checks"]["T1"]["verdict"] == "pass"
