@@ -263,12 +263,16 @@ def render_answer(rows: list[Claim] | None = None, *, ledger: str = "docs/ledger
     return "\n".join(out) + "\n"
 
 
-def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None) -> str:
+def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None,
+                report_links: dict[str, set[str]] | None = None) -> str:
     """The ledger as an HTML table (the report's copy).
 
     With ``link_root`` (the relative path from the page to the repository root) the
     evidence files and figures are links; with ``None`` (the report's default, which may
-    be copied away from the repository) they are shown as repository paths in ``<code>``."""
+    be copied away from the repository) they are shown as repository paths in ``<code>``.
+    With ``report_links`` (``{"checks": ids, "experiments": NN_slug names}`` of the report) the
+    verdict cell links each row to its evidence on the same page: the sections of the checks the
+    row names (``C15``, ``G2``, ``T1`` …) and of the experiment whose figure it cites."""
     rows = load() if rows is None else rows
     e = html.escape
 
@@ -285,9 +289,24 @@ def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None
             ev += "; " + ref(c.figure, "figure")
         out.append(f"<tr id='{anchor(c)}' class='claim-{kind(c.verdict)}'><td><b>{e(c.source)}</b>: {e(c.claim)}</td>"
                    f"<td>{e(c.source_setting)}</td><td>{e(c.our_setting)}</td><td>{_seeds(c)}</td>"
-                   f"<td>{e(c.measurement)}</td><td><b>{e(c.verdict)}</b></td><td>{ev}</td></tr>")
+                   f"<td>{e(c.measurement)}</td><td><b>{e(c.verdict)}</b>"
+                   + (f"<br><span class='links'>→ {_report_links(c, report_links)}</span>"
+                      if report_links is not None else "")
+                   + f"</td><td>{ev}</td></tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _report_links(c: Claim, known: dict[str, set[str]]) -> str:
+    """Links from a ledger row to the report's sections: its checks, then its figure's experiment."""
+    text = " ".join((c.claim, c.our_setting, c.measurement))
+    ids = [i for i in dict.fromkeys(re.findall(r"\b([CGT]\d+b?)\b", text)) if i in known.get("checks", set())]
+    links = [f"<a href='#check-{html.escape(i)}'>{html.escape(i)}</a>" for i in ids]
+    name = Path(c.figure).stem if c.figure else ""
+    if name in known.get("experiments", set()):
+        tier = " (paper tier)" if "/paper/" in c.figure else ""
+        links.append(f"<a href='#exp-{html.escape(name)}'>figure {html.escape(name[:2])}</a>{tier}")
+    return ", ".join(links) or "—"
 
 
 def readme_block(text: str, begin: str = BEGIN, end: str = END) -> str:

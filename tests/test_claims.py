@@ -120,3 +120,15 @@ def test_html_rendering_escapes_and_links() -> None:
     assert "href='../docs/results/quick/checks.json'" in out
     plain = claims.render_html()          # the report's copy: paths as code, no links to resolve
     assert "href" not in plain and "<code>docs/results/quick/checks.json</code>" in plain
+
+
+def test_report_rendering_links_each_row_to_its_checks_and_figure() -> None:
+    """In the report every ledger row that names a registered check, or cites a figure of an
+    experiment on the page, links to those sections (anchors the report defines)."""
+    rows = claims.load()
+    out = claims.render_html(rows, report_links={"checks": {"C15", "G1"}, "experiments": {"07_rich_regression"}})
+    c15 = out.split("id='claim-thm-3.6'")[1].split("</tr>")[0]
+    assert "href='#check-C15'" in c15 and "href='#exp-07_rich_regression'" in c15 and "(paper tier)" in c15
+    g1 = out.split("id='claim-gromov-fig1'")[1].split("</tr>")[0]
+    assert "href='#check-G1'" in g1
+    assert out.count("class='links'") == len(rows)
