@@ -14,10 +14,10 @@ import pytest
 
 import regimes.checks as rc
 from regimes import harness
-
-ROOT = Path(__file__).resolve().parent.parent
 from regimes.checks import Check, CheckResult
 from regimes.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 REPO = Path(__file__).resolve().parent.parent
 
