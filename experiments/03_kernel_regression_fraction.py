@@ -73,7 +73,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                   label="Thm 3.4 bound" if pi == len(ps) - 1 else None)
     ax_l.axhline(0.5, color="grey", lw=0.6)
     # i.i.d. sampling sees a given triple with probability 1 − (1 − p⁻³)ⁿ ≈ 1 − e^{−n/p³}.
-    ax_a.plot(xs, 1 - np.exp(-xs), color="k", lw=1.0, label="1 − e^{−n/p³}: labelled triple seen")
+    ax_a.plot(xs, 1 - np.exp(-xs), color="k", lw=1.0, label=r"$1 - e^{-n/p^3}$: labelled triple seen")
     ax_a.legend(loc="upper left", fontsize=7)
     ax_l.set(xlabel="n / p³", ylabel="population ℓ2 loss / p  (zero predictor = 1)", ylim=(0, 1.6),
              title="loss ratio vs n/p³ (line style = p: " + ", ".join(map(str, ps)) + ")")
@@ -86,9 +86,9 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         ax_h.axhline(1 / p, color="grey", lw=0.5, linestyle=":")
     caption = (
         "Ridgeless kernel regression on n i.i.d. triples (mean of trials). Left: the loss curves for different p "
-        "collapse when plotted against n/p³ and stay above the Thm 3.4 bound 1 − 1/p − (n/p³)e^{2/(p−1)} "
+        "collapse when plotted against n/p³ and stay above the Thm 3.4 bound $1-1/p-(n/p^3)e^{2/(p-1)}$ "
         "(eNTK: n+1 for the prior mean): kernels need a constant fraction of the p³ triples. Middle: population "
-        "accuracy rises only by memorisation — it tracks the fraction 1 − e^{−n/p³} of pairs whose labelled triple "
+        "accuracy rises only by memorisation — it tracks the fraction $1-e^{-n/p^3}$ of pairs whose labelled triple "
         "(a,b,a+b) was seen (black). Right: on the other pairs accuracy stays at or below chance (dotted, 1/p). "
         "It cannot move: an "
         "S_p³-invariant kernel (all here but the single eNTK draw, which is invariant only in distribution) "

@@ -90,8 +90,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     caption = (
         "Ridgeless kernel regression on one-hot labels of n i.i.d. pairs (mean of trials; eNTK kernels include the "
         "prior mean f₀, so the bound uses np+1). Left: the loss ratio curves of different p collapse against n/p² "
-        "and stay above the Thm 4.3 bound 1 − 1/p − (n/p²)e^{2/(p−1)}: a constant fraction of the pairs is needed. "
-        "Right: against n/p^{5/3} (the rich regime's sample size, Thm 4.5) the same curves spread out with p. "
+        "and stay above the Thm 4.3 bound $1-1/p-(n/p^2)e^{2/(p-1)}$: a constant fraction of the pairs is needed. "
+        "Right: against $n/p^{5/3}$ (the rich regime's sample size, Thm 4.5) the same curves spread out with p. "
         "Middle: held-out accuracy sits at or below chance and cannot move: an S_p²-invariant kernel on pairs is "
         "α + β₁1(a=a') + β₂1(b=b') + γ1(x=x'), so on unseen pairs the predictor is const + g(a) + h(b); and the "
         "only training pair (a, ·) labelled a+b would be (a, b) itself, so no matching training label points g or h "

@@ -109,8 +109,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     ev = arrays["eigs"]
     ax_s.plot(np.arange(1, ev.size + 1), ev, ".", ms=3, color=COLORS[0], label="eigvalsh(Σ), Σ from C_d")
     top = (1 / p) * (p / (p - 1)) ** (m - 1)
-    ax_s.axhline(p ** (m - 2), color="k", lw=0.7, linestyle="--", label=f"p^(m−2) = {p ** (m - 2)} (×1)")
-    ax_s.axhline(top, color="k", lw=0.7, linestyle=":", label=f"(1/p)(p/(p−1))^(m−1) = {top:.3f} (×{(p - 1) ** m})")
+    ax_s.axhline(p ** (m - 2), color="k", lw=0.7, linestyle="--", label=f"$p^{{m-2}}$ = {p ** (m - 2)} (×1)")
+    ax_s.axhline(top, color="k", lw=0.7, linestyle=":", label=f"$(1/p)(p/(p-1))^{{m-1}}$ = {top:.3f} (×{(p - 1) ** m})")
     ax_s.set(xscale="log", xlabel="index i", ylabel="λ_i(Σ)",
              title=f"spectrum of Σ, p={p}, m={m} (zeros: {p**m - 1 - (p - 1) ** m})")
     ax_s.set_yscale("symlog", linthresh=1e-2)
@@ -121,7 +121,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         ax_b.plot(x, arrays[f"scalar_{name}"], color=palette[i % len(palette)], lw=1.1, label=name)
     ax_b.plot(x, arrays["bound_exact"], "k--", lw=1, label="exact form: Tr Σ − Σ_{i≤n} λ_i")
     ax_b.plot(x, arrays["bound_paper"], "k-", lw=1, label="Cor D.8 bound")
-    ax_b.set(xlabel="n / p^m", ylabel="Tr((I−P)Σ) / Tr Σ", ylim=(-0.05, 1.05),
+    ax_b.set(xlabel="$n / p^m$", ylabel="Tr((I−P)Σ) / Tr Σ", ylim=(-0.05, 1.05),
              title=f"exact E_σ best-fit loss, p={p}, m={m}")
     ax_b.legend(fontsize=6, loc="lower left")
     xc = arrays["n_class"] / pc**2
@@ -132,8 +132,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
              title=f"classification (matrix-valued), p={pc}")
     ax_c.legend(fontsize=6, loc="lower left")
     caption = (
-        "Left: Σ(x,x') = E_σ Ψ_σ(x)Ψ_σ(x') built from C_d has exactly three eigenvalues — p^{m−2} on constants, "
-        "(1/p)(p/(p−1))^{m−1} on the (p−1)^m-dimensional top-degree component, 0 on everything in between (Lemma "
+        "Left: Σ(x,x') = E_σ Ψ_σ(x)Ψ_σ(x') built from C_d has exactly three eigenvalues — $p^{m-2}$ on constants, "
+        "$(1/p)(p/(p-1))^{m-1}$ on the $(p-1)^m$-dimensional top-degree component, 0 on everything in between (Lemma "
         "D.9 holds with equality). Middle: for every kernel and n i.i.d. points, the exact average over σ of the "
         "best-fit loss in the span of the n kernel sections, Tr((I−P)Σ), lies above the exact form "
         "Tr Σ − Σ_{i≤n} λ_i(Σ) (attained only by the top eigenvectors of Σ), which lies above Cor D.8's bound. "

@@ -157,11 +157,12 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
                  f"kernel acc {m['after_kernel_acc_init']:.2f}", fontsize=8)
     bx, cx = axes[0][1], axes[0][2]
     cfg = result["config"]
+    diverged = ", ".join(f"seed {s} at step {t}" for s, t in (m.get("diverged") or {}).items())
     if "step" not in arrays:    # every seed diverged: no curves to draw
         for a in (bx, cx):
             a.text(0.5, 0.5, "every seed diverged", ha="center", va="center", transform=a.transAxes)
         plots.save(fig, path, caption=f"p = {cfg['p']}, {cfg['optimizer']}, lr {cfg['lr']:g}: every seed's "
-                   f"loss became non-finite (steps {m.get('diverged')}).")
+                   f"loss became non-finite ({diverged}).")
         return
     x = np.maximum(arrays["step"], 1)
     bx.plot(x, arrays["train_acc"], color=plots.COLORS[0], **plots.TRAIN_STYLE, label="train")
@@ -173,16 +174,20 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
     bx.set_xscale("log")
     bx.legend(fontsize=7)
     bx.set_xlabel("step")
+    bx.set_ylabel("accuracy")
+    names = {"ntk_change_train": r"$\|\hat\Theta_t-\hat\Theta_0\|_F/\|\hat\Theta_0\|_F$",
+             "ntk_dist_train": "Fort's kernel distance $S(t, 0)$"}
     for key, col in (("ntk_change_train", 1), ("ntk_dist_train", 3)):
         v = arrays[key]
         ok = np.isfinite(v) & (v > 0)
-        cx.loglog(x[ok], v[ok], color=plots.COLORS[col], label=key)
+        cx.loglog(x[ok], v[ok], color=plots.COLORS[col], label=names[key])
     for t in (m["t_mem"], m["t_grok"], m["t_exit"]):
         if t is not None:
             for a in (bx, cx):
                 a.axvline(max(t, 1), color="0.4", ls=":")
     cx.legend(fontsize=7)
     cx.set_xlabel("step")
+    cx.set_ylabel("eNTK movement (train set)")
     setting = (f"{cfg['optimizer']}, lr {cfg['lr']:g}" + (f", wd {cfg['weight_decay']:g}"
                                                            if cfg["weight_decay"] else "")
                + f", cross-entropy, λ∞ {cfg['lam_inf']:g}")
@@ -193,7 +198,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
                f"{m.get('curves_seed', cfg['seeds'][0])}. Over seeds {cfg['seeds']} (mean [95% CI]): {times} "
                "(t_exit: S ≥ 0.05).")
     if m.get("n_diverged"):
-        caption += (f" Diverged (non-finite loss; seed: step found): {m['diverged']}; the times are over the "
+        caption += (f" Diverged (non-finite loss): {diverged}; the times are over the "
                     f"{len(cfg['seeds']) - m['n_diverged']} seeds that trained to the end.")
     if m["exit_before_mem_every_seed"]:
         caption += (" In every seed that trained to the end the eNTK leaves its init (S ≥ 0.05) before the"

@@ -159,12 +159,14 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
     ax.axhline(m["ipr_analytic_coef"], color=plots.COLORS[2], ls="--", lw=0.9)
     ax.set_xscale("log")
     ax.set_xlabel("step")
+    ax.set_ylabel("accuracy; IPR₂")
     ax.set_title("quadratic net: IPR vs accuracy (dashed: analytic)", fontsize=8)
     ax.legend(fontsize=6)
     _spectrum_panel(sx, arrays["spectrum_W0"], arrays["spectrum_W1"], "share of first-layer power")
     for axp, tag, title in ((px, "W0", "init"), (qx, "W1", "end")):
         _pca_panel(axp, arrays[f"pca_{tag}"], f"quadratic net W[:, a] PCA, {title}: circle "
                    f"{m[f'circle_score_{tag}']:.2f} (k={m[f'circle_freq_{tag}']})")
+        axp.set(xlabel="PC 1", ylabel="PC 2")
     caption = None
     if mlp:
         mm = m["mlp"]
@@ -178,13 +180,16 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
                 bx.axvline(max(t, 1), color="0.4", ls=":")
         bx.set_xscale("log")
         bx.set_xlabel("step")
-        bx.set_title(f"embedding MLP (blog), p = {cfg['p']}: t_mem {mm['t_mem']}, t_grok {mm['t_grok']}",
+        bx.set_ylabel("accuracy")
+        bx.set_title(f"embedding MLP (blog), p = {cfg['p']}: t_mem {plots.value_text(mm['t_mem'], '.0f')}, "
+                     f"t_grok {plots.value_text(mm['t_grok'], '.0f')}",
                      fontsize=8)
         bx.legend(fontsize=7)
         _spectrum_panel(tx, arrays["mlp_spectrum_init"], arrays["mlp_spectrum_end"], "share of power of E")
         for axp, tag in ((ix, "init"), (ex, "end")):
             _pca_panel(axp, arrays[f"mlp_pca_{tag}"], f"MLP embeddings E[a] PCA, {tag}: circle "
                        f"{mm[f'circle_score_{tag}']:.2f} (k={mm[f'circle_freq_{tag}']})")
+            axp.set(xlabel="PC 1", ylabel="PC 2")
         caption = (f"Bottom row: the blog's embedding MLP (d_embed {cfg['d_embed']}, hidden {cfg['hidden']}), "
                    f"AdamW lr {cfg['lr']:g}, weight decay {cfg['weight_decay']:g}, training fraction "
                    f"{cfg['fraction']:g}, {cfg['dtype']}; PCA explained variance at the end "

@@ -78,6 +78,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     nx.plot(x, A["W_l2"], color=plots.COLORS[0], label="‖W⁽¹⁾‖")
     nx.plot(x, A["V_l2"], color=plots.COLORS[1], label="‖W⁽²⁾‖")
     nx.set_xlabel("step")
+    nx.set_ylabel("Frobenius norm")
     nx.set_title("(b) weight norms (Frobenius)", fontsize=9)
     nx.legend(fontsize=7)
     acx.plot(x, A["train_acc"], color=plots.COLORS[0], **plots.TRAIN_STYLE, label="train")
@@ -87,12 +88,14 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         if t is not None:
             acx.axvline(t, color=col, ls=":", label=f"{name} = {t:.0f}")
     acx.set_xlabel("step")
+    acx.set_ylabel("accuracy")
     acx.set_title("(c) accuracy", fontsize=9)
     acx.legend(fontsize=7)
     gx.plot(x, A["grad_W_l2"], color=plots.COLORS[0], label="‖∂L/∂W⁽¹⁾‖")
     gx.plot(x, A["grad_V_l2"], color=plots.COLORS[1], label="‖∂L/∂W⁽²⁾‖")
     gx.set_yscale("log")
     gx.set_xlabel("step")
+    gx.set_ylabel("gradient norm (Frobenius)")
     gx.set_title("(d) gradient norms", fontsize=9)
     gx.legend(fontsize=7)
     for a in (ax, nx, gx):

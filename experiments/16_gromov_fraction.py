@@ -117,6 +117,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
             bx.annotate(f"{n_floor} at the lowest fraction searched\n(α_c ≤ {min(c['fractions'])})",
                         (i, min(c["fractions"])), fontsize=6, xytext=(-40, 8), textcoords="offset points")
     bx.set_xticks(range(len(names)), names)
+    bx.set_xlabel("optimizer")
     bx.set_ylabel("critical fraction α_c")
     bx.set_title(f"G2 (momentum and AdamW lower t_grok and α_c): {m['verdict']}", fontsize=9)
     run = c["run"]

@@ -149,6 +149,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     lx.set_xscale("log")
     lx.set_yscale("log")
     lx.set_xlabel("step")
+    lx.set_ylabel("square loss")
     lx.set_title(f"(b) loss, train -- / held-out —, fraction {top}", fontsize=8)
     lx.legend(fontsize=7)
     for i, f in enumerate(c["functions"]):
@@ -173,6 +174,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                    label="(p+1)/(2p): one square-root branch")
     bx.set_xticks(xs, [FUNCTIONS[f] for f in names], fontsize=7)
     bx.set_ylim(0, 1.05)
+    bx.set_xlabel("function of (n, m), mod p")
+    bx.set_ylabel("accuracy")
     bx.set_title("(d) analytic solution vs trained net", fontsize=8)
     bx.legend(fontsize=6, loc="lower left")
     run = c["run"]

@@ -288,6 +288,20 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     for j in range(k + 3, ncols):
         row[j].axis("off")
     mod2 = _plot_mod2(axes[len(show) + 1], m, arrays, c)
+    # axis names: a PCA view, the (cos, sin) plane of one frequency, or a measure over training
+    pca, plane = {"xlabel": "PC 1", "ylabel": "PC 2"}, {"xlabel": "cos component", "ylabel": "sin component"}
+    for r in range(len(show)):
+        for j in range(len(frames)):
+            axes[r][j].set(**pca)
+    for i in range(k):
+        row[i].set(**plane)
+    row[k].set(**pca)
+    sx.set_ylabel("circle score", fontsize=7)
+    rx.set_ylabel("rank correlation ρ", fontsize=7)
+    m2 = axes[len(show) + 1]
+    for j, names in enumerate((pca, plane, pca, plane)):
+        m2[j].set(**names)
+    m2[4].set_ylabel("rank of k among frequencies", fontsize=7)
     mlp = c["mlp"]
     init = "; ".join(
         f"d={w}: circle {plots.ci_text(m['per_width'][str(w)]['circle_score_t'][0])}, rank ρ "

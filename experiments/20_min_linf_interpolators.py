@@ -127,12 +127,13 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     bx.set_ylabel("clean held-out acc (at r* —, at r_c --)")
     bx.set_title(f"C18 (no kernel baseline): {m['c18_verdict_no_kernel']}", fontsize=8)
     s = c["search"]
-    gone = "; ".join(f"p={g['p']}, h={g['width_mult']}p: {g['memorizers_gone_at_n_over_p2']}"
+    gone = "; ".join(f"p={g['p']}, h={g['width_mult']}p: "
+                     + plots.value_text(g["memorizers_gone_at_n_over_p2"], ".3g", missing="at no n of the grid")
                      for g in m["memorizers_gone"])
     plots.save(fig, path, caption=(
         f"Projected Adam (lr {s['lr']}, {s['steps']} steps, float64), success = training loss < {s['tol']}; "
         f"{s['rounds']} search round(s) of {s['per_round']} radii; seeds {c['seeds']}. Dotted (left): the provable "
-        f"lower bound (p/4h)^(1/3)/r_c. n/p² from which interpolators found at r_c generalize (acc ≥ "
+        f"lower bound $(p/4h)^{{1/3}}/r_c$. n/p² from which interpolators found at r_c generalize (acc ≥ "
         f"{GENERALIZING_ACC}): {gone}."))
 
 

@@ -78,7 +78,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     plots.errorbar_ci(bx, ps, [e["heldout_acc"] for e in m["per_p"]], marker="s", color=plots.COLORS[1])
     bx.set_ylim(0, 1.05)
     bx.set_xlabel("p")
-    bx.set_ylabel("held-out accuracy (n = 2p^(5/3))")
+    bx.set_ylabel("held-out accuracy ($n = 2p^{5/3}$)")
     plots.save(fig, path, caption=(
         f"Projected Adam under ‖θ‖∞ ≤ 1 on the cross-entropy of T·f, T in {c['temperatures']}, "
         f"{c['steps_per_stage']} steps per stage, h = {c['width_mult']}p, seeds {c['seeds']}, float64. The attained "

@@ -215,6 +215,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     bx.axhline(m["chance"], color="0.4", ls=":", lw=0.8, label="chance 1/p")
     bx.set_xticks(xs, ["linear, 1L", "softmax, 1L", "softmax, 2L"], fontsize=7)
     bx.set_ylim(0, 1.05)
+    bx.set_xlabel("attention-only model")
     bx.set_ylabel("final accuracy (seed mean, 95% CI)")
     bx.set_title(f"(b) attention only, {hb} heads", fontsize=8)
     bx.legend(fontsize=7)
@@ -229,6 +230,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     cx.set_xscale("log", base=2)
     cx.set_ylim(0, 1.05)
     cx.set_xlabel("number of heads (parameters fixed)")
+    cx.set_ylabel("final accuracy (seed mean, 95% CI)")
     cx.set_title("(c) head-count sweep", fontsize=8)
     cx.legend(fontsize=6)
     a = c["attention"]
@@ -254,7 +256,9 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         f"(init {plots.ci_text(T['init_diag_share'])}, random ≈ {m['diag_share_random']:.3f}); embedding "
         f"Fourier IPR₂ {plots.ci_text(T['embed_ipr'], '.3f')} (init {plots.ci_text(T['init_embed_ipr'], '.3f')}). "
         f"(b, c) attention only, n_embd {a['n_embd']}, {a['steps']} steps, parameter count fixed across heads "
-        f"({m['params_fixed_across_heads']}: {m['num_params']}). {sweep}. {verdict}; {embed}."))
+        + ("(parameters: " + ", ".join(f"{k} {v:,}" for k, v in m["num_params"].items()) + ")"
+           if m["params_fixed_across_heads"] else "(NOT fixed across heads)")
+        + f". {sweep}. {verdict}; {embed}."))
 
 
 EXPERIMENT = Experiment(

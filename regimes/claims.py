@@ -6,9 +6,10 @@ The ledger's source is ``docs/claims.toml`` (one ``[[claim]]`` table per row). A
 whose numbers are *looked up*, never typed: a placeholder ``{FILE:KEY/PATH:FMT}`` is
 replaced by the value at ``KEY/PATH`` in the committed result
 ``docs/results/<tier>/FILE.json`` (list entries by index or by their ``"id"``),
-formatted with the Python format spec ``FMT``. The README's ledger table and the
-report's are both rendered from this file (:func:`render_markdown`,
-:func:`render_html`), and a test keeps the README's copy equal to the rendering.
+formatted with the Python format spec ``FMT``. The ledger table of ``docs/ledger.md``, the
+report's, and the per-source answer at the top of the README are all rendered from this file
+(:func:`render_markdown`, :func:`render_html`, :func:`render_answer`), and a test keeps the
+committed copies equal to the rendering.
 
 Verdicts (see ``proofs/measurement.md``) are one of
 
@@ -24,8 +25,9 @@ Every verdict other than ``OPEN`` needs at least one committed evidence file and
 least two seeds (``seeds = 0`` marks a deterministic computation, where seeds do not
 apply). :func:`load` enforces this.
 
-Run ``python -m regimes.claims`` to rewrite the README's table between its
-``<!-- claims:begin -->`` and ``<!-- claims:end -->`` markers.
+Run ``python -m regimes.claims`` to rewrite ``docs/ledger.md``'s table between its
+``<!-- claims:begin -->`` and ``<!-- claims:end -->`` markers and the README's answer between
+``<!-- answer:begin -->`` and ``<!-- answer:end -->``.
 
 Examples:
     >>> rows = load()
@@ -49,7 +51,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LEDGER = REPO_ROOT / "docs" / "claims.toml"
 RESULTS = REPO_ROOT / "docs" / "results"
 README = REPO_ROOT / "README.md"
+LEDGER_MD = REPO_ROOT / "docs" / "ledger.md"
 BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
+ANSWER_BEGIN, ANSWER_END = "<!-- answer:begin -->", "<!-- answer:end -->"
+#: The sources, in the README's order: the prefix of a row's ``source`` and how the answer names it.
+SOURCES: tuple[tuple[str, str], ...] = (
+    ("Mohamadi et al.", "The central paper (Mohamadi et al., ICML 2024)"),
+    ("Gromov", "Gromov, *Grokking modular arithmetic*"),
+    ("Textbook chapter on grokking", "The textbook chapter on grokking"),
+    ("Blog", "The blog post *Some thoughts on Grokking*"),
+)
+#: Verdict kinds, in the answer's order, with how it names each.
+KINDS: tuple[tuple[str, str], ...] = (
+    ("yes", "reproduced"), ("only", "reproduced only under a condition"),
+    ("not", "not reproduced at the sizes run"), ("open", "open"))
 
 PLACEHOLDER = re.compile(r"\{(?P<file>[\w.-]+):(?P<path>[^:{}]+):(?P<fmt>[^{}]*)\}")
 _VERDICT = re.compile(r"REPRODUCED|REPRODUCED ONLY UNDER .+|NOT REPRODUCED AT p ≤ \d+|OPEN")
@@ -173,28 +188,91 @@ def _seeds(c: Claim) -> str:
     return "exact" if c.seeds == 0 else str(c.seeds)
 
 
-def render_markdown(rows: list[Claim] | None = None) -> str:
-    """The ledger as a Markdown table (the README's copy)."""
+def kind(verdict: str) -> str:
+    """``"yes"``, ``"only"``, ``"not"`` or ``"open"``: the family of a ledger verdict.
+
+    >>> [kind(v) for v in ("REPRODUCED", "REPRODUCED ONLY UNDER x", "NOT REPRODUCED AT p ≤ 7", "OPEN")]
+    ['yes', 'only', 'not', 'open']
+    """
+    if verdict == "OPEN":
+        return "open"
+    return "not" if verdict.startswith("NOT") else "only" if "ONLY" in verdict else "yes"
+
+
+def anchor(c: Claim) -> str:
+    """The HTML id of a row, the same in ``docs/ledger.md`` and the report: ``claim-<id>``."""
+    return f"claim-{c.id}"
+
+
+def render_markdown(rows: list[Claim] | None = None, *, link_root: str = "") -> str:
+    """The ledger as a Markdown table (``docs/ledger.md``'s copy).
+
+    ``link_root`` is the relative path from the Markdown file to the repository root
+    (``"../"`` for ``docs/ledger.md``); evidence and figures link through it. Each row starts
+    with an anchor ``claim-<id>``, which the README's answer links to."""
     rows = load() if rows is None else rows
     head = ("| claim | source's setting | our largest run | seeds | measurement | verdict | evidence |\n"
             "|---|---|---|---|---|---|---|\n")
     body = []
     for c in rows:
-        ev = ", ".join(f"[{Path(e).stem}](docs/results/{e})" for e in c.evidence) or "—"
+        ev = ", ".join(f"[{Path(e).stem}]({link_root}docs/results/{e})" for e in c.evidence) or "—"
         if c.figure:
-            ev += f"; [figure]({c.figure})"
-        cells = [f"**{c.source}**: {c.claim}", c.source_setting, c.our_setting, _seeds(c), c.measurement,
-                 f"**{c.verdict}**", ev]
+            ev += f"; [figure]({link_root}{c.figure})"
+        cells = [f"<a id=\"{anchor(c)}\"></a>**{c.source}**: {c.claim}", c.source_setting, c.our_setting,
+                 _seeds(c), c.measurement, f"**{c.verdict}**", ev]
         body.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
     return head + "\n".join(body) + "\n"
 
 
-def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None) -> str:
+def source_of(c: Claim) -> str:
+    """The prefix in :data:`SOURCES` that ``c.source`` starts with; ``ValueError`` if none."""
+    for prefix, _ in SOURCES:
+        if c.source.startswith(prefix):
+            return prefix
+    raise ValueError(f"claim {c.id!r}: source {c.source!r} starts with none of {[p for p, _ in SOURCES]}")
+
+
+def _label(c: Claim, prefix: str, rows: list[Claim]) -> str:
+    """A short name for a row: its source after the source's name (``Thm 3.4``), else (when
+    that is empty or shared by another row of the source) the claim's first clause."""
+    rest = c.source[len(prefix):].strip(" ,:")
+    if rest and sum(o.source == c.source and o.id.endswith("-paper") == c.id.endswith("-paper")
+                    for o in rows) == 1:
+        return rest + (" (paper tier)" if c.id.endswith("-paper") else "")
+    clause = re.split(r"[:;,]", c.claim, maxsplit=1)[0].strip()
+    return clause if len(clause) <= 60 else clause[:59].rstrip() + "…"
+
+
+def render_answer(rows: list[Claim] | None = None, *, ledger: str = "docs/ledger.md") -> str:
+    """Per source, how many ledger rows reproduced, reproduced only under a condition, did
+    not, or stay open, each row named and linked to its anchor in ``ledger`` (the README's
+    answer; Markdown)."""
+    rows = load() if rows is None else rows
+    out = []
+    for prefix, name in SOURCES:
+        mine = [c for c in rows if source_of(c) == prefix]
+        if not mine:
+            continue
+        parts = []
+        for k, words in KINDS:
+            these = [c for c in mine if kind(c.verdict) == k]
+            if these:
+                links = ", ".join(f"[{_label(c, prefix, mine)}]({ledger}#{anchor(c)})" for c in these)
+                parts.append(f"**{len(these)} {words}** ({links})")
+        out.append(f"- **{name}**, {len(mine)} claims: " + "; ".join(parts) + ".")
+    return "\n".join(out) + "\n"
+
+
+def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None,
+                report_links: dict[str, set[str]] | None = None) -> str:
     """The ledger as an HTML table (the report's copy).
 
     With ``link_root`` (the relative path from the page to the repository root) the
     evidence files and figures are links; with ``None`` (the report's default, which may
-    be copied away from the repository) they are shown as repository paths in ``<code>``."""
+    be copied away from the repository) they are shown as repository paths in ``<code>``.
+    With ``report_links`` (``{"checks": ids, "experiments": NN_slug names}`` of the report) the
+    verdict cell links each row to its evidence on the same page: the sections of the checks the
+    row names (``C15``, ``G2``, ``T1`` …) and of the experiment whose figure it cites."""
     rows = load() if rows is None else rows
     e = html.escape
 
@@ -206,39 +284,61 @@ def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None
     out = ["<table class='claims'><thead><tr><th>claim</th><th>source's setting</th><th>our largest run</th>"
            "<th>seeds</th><th>measurement</th><th>verdict</th><th>evidence</th></tr></thead><tbody>"]
     for c in rows:
-        kind = "open" if c.verdict == "OPEN" else "not" if c.verdict.startswith("NOT") else \
-            "only" if "ONLY" in c.verdict else "yes"
         ev = ", ".join(ref(f"docs/results/{x}", Path(x).stem) for x in c.evidence) or "—"
         if c.figure:
             ev += "; " + ref(c.figure, "figure")
-        out.append(f"<tr id='claim-{e(c.id)}' class='claim-{kind}'><td><b>{e(c.source)}</b>: {e(c.claim)}</td>"
+        out.append(f"<tr id='{anchor(c)}' class='claim-{kind(c.verdict)}'><td><b>{e(c.source)}</b>: {e(c.claim)}</td>"
                    f"<td>{e(c.source_setting)}</td><td>{e(c.our_setting)}</td><td>{_seeds(c)}</td>"
-                   f"<td>{e(c.measurement)}</td><td><b>{e(c.verdict)}</b></td><td>{ev}</td></tr>")
+                   f"<td>{e(c.measurement)}</td><td><b>{e(c.verdict)}</b>"
+                   + (f"<br><span class='links'>→ {_report_links(c, report_links)}</span>"
+                      if report_links is not None else "")
+                   + f"</td><td>{ev}</td></tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
 
-def readme_block(text: str) -> str:
-    """The README's ledger table: the text between the begin and end markers.
+def _report_links(c: Claim, known: dict[str, set[str]]) -> str:
+    """Links from a ledger row to the report's sections: its checks, then its figure's experiment."""
+    text = " ".join((c.claim, c.our_setting, c.measurement))
+    ids = [i for i in dict.fromkeys(re.findall(r"\b([CGT]\d+b?)\b", text)) if i in known.get("checks", set())]
+    links = [f"<a href='#check-{html.escape(i)}'>{html.escape(i)}</a>" for i in ids]
+    name = Path(c.figure).stem if c.figure else ""
+    if name in known.get("experiments", set()):
+        tier = " (paper tier)" if "/paper/" in c.figure else ""
+        links.append(f"<a href='#exp-{html.escape(name)}'>figure {html.escape(name[:2])}</a>{tier}")
+    return ", ".join(links) or "—"
+
+
+def readme_block(text: str, begin: str = BEGIN, end: str = END) -> str:
+    """The generated block of a Markdown file: the text between ``begin`` and ``end``.
 
     Raises ``ValueError`` if the markers are missing or out of order."""
-    i, j = text.find(BEGIN), text.find(END)
+    i, j = text.find(begin), text.find(end)
     if i < 0 or j < i:
-        raise ValueError(f"README.md must contain {BEGIN!r} followed by {END!r}")
-    return text[i + len(BEGIN):j].strip("\n") + "\n"
+        raise ValueError(f"the file must contain {begin!r} followed by {end!r}")
+    return text[i + len(begin):j].strip("\n") + "\n"
 
 
-def write_readme(path: Path = README) -> bool:
-    """Rewrite the README's ledger table from ``docs/claims.toml``; True if it changed."""
+def _rewrite(path: Path, begin: str, end: str, block: str) -> bool:
     text = path.read_text()
-    readme_block(text)   # validates the markers
-    i, j = text.find(BEGIN) + len(BEGIN), text.find(END)
-    new = text[:i] + "\n" + render_markdown() + text[j:]
+    readme_block(text, begin, end)   # validates the markers
+    i, j = text.find(begin) + len(begin), text.find(end)
+    new = text[:i] + "\n" + block + text[j:]
     if new != text:
         path.write_text(new)
     return new != text
 
 
+def write_readme(readme: Path = README, ledger: Path = LEDGER_MD) -> bool:
+    """Rewrite ``docs/ledger.md``'s table and the README's answer from ``docs/claims.toml``;
+    True if either changed."""
+    rows = load()
+    a = _rewrite(ledger, BEGIN, END, render_markdown(rows, link_root="../"))
+    b = _rewrite(readme, ANSWER_BEGIN, ANSWER_END, render_answer(rows))
+    return a or b
+
+
 if __name__ == "__main__":
     changed = write_readme()
-    print("README.md ledger " + ("rewritten" if changed else "already up to date"), file=sys.stderr)
+    print("docs/ledger.md and README.md answer " + ("rewritten" if changed else "already up to date"),
+          file=sys.stderr)

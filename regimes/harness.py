@@ -615,7 +615,7 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
             checks_file: str | Path | None = None) -> dict[str, Any]:
     """Copy the finished results of ``exps`` (``out/results/NN_slug.json`` + ``.npz``) and the
     stored check verdicts into the committed folder ``to`` (default ``docs/results/<mode>``),
-    redraw every figure from the *copied* files into ``gallery`` (default ``docs/gallery`` for
+    redraw every figure (PNG and PDF) from the *copied* files into ``gallery`` (default ``docs/gallery`` for
     quick mode, ``docs/gallery/<mode>`` for the others),
     and write ``MANIFEST.json`` there: per experiment its config hash, seed, git revision and
     wall time, plus the versions and the machine.
@@ -648,8 +648,7 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
         atomic_write_json(to / f"{exp.name}.json", result)
         atomic_write_npz(to / f"{exp.name}.npz", arrays)
         stored, stored_arrays = json.loads((to / f"{exp.name}.json").read_text()), load_npz(to / f"{exp.name}.npz")
-        exp.plot(stored, stored_arrays, gallery / f"{exp.name}.png")
-        (gallery / f"{exp.name}.pdf").unlink(missing_ok=True)   # the gallery keeps the PNG the README shows
+        exp.plot(stored, stored_arrays, gallery / f"{exp.name}.png")   # and its vector copy, NN_slug.pdf
         manifest["experiments"][exp.name] = {k: result.get(k) for k in
                                              ("config_hash", "git_revision", "wall_time_s", "finished_at", "host")}
         manifest["experiments"][exp.name]["seed"] = result["config"].get("seed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -25,16 +26,42 @@ def setup() -> None:
     })
 
 
-def ci_text(ci: dict | None, fmt: str = ".2f") -> str:
+def ci_text(ci: dict | None, fmt: str = ".2f", missing: str = "never reached") -> str:
     """``"est [low, high]"`` for a stored interval (a :class:`regimes.stats.CI` or
-    :class:`regimes.stats.ExponentFit` as a dict; JSON turns NaN into null, shown as "nan")."""
-    if ci is None:
-        return "n/a"
+    :class:`regimes.stats.ExponentFit` as a dict), for captions and titles.
 
-    def f(v) -> str:
-        return "nan" if v is None else format(float(v), fmt)
+    JSON stores NaN as null: an interval without an estimate (the event was never reached, or
+    nothing was measured) reads ``missing``; one whose bounds are null or non-finite (a single
+    run, or every run equal) reads as the estimate alone. Never a Python repr.
 
-    return f"{f(ci.get('estimate'))} [{f(ci.get('low'))}, {f(ci.get('high'))}]"
+    >>> ci_text({"estimate": 0.5, "low": 0.25, "high": 0.75}), ci_text({"estimate": 3.0, "low": None, "high": None})
+    ('0.50 [0.25, 0.75]', '3.00')
+    >>> ci_text({"estimate": None, "low": None, "high": None}), ci_text(None, missing="—")
+    ('never reached', '—')
+    """
+    import math
+
+    def ok(v) -> bool:
+        return v is not None and math.isfinite(float(v))
+
+    if ci is None or not ok(ci.get("estimate")):
+        return missing
+    est = format(float(ci["estimate"]), fmt)
+    lo, hi = ci.get("low"), ci.get("high")
+    if not (ok(lo) and ok(hi)):
+        return est
+    return f"{est} [{format(float(lo), fmt)}, {format(float(hi), fmt)}]"
+
+
+def value_text(v, fmt: str = ".2f", missing: str = "never reached") -> str:
+    """A stored number for a caption: ``missing`` for null or NaN (never ``None``/``nan``).
+
+    >>> value_text(0.123), value_text(None), value_text(float("nan"), missing="—")
+    ('0.12', 'never reached', '—')
+    """
+    import math
+
+    return missing if v is None or not math.isfinite(float(v)) else format(float(v), fmt)
 
 
 def errorbar_ci(ax, xs, cis: list, **kw) -> None:
@@ -59,20 +86,26 @@ def subplots(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float =
 
 
 def save(fig: plt.Figure, path: str | Path, caption: str | None = None) -> None:
-    """Save ``fig`` as ``path`` (PNG) and a PDF beside it, then close it.
+    """Save ``fig`` as ``path`` (PNG) and a vector PDF beside it, then close it.
 
-    ``caption`` (optional) is printed under the panels, for statements the
-    figure must carry (e.g. why an accuracy axis cannot move).
+    ``caption`` (optional) is printed under the panels of the PNG, for statements the figure
+    must carry when it is viewed alone (config, seeds, reading). The PDF, the copy meant for a
+    paper, leaves it out, since a paper typesets its own caption; it keeps it as the PDF's
+    ``Subject`` metadata. Math in a caption is mathtext (``$2p^{5/3}$``), kept on one line.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = None
     if caption:
-        fig.text(0.01, -0.02, _wrap(fig, caption, 0.01, 7), ha="left", va="top", fontsize=7)
+        text = fig.text(0.01, -0.02, _wrap(fig, caption, 0.01, 7), ha="left", va="top", fontsize=7)
     fig.savefig(path, bbox_inches="tight")
     # the PNG's draw placed every axis: keep those positions for the PDF instead of solving the
     # constrained layout again (the same layout, one solve less)
     fig.set_layout_engine("none")
-    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
+    if text is not None:
+        text.remove()
+    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight",
+                metadata={"Subject": caption.replace("$", "")} if caption else None)
     plt.close(fig)
 
 
@@ -94,7 +127,8 @@ def _wrap(fig: plt.Figure, text: str, x: float, fontsize: float) -> str:
     out = []
     for para in text.split("\n"):
         line, used = [], 0.0
-        for word in para.split(" "):
+        # a $…$ span is one unbreakable token (mathtext must not be split across lines)
+        for word in re.findall(r"\S*\$[^$]*\$\S*|\S+", para) or [""]:
             w = width(word) if word else 0.0
             if line and used + space + w > limit:
                 out.append(" ".join(line))

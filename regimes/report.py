@@ -111,6 +111,9 @@ tr.claim-yes>td:nth-child(6){color:#1a7f37}tr.claim-only>td:nth-child(6){color:#
 table.details{table-layout:fixed}table.details>tbody>tr>th{width:22%}
 .meta{font-size:.85em;color:#444}.thumbs{display:flex;flex-wrap:wrap;gap:1em}
 .thumbs figure{flex:1 1 45%}
+nav.toc{background:#f7f7f7;border:1px solid #ddd;border-radius:.5em;padding:.6em 1em;margin:1em 0}
+nav.toc ol{margin:.3em 0}.links{font-weight:400;font-size:.9em}.links a{white-space:nowrap}
+.scroll{overflow-x:auto}table.claims code{white-space:normal;overflow-wrap:anywhere;font-size:.85em}
 """
 
 
@@ -200,17 +203,49 @@ def _records_table(v: Any) -> str | None:
         return None
     cols: list[str] = []
     for r in recs:
-        if not all(_scalar(x) for x in r.values()):
-            return None
         cols += [c for c in r if c not in cols]
-    if len(cols) > 12:
+    # records of scalars, or mostly scalars with a few nested cells (shown collapsed)
+    nested = sum(not _scalar(x) for r in recs for x in r.values())
+    if len(cols) > 20 or nested > len(recs) * 2:
         return None
+
+    def cell(x: Any) -> str:
+        return f'<td class="num">{_e(fmt_num(x))}</td>' if _scalar(x) else f"<td>{_value_html(x, 3)}</td>"
+
     head = ("<th></th>" if names else "") + "".join(f"<th>{_e(c)}</th>" for c in cols)
     body = "".join(
         "<tr>" + (f"<th>{_e(names[i])}</th>" if names else "")
-        + "".join(f'<td class="num">{_e(fmt_num(r.get(c)))}</td>' for c in cols) + "</tr>"
+        + "".join(cell(r.get(c)) for c in cols) + "</tr>"
         for i, r in enumerate(recs))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _value_html(v: Any, depth: int = 0) -> str:
+    """A stored value as readable HTML: numbers formatted, flat dicts as ``key value`` pairs,
+    lists of records as tables, nested dicts as nested key/value tables; JSON (collapsed) only
+    past three levels of nesting."""
+    if _scalar(v):
+        return f'<span class="num">{_e(fmt_num(v))}</span>'
+    if isinstance(v, list) and all(_scalar(x) for x in v):
+        items = [fmt_num(x) for x in v]
+        if len(items) > 24:
+            items = [*items[:12], f"… {len(items) - 24} more …", *items[-12:]]
+        return f'<span class="num">{_e(", ".join(items))}</span>' if items else "—"
+    if isinstance(v, dict) and v and all(_scalar(x) for x in v.values()) and len(v) <= 12:
+        return " · ".join(f'{_e(a)} <span class="num">{_e(fmt_num(b))}</span>' for a, b in v.items())
+    if (table := _records_table(v)) is not None:
+        return table
+    if depth >= 3:
+        return f"<details><summary>{_e(type(v).__name__)} of {len(v)}</summary>{_pre_json(v, limit=20)}</details>"
+    if isinstance(v, dict):
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_value_html(x, depth + 1)}</td></tr>" for k, x in v.items())
+        return f'<table class="details">{rows}</table>'
+    if isinstance(v, list):
+        if len(v) > 40:
+            v = [*v[:20], f"… {len(v) - 40} more …", *v[-20:]]
+        rows = "".join(f"<tr><th>{i}</th><td>{_value_html(x, depth + 1)}</td></tr>" for i, x in enumerate(v))
+        return f'<table class="details">{rows}</table>'
+    return _e(v)
 
 
 def _details_table(details: dict[str, Any]) -> str:
@@ -228,11 +263,7 @@ def _details_table(details: dict[str, Any]) -> str:
                               for a, b in v.items())
             rows.append(f"<tr><th>{_e(k)}</th><td>{cell}</td></tr>")
             continue
-        if isinstance(v, dict | list):
-            cell = _records_table(v) or _pre_json(v, limit=20)
-        else:
-            cell = f'<span class="num">{_e(fmt_num(v))}</span>'
-        rows.append(f"<tr><th>{_e(k)}</th><td>{cell}</td></tr>")
+        rows.append(f"<tr><th>{_e(k)}</th><td>{_value_html(v, 1)}</td></tr>")
     return f'<table class="details">{"".join(rows)}</table>'
 
 
@@ -257,9 +288,9 @@ def _figure_block(exp: harness.Experiment, result: dict[str, Any] | None, img: s
     return (fig + f'<p class="meta">mode <b>{_e(cfg.get("mode", "?"))}</b> · seed '
             f'<b>{_e(cfg.get("seed", "?"))}</b> · device {_e(cfg.get("device", "?"))} · '
             f'{_e(fmt_num(result.get("wall_time_s")))} s · git {_e(result.get("git_revision", "?"))}'
-            f"</p><details><summary>config</summary>{_pre_json(cfg)}</details>"
-            f"<details><summary>run metadata</summary>{_pre_json(meta)}</details>"
-            f"<details><summary>metrics</summary>{_pre_json(result.get('metrics', {}))}</details>")
+            f"</p><details><summary>config</summary>{_value_html(cfg, 1)}</details>"
+            f"<details><summary>run metadata</summary>{_value_html(meta, 1)}</details>"
+            f"<details><summary>metrics</summary>{_value_html(result.get('metrics', {}), 1)}</details>")
 
 
 # --------------------------------------------------------------------------- proof notes
@@ -323,6 +354,10 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
     counts = {v: verdicts.count(v) for v in (*ENTRY_VERDICTS, "notrun")}
     verdict_legend = "; ".join(f"{_verdict_badge(v.lower())} {_e(text)}" for v, text in VERDICTS.items())
     summary = " · ".join(f"{_verdict_badge(v)} {n}" for v, n in counts.items() if n)
+    committed = sorted({e["committed"] for e in entries.values() if e.get("committed")})
+    committed_note = (f'<p class="meta">Checks not run into this folder show the committed verdicts of '
+                      f'{", ".join(f"<code>{_e(c)}</code>" for c in committed)} (their date and git revision '
+                      "are beside each).</p>" if committed else "")
 
     rows = []
     for chk, verdict in zip(checks, verdicts, strict=True):
@@ -350,8 +385,10 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
                     f'{_e(res.get("relation", ""))} bound <span class="num">'
                     f'{_e(fmt_num(res.get("bound")))}</span> — {_verdict_badge(verdict)} '
                     f'<span class="meta">({_e(entry.get("mode", "?"))} mode, '
-                    f'{_e(fmt_num(entry.get("wall_s")))} s, {_e(entry.get("finished_at", ""))})'
-                    "</span></p>")
+                    f'{_e(fmt_num(entry.get("wall_s")))} s, {_e(entry.get("finished_at", ""))}'
+                    + (f', committed in <code>{_e(entry["committed"])}</code>, git '
+                       f'{_e(str(entry.get("git_revision") or "?")[:10])}' if entry.get("committed") else "")
+                    + ")</span></p>")
             if entry.get("error"):
                 nums += f"<pre>{_e(entry['error'])}</pre>"
             nums += _details_table(res.get("details") or {})
@@ -386,12 +423,20 @@ def render(checks: list[Check], entries: dict[str, dict[str, Any]],
 the theorems of Mohamadi, Li, Wu &amp; Sutherland, <i>Why Do You Grok?</i> (ICML 2024).
 Generated {_e(gen)} · git {_e(store.git_revision())} ·
 {_e(", ".join(f"{k} {v}" for k, v in vers.items()))}</p>
-<p>{summary}</p>
-<h2 id="verification">Verification table</h2>
-<p class="meta">One row per registered check. Verdicts: {verdict_legend}.</p>
-{table}
+<nav class="toc"><b>Contents</b><ol>
+{'<li><a href="#claims">Claims ledger</a>: the verdict on each claim of each source</li>' if claims_html else ''}
+<li><a href="#verification">Verification table</a>: one inequality per check {summary}</li>
+<li><a href="#theorems">Check details</a>: numbers, figures and proof notes per check</li>
+<li><a href="#experiments">Experiments</a>: every figure with its config and metrics</li>
+{'<li><a href="#notes">Proof notes</a></li>' if notes is not None else ''}
+<li><a href="#errata">Errata</a></li></ol></nav>
+{committed_note}
 {_claims_section(claims_html)}
-<h2 id="theorems">Claims, numbers and figures</h2>
+<h2 id="verification">Verification table</h2>
+<p class="meta">One row per registered check. A PASS says one inequality holds at this scale; the
+ledger above gives the verdict on each claim. Verdicts: {verdict_legend}.</p>
+{table}
+<h2 id="theorems">Check details</h2>
 {"".join(sections)}
 <h2 id="experiments">Experiments</h2>
 {"".join(exp_sections) or "<p>No experiments found.</p>"}
@@ -402,16 +447,41 @@ Generated {_e(gen)} · git {_e(store.git_revision())} ·
 """
 
 
+def with_committed(entries: dict[str, dict[str, Any]], checks: list[Check],
+                   committed: Path | None = None) -> dict[str, dict[str, Any]]:
+    """``entries`` completed by the committed verdicts (``docs/results/quick/checks.json``) for
+    every check that has none, each marked with ``"committed"`` (the file it came from); the
+    entries that were run are kept as they are.
+
+    >>> from regimes.checks import all_checks
+    >>> e = with_committed({}, all_checks())
+    >>> sorted({x["committed"] for x in e.values()}), len(e) == len(all_checks())
+    (['docs/results/quick/checks.json'], True)
+    """
+    path = harness.PUBLISHED_DIR / "quick" / "checks.json" if committed is None else Path(committed)
+    missing = [c.id for c in checks if c.id not in entries]
+    if not missing:
+        return entries
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return entries
+    name = str(path.relative_to(harness.REPO_ROOT)) if path.is_relative_to(harness.REPO_ROOT) else str(path)
+    by_id = {e["id"]: e for e in stored.get("checks", []) if isinstance(e, dict) and "id" in e}
+    return {**entries, **{cid: {**by_id[cid], "committed": name} for cid in missing if cid in by_id}}
+
+
 def build(out: str | Path, experiments: list[harness.Experiment], checks: list[Check],
           entries: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write ``out/report/index.html`` (+ ``figures/``) and return the page's path.
 
     Figures are copied from ``out/figures/NN_slug.png``; results are read from
     ``out/results/NN_slug.json``; check records from ``out/results/checks.json``
-    unless ``entries`` is given. The folder is built aside and swapped in whole.
+    unless ``entries`` is given; a check with no record there shows its committed verdict
+    (:func:`with_committed`). The folder is built aside and swapped in whole.
     """
     out = Path(out)
-    entries = load_checks(out) if entries is None else entries
+    entries = with_committed(load_checks(out) if entries is None else entries, checks)
     final = out / "report"
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".report-"))
@@ -429,7 +499,9 @@ def build(out: str | Path, experiments: list[harness.Experiment], checks: list[C
             notes = proof_notes.build_notes(
                 tmp / "notes", check_links={c.id: f"index.html#check-{c.id}" for c in checks},
                 experiment_links={x.number: f"index.html#exp-{x.name}" for x in experiments})
-        ledger = claims.render_html() if claims.LEDGER.exists() else None
+        ledger = (claims.render_html(report_links={"checks": {c.id for c in checks},
+                                                   "experiments": {x.name for x in experiments}})
+                  if claims.LEDGER.exists() else None)
         page = render(checks, entries, experiments, results, images, notes=notes, claims_html=ledger)
         (tmp / "index.html").write_text(page, encoding="utf-8")
         os.chmod(tmp, 0o755)

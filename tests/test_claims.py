@@ -1,10 +1,11 @@
 """The claims ledger (``docs/claims.toml``): every row is backed by committed files, its
-numbers are looked up (never typed), its verdict has an allowed form, and the README's
-table equals the rendering."""
+numbers are looked up (never typed), its verdict has an allowed form, and the committed
+copies (``docs/ledger.md``'s table, the README's answer) equal the rendering."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,32 @@ def test_ledger_loads_and_covers_the_central_claims() -> None:
         assert needed in ids, needed
 
 
-def test_readme_table_equals_the_rendering() -> None:
-    block = claims.readme_block((ROOT / "README.md").read_text())
-    assert block == claims.render_markdown(), "run `python -m regimes.claims` to regenerate the README's ledger"
+def test_ledger_page_and_readme_answer_equal_the_rendering() -> None:
+    rows = claims.load()
+    block = claims.readme_block((ROOT / "docs" / "ledger.md").read_text())
+    assert block == claims.render_markdown(rows, link_root="../"), "run `python -m regimes.claims`"
+    answer = claims.readme_block((ROOT / "README.md").read_text(), claims.ANSWER_BEGIN, claims.ANSWER_END)
+    assert answer == claims.render_answer(rows), "run `python -m regimes.claims`"
+
+
+def test_readme_answer_counts_agree_with_the_ledger_page() -> None:
+    """The README's per-source counts, read back from its text, against the verdict column of
+    docs/ledger.md read independently: every row counted once, under its own verdict family."""
+    answer = claims.readme_block((ROOT / "README.md").read_text(), claims.ANSWER_BEGIN, claims.ANSWER_END)
+    table = claims.readme_block((ROOT / "docs" / "ledger.md").read_text())
+    verdicts = re.findall(r"\| \*\*((?:NOT )?REPRODUCED[^|]*|OPEN)\*\* \|", table)
+    assert len(verdicts) == len(claims.load())
+    per_kind = {"reproduced": sum(v == "REPRODUCED" for v in verdicts),
+                "reproduced only under a condition": sum(v.startswith("REPRODUCED ONLY UNDER") for v in verdicts),
+                "not reproduced at the sizes run": sum(v.startswith("NOT REPRODUCED AT") for v in verdicts),
+                "open": sum(v == "OPEN" for v in verdicts)}
+    for words, n in per_kind.items():
+        said = sum(int(k) for k in re.findall(rf"\*\*(\d+) {re.escape(words)}\*\*", answer))
+        assert said == n, (words, said, n)
+    assert sum(int(k) for k in re.findall(r", (\d+) claims:", answer)) == len(verdicts)
+    # every ledger anchor the answer links to exists on the page
+    for target in re.findall(r"\(docs/ledger\.md#([\w.-]+)\)", answer):
+        assert f'<a id="{target}"></a>' in table, target
 
 
 def test_every_non_open_verdict_has_committed_evidence_and_seeds() -> None:
@@ -86,6 +110,8 @@ def test_open_rows_may_rest_on_one_seed(tmp_path: Path) -> None:
 def test_readme_without_markers_is_refused() -> None:
     with pytest.raises(ValueError, match="claims:begin"):
         claims.readme_block("no markers here")
+    with pytest.raises(ValueError, match="answer:begin"):
+        claims.readme_block("<!-- answer:end --> <!-- answer:begin -->", claims.ANSWER_BEGIN, claims.ANSWER_END)
 
 
 def test_html_rendering_escapes_and_links() -> None:
@@ -94,3 +120,15 @@ def test_html_rendering_escapes_and_links() -> None:
     assert "href='../docs/results/quick/checks.json'" in out
     plain = claims.render_html()          # the report's copy: paths as code, no links to resolve
     assert "href" not in plain and "<code>docs/results/quick/checks.json</code>" in plain
+
+
+def test_report_rendering_links_each_row_to_its_checks_and_figure() -> None:
+    """In the report every ledger row that names a registered check, or cites a figure of an
+    experiment on the page, links to those sections (anchors the report defines)."""
+    rows = claims.load()
+    out = claims.render_html(rows, report_links={"checks": {"C15", "G1"}, "experiments": {"07_rich_regression"}})
+    c15 = out.split("id='claim-thm-3.6'")[1].split("</tr>")[0]
+    assert "href='#check-C15'" in c15 and "href='#exp-07_rich_regression'" in c15 and "(paper tier)" in c15
+    g1 = out.split("id='claim-gromov-fig1'")[1].split("</tr>")[0]
+    assert "href='#check-G1'" in g1
+    assert out.count("class='links'") == len(rows)

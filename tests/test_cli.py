@@ -17,6 +17,8 @@ from regimes import harness
 from regimes.checks import Check, CheckResult
 from regimes.cli import main
 
+ROOT = Path(__file__).resolve().parent.parent
+
 REPO = Path(__file__).resolve().parent.parent
 
 TINY = '''
@@ -377,8 +379,20 @@ def test_report_has_every_check_figures_configs_and_errata(tmp_path: Path,
     assert "figures/91_tinya.png" in parser.imgs and not any("92" in s for s in parser.imgs)
     assert "regimes run 92" in html                        # the missing figure says how to make it
     res = json.loads((out / "results" / "91_tinya.json").read_text())
-    assert res["config_hash"] in html and "git_revision" in html and "&quot;k&quot;: 3" in html
-    assert "not run" in html and "PASS" in html and "FAIL" in html
+    assert res["config_hash"] in html and "git_revision" in html
+    assert '<th>k</th><td><span class="num">3</span>' in html     # the config as a readable table, not JSON
+    assert "PASS" in html and "FAIL" in html
+    # a check with no verdict in this folder shows the committed one (docs/results/quick/checks.json),
+    # with its date and revision; one that has none anywhere says "not run"
+    committed = {e["id"]: e for e in json.loads((ROOT / "docs/results/quick/checks.json").read_text())["checks"]}
+    stored_here = {e["id"] for e in json.loads((out / "results" / "checks.json").read_text())["checks"]}
+    shown = [c.id for c in fakes if c.id not in stored_here and c.id in committed]
+    for cid in shown:
+        sec = html.split(f'id="check-{cid}"')[1].split("</section>")[0]
+        assert "committed in <code>docs/results/quick/checks.json</code>" in sec, cid
+        assert committed[cid]["finished_at"] in sec and committed[cid]["git_revision"][:10] in sec, cid
+    assert ("not run" in html) == any(c.id not in stored_here and c.id not in committed for c in fakes)
+    assert 'class="toc"' in html and html.index('id="claims"') < html.index('id="verification"')
     assert "Errata" in html and "Theorem 3.4" in html and "(4.3)" in html
     assert "<script" not in html                            # static, readable without a server
     # without --no-run-checks, checks with no stored verdict are run first
@@ -468,7 +482,7 @@ def test_publish_copies_results_redraws_figures_and_refuses_missing_ones(
     ran = json.loads((out / "results" / "91_tinya.json").read_text())
     assert json.loads((to / "91_tinya.json").read_text()) == ran
     assert (to / "91_tinya.npz").read_bytes() == (out / "results" / "91_tinya.npz").read_bytes()
-    assert (gal / "91_tinya.png").stat().st_size > 0 and not (gal / "91_tinya.pdf").exists()
+    assert (gal / "91_tinya.png").stat().st_size > 0 and (gal / "91_tinya.pdf").stat().st_size > 0   # + vector copy
     manifest = json.loads((to / "MANIFEST.json").read_text())
     assert manifest["experiments"]["91_tinya"]["config_hash"] == ran["config_hash"]
     assert manifest["checks"]["T1"]["verdict"] == "pass"
