@@ -51,7 +51,8 @@ FULL = {"ps": [23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 100_000, "n_e
 
 
 def reading_name(reading: dict[str, str]) -> str:
-    """The short name of a partial reading, e.g. ``'loss-float64'`` (array and run keys; the options in the order given)."""
+    """The short name of a partial reading, its options in the order given, e.g. ``'loss-float64'``
+    (array and run keys)."""
     return "-".join(reading.values())
 
 

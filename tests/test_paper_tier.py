@@ -119,7 +119,8 @@ def test_classification_rows_use_app_a2_under_both_normalizations():
     cls = [r for r in TIERED["10"].paper["runs"] if r.get("optimizer") == "normalized_gd"]
     assert {r["reading"]["normalization"] for r in cls} == {"whole", "loss"}
     for r in cls:
-        assert (r["lr"], r["lam_inf"], r["weight_decay"], r["eval_size"], r["width_mult"]) == (10.0, 1e-20, 0.0, 2000, 8)
+        assert (r["lr"], r["lam_inf"], r["weight_decay"], r["eval_size"], r["width_mult"]) == (
+            10.0, 1e-20, 0.0, 2000, 8)
     full_cls = [r for r in TIERED["10"].full["runs"] if r.get("optimizer") == "normalized_gd"]
     assert full_cls and all(r["width_mult"] == 8 for r in full_cls)
     r11 = TIERED["11"].paper
