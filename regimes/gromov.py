@@ -36,14 +36,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from regimes._compat import renamed_kwargs
 from regimes._validate import check_choice, check_int, check_positive
 from regimes.models.quadratic import QuadraticNet
 
@@ -113,12 +111,10 @@ def check_fraction_open(name: str, value: object) -> float:
     return v
 
 
-@renamed_kwargs(width="h")
 def gromov_net(p: int, h: int, *, seed: int = 0, dtype: torch.dtype = torch.float32,
                device: str | torch.device = "cpu") -> QuadraticNet:
     """Gromov's eq. 4 at init: ``f(x) = (2/N) W⁽²⁾ (W⁽¹⁾ x)²`` with every weight drawn from
-    N(0, 1) (his Sec. 2), ``N = h`` (the hidden width; ``width=`` is its deprecated name, kept
-    for one release with a ``DeprecationWarning``); a :class:`QuadraticNet` with
+    N(0, 1) (his Sec. 2), ``N = h`` (the hidden width); a :class:`QuadraticNet` with
     ``output_scale = 2/N``.
 
     Returns a net whose logits on index pairs (n, m) are (n_pairs, p). ``ValueError`` for
@@ -135,9 +131,7 @@ class GromovRunConfig:
     Parameters
     ----------
     p : modulus (≥ 3).
-    h : hidden width N (the central paper's h). ``width=`` is its deprecated name: accepted
-        for one release with a ``DeprecationWarning`` (giving both is a ``ValueError``), and
-        the attribute ``config.width`` reads ``h`` with the same warning.
+    h : hidden width N (the central paper's h).
     fraction : training fraction (his α), in (0, 1): round(fraction · p²) distinct pairs.
     function : key of :data:`FUNCTIONS` (the label is ``function(n, m) mod p``).
     optimizer : ``"gd"``, ``"sgd"`` (GD with heavy-ball momentum, full batch) or ``"adamw"``.
@@ -199,16 +193,6 @@ class GromovRunConfig:
         """The config as plain JSON values."""
         return dataclasses.asdict(self)
 
-    @property
-    def width(self) -> int:
-        """Deprecated name of :attr:`h` (one release; ``DeprecationWarning``)."""
-        warnings.warn("GromovRunConfig.width is deprecated: use GromovRunConfig.h", DeprecationWarning, stacklevel=2)
-        return self.h
-
-
-# ``GromovRunConfig(width=...)`` still works for one release: the old keyword is passed on as ``h``
-# with a DeprecationWarning.
-GromovRunConfig.__init__ = renamed_kwargs(width="h")(GromovRunConfig.__init__)  # type: ignore[method-assign]
 
 
 class _Stop(Exception):
@@ -515,7 +499,6 @@ def g2_verdict(rows: list[dict[str, Any]], baseline: str = "gd",
 
 
 # =========================================================================== analytic solutions
-@renamed_kwargs(width="h")
 def analytic_net(function: str, p: int, h: int, *, seed: int = 0,
                  dtype: torch.dtype = torch.float64) -> QuadraticNet | None:
     """Gromov's analytic weights for ``function`` (a key of :data:`FUNCTIONS`) as a mean-field
@@ -524,8 +507,7 @@ def analytic_net(function: str, p: int, h: int, *, seed: int = 0,
     ``add``: eqs 6–7 with φ⁽³⁾ = φ⁽¹⁾ + φ⁽²⁾ (eq. 12); ``sum_of_squares``: eq. 30 (eq. 18 with
     f₁ = f₂ = t²); ``square_of_sum``: eq. 31 (eq. 19 with F = t², F⁻¹ the smallest square
     root; outputs q that are not squares get zero readout weights). Built by
-    :func:`regimes.constructions.gromov_solution`. ``h`` is the hidden width N (``width=``, its
-    deprecated name, works for one release with a ``DeprecationWarning``).
+    :func:`regimes.constructions.gromov_solution`. ``h`` is the hidden width N.
     """
     from regimes.constructions import gromov_solution
 

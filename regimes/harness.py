@@ -26,9 +26,7 @@ and ends with ``main(EXPERIMENT)``. The harness then gives it
 * re-analysis of stored training runs (:func:`load_run`: the nets rebuilt from the
   stored parameters).
 
-The bytes on disk go through :mod:`regimes.store` (atomic writes, hashes, metadata);
-the names it re-exports here (``atomic_write_json``, ``config_hash``, …) are kept for
-existing callers.
+The bytes on disk go through :mod:`regimes.store` (atomic writes, hashes, metadata).
 """
 
 from __future__ import annotations
@@ -53,11 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from regimes.store import (  # noqa: F401  (re-exported: the harness's public names before regimes.store)
-    PACKAGE_DIR,
-    PRESENTATION_MODULES,
+from regimes.store import (
     REPO_ROOT,
-    atomic_write_bytes,
     atomic_write_json,
     atomic_write_npz,
     config_hash,
@@ -70,9 +65,6 @@ from regimes.store import (  # noqa: F401  (re-exported: the harness's public na
     source_file,
     versions,
 )
-from regimes.store import hashable as _hashable  # noqa: F401
-from regimes.store import jsonable as _jsonable  # noqa: F401
-from regimes.store import source_file as _source_file  # noqa: F401
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 

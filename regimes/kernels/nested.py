@@ -35,8 +35,7 @@ from regimes.kernels.population import (
 from regimes.kernels.regression import NestedKernelRegression, kernel_regression, matrix_kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import full_ntk
-from regimes.spectral import population_points
-from regimes.tasks import Dataset, Task, clean_pair_mask
+from regimes.tasks import Dataset, Task, all_points, clean_pair_mask
 
 F64 = torch.float64
 
@@ -101,7 +100,7 @@ def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int =
     check_choice("kernel", kernel, REGRESSION_KERNELS)
     N = p**3
     sizes = grid_sizes(N, fractions)
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     y = regression_targets(p)
     idx = _draw(N, sizes[-1], seed)
     t0 = time.perf_counter()
@@ -147,7 +146,7 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
     check_choice("kernel", kernel, CLASSIFICATION_KERNELS)
     N = p * p
     sizes = grid_sizes(N, fractions)
-    pts = population_points(p, 2)
+    pts = all_points(p, 2)
     labels = classification_labels(p)
     Y = torch.nn.functional.one_hot(labels, p).to(F64)
     idx = _draw(N, sizes[-1], seed)
