@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_choice, check_int
+from regimes._validate import check_choice, check_int, check_seed
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import OPS, all_points
 
@@ -233,7 +233,7 @@ def gromov_solution(
     for r in range(p - 1, -1, -1):  # smallest preimage wins
         inv[Ft[r]] = r
         counts[Ft[r]] += 1
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     phi1 = torch.rand(N, generator=gen, dtype=torch.float64) * 2 * math.pi
     phi2 = torch.rand(N, generator=gen, dtype=torch.float64) * 2 * math.pi
     phi3 = phi1 + phi2

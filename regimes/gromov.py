@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from regimes._validate import check_choice, check_int, check_positive
+from regimes._validate import check_choice, check_device, check_int, check_positive, check_seed
 from regimes.models.quadratic import QuadraticNet
 
 __all__ = [
@@ -178,7 +178,7 @@ class GromovRunConfig:
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_int("steps", self.steps, low=1)
         check_int("eval_every", self.eval_every, low=1)
-        check_int("seed", self.seed, low=0)
+        check_seed("seed", self.seed)
         check_choice("dtype", self.dtype, ("float32", "float64"))
         if self.stop_at is not None:
             if not 0 < float(self.stop_at) <= 1:
@@ -254,6 +254,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
     from regimes.train import TrainConfig, objective_and_grad, train
 
     config.validate()
+    check_device("device", device)
     p = config.p
     task = Task(p, "classification", config.function)
     split = sample_split(task, fraction=config.fraction, seed=config.seed)

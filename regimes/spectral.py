@@ -50,7 +50,7 @@ import math
 
 import torch
 
-from regimes._validate import check_int
+from regimes._validate import check_int, check_seed
 from regimes.tasks import MAX_POINTS, all_points
 
 __all__ = [
@@ -138,7 +138,7 @@ def sigma_monte_carlo(p: int, m: int, draws: int, seed: int = 0) -> torch.Tensor
     """Monte-Carlo estimate of Σ: the average of Ψ_σΨ_σᵀ over ``draws`` uniform σ ∈ S_p^m."""
     p, m = _pm(p, m)
     draws = check_int("draws", draws, low=1)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     pts = all_points(p, m)
     acc = torch.zeros(p**m, p**m, dtype=F64)
     batch = max(1, min(draws, 2_000_000 // max(1, p**m)))
@@ -230,7 +230,7 @@ def psi_draws(p: int, m: int, draws: int, seed: int = 0) -> torch.Tensor:
     """Ψ_σ for ``draws`` independent uniform σ ∈ S_p^m, as rows (draws, p**m) float64."""
     p, m = _pm(p, m)
     draws = check_int("draws", draws, low=1)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     perms = [torch.argsort(torch.rand(draws, p, generator=gen), dim=1) for _ in range(m)]
     return _psi_rows(p, perms)
 

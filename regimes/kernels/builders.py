@@ -42,7 +42,7 @@ import math
 
 import torch
 
-from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
+from regimes._validate import check_choice, check_index_tensor, check_int, check_positive, check_seed
 from regimes.models.quadratic import QuadraticNet, init_moments
 from regimes.ntk import entk, expected_ntk
 
@@ -167,7 +167,7 @@ def random_psd_gram(N: int, rank: int, seed: int = 0) -> torch.Tensor:
     """A random PSD kernel on N points, ``G Gᵀ/rank`` with G (N, rank) standard normal."""
     N = check_int("N", N, low=1)
     rank = check_int("rank", rank, low=1)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     G = torch.randn(N, rank, generator=gen, dtype=F64)
     return G @ G.t() / rank
 

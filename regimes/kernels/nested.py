@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from regimes._validate import check_choice, check_int
+from regimes._validate import check_choice, check_int, check_seed
 from regimes.kernels.builders import full_ntk_apply, kernel_gram
 from regimes.kernels.population import (
     classification_l2_ratio,
@@ -83,7 +83,7 @@ def grid_sizes(N: int, fractions: list[float]) -> list[int]:
 
 
 def _draw(N: int, n_max: int, seed: int) -> torch.Tensor:
-    return torch.randint(N, (n_max,), generator=torch.Generator().manual_seed(int(seed)))
+    return torch.randint(N, (n_max,), generator=torch.Generator().manual_seed(check_seed("seed", seed)))
 
 
 def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int = 0, width: int = 256,

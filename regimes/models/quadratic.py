@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
+from regimes._validate import check_choice, check_device, check_index_tensor, check_int, check_positive, check_seed
 from regimes.models.protocol import Params
 from regimes.tasks import Sigma, _check_sigma
 
@@ -194,11 +194,12 @@ class QuadraticNet:
         p = check_int("p", p, low=2)
         h = check_int("h", h, low=1)
         alpha = check_positive("alpha", alpha)
+        check_device("device", device)
         if not callable(dist):
             check_choice("dist", dist, DISTS)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         W = alpha * _sample(dist, (h, 2 * p), 2 * p, gen)
         V = alpha * _sample(dist, (p, h), h, gen)
         scale = 2.0 / h if mean_field else 1.0
