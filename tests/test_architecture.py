@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "regimes"
 #: (``regimes.models`` covers ``regimes.models.quadratic``); the longest name wins.
 FLOORS: list[tuple[str, ...]] = [
     ("_validate", "store"),                       # input checks; atomic writes, hashes, metadata
+    ("settings",),                                # every named setting once, the run-config schema
     ("sweep", "tasks", "stats"),                  # the generic executor (store only); the task; statistics
     ("models",),
     ("ntk",),
