@@ -668,6 +668,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "threads"):
             harness.configure_threads(args.threads, args.mode)
+        if hasattr(args, "out"):   # the training runs experiments and checks share (regimes.runcache)
+            from regimes import runcache
+
+            runcache.use_dir(Path(args.out) / "results" / "runs")
         return args.func(args)
     except (CLIError, SweepError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)

@@ -44,6 +44,7 @@ import torch
 
 from regimes._validate import check_choice, check_device, check_int, check_positive, check_seed
 from regimes.models.quadratic import QuadraticNet
+from regimes.settings.gromov import G1_RUN, G1_WINDOW
 
 __all__ = [
     "FUNCTIONS",
@@ -313,17 +314,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
 
 
 # =========================================================================== check G1 (Fig 1)
-#: The run of experiment 15 and check G1 (quick), without the seed: Gromov's Fig 1 setting
-#: (plain full-batch GD, square loss, no regularization, training fraction 0.49) at p = 61,
-#: N = 300; lr 50 is about the largest stable one at this width on our loss convention. A
-#: budget of 1,800 steps, stopped once held-out accuracy reaches 0.99 (grokking complete: the
-#: seeds get there at steps 1,360–1,540, after t_grok at 1,280–1,460; nothing is left to show).
-G1_RUN: dict[str, Any] = {"p": 61, "h": 300, "fraction": 0.49, "function": "add", "optimizer": "gd",
-                          "lr": 50.0, "steps": 1800, "eval_every": 20, "dtype": "float32", "grad_norms": True,
-                          "grok_threshold": 0.95, "onset_level": 0.1, "stop_at": 0.99}
-
-#: G1's window: the held-out loss peaks at most this fraction of t_grok before t_onset.
-G1_WINDOW = 0.2
+# G1_RUN and G1_WINDOW: declared once in regimes.settings.gromov (Gromov Fig 1, Sec. 2).
 
 
 def g1_verdict(rows: list[dict[str, Any]], window: float = G1_WINDOW) -> dict[str, Any]:

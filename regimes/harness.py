@@ -282,7 +282,10 @@ def compute_result(exp: Experiment, cfg: dict[str, Any], code: dict[str, str], *
     key = cache_key(cfg, code)
     ctx = RunContext(cfg, int(cfg["seed"]), cfg["device"], quiet, points_dir(out, exp, key), executor, force)
     t0 = time.perf_counter()
-    metrics, arrays = exp.compute(ctx)
+    from regimes import runcache
+
+    with runcache.using(Path(out) / "results" / "runs", force=force):   # runs shared with the checks
+        metrics, arrays = exp.compute(ctx)
     return result_record(exp, cfg, key, code, metrics, time.perf_counter() - t0), arrays
 
 

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "regimes"
 #: never of a higher one. A name covers the module and everything under it
 #: (``regimes.models`` covers ``regimes.models.quadratic``); the longest name wins.
 FLOORS: list[tuple[str, ...]] = [
-    ("_validate", "store"),                       # input checks; atomic writes, hashes, metadata
+    ("_validate", "store", "runcache"),           # input checks; atomic writes, hashes, metadata; stored runs
     ("settings",),                                # every named setting once, the run-config schema
     ("sweep", "tasks", "stats"),                  # the generic executor (store only); the task; statistics
     ("models",),

@@ -265,3 +265,23 @@ def test_publish_refuses_overridden_results_unless_told(capsys, tmp_path):
     rc, _, err = _cli(capsys, "publish", "--out", str(tmp_path), "--to", str(to), "--gallery", str(gallery),
                       "--experiments", str(only))
     assert rc == 2 and "--allow-overrides" in err
+
+
+def test_check_g1_judges_experiment_15s_stored_runs(capsys, tmp_path, monkeypatch):
+    """One grid for the figure and the check: after `run 15`, check G1 reads every run it needs
+    from the stored runs and trains nothing (gromov_run is made to fail), and its verdict rows
+    are the experiment's."""
+    import regimes.gromov
+    from regimes import runcache
+    from regimes.checks.gromov import g1
+    from regimes.gromov import G1_RUN
+    from regimes.settings import grids
+
+    tiny = {"run": {**G1_RUN, "p": 11, "lr": 5.0, "steps": 40, "eval_every": 10}, "seeds": [0, 1], "window": 0.2}
+    monkeypatch.setitem(grids.G1, "quick", tiny)
+    exp15 = run(EXPS["15"], out=tmp_path, quiet=True, overrides=tiny)
+    monkeypatch.setattr(regimes.gromov, "gromov_run", lambda *a, **k: pytest.fail("check G1 retrained a run"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        res = g1(quick=True)
+    assert res.details["seeds"] == [0, 1]
+    assert res.details["per_seed"] == exp15.result["metrics"]["per_seed"]
