@@ -94,12 +94,13 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         if r0["t_peak"] is not None:
             a.axvline(r0["t_peak"], color=plots.COLORS[1], ls=":", lw=0.8)
     run = c["run"]
+    stop = 1 if run.get("stop_at") is None else run["stop_at"]
     times = "; ".join(f"seed {r['config']['seed']}: t_mem {r['t_mem']}, peak {r['t_peak']}, onset {r['t_onset']}, "
                       f"t_grok {r['t_grok']}" for r in m["runs"])
     plots.save(fig, path, caption=(
         f"Gromov's eq. 4 (N = {run['h']}, standard-normal init, output scale 2/N), n + m mod {run['p']}, "
         f"training fraction {run['fraction']}, full-batch GD lr {run['lr']:g} on the square loss, no regularization, "
-        f"budget {run['steps']} steps, stopped at held-out accuracy ≥ {run.get('stop_at') or 1:g}; "
+        f"budget {run['steps']} steps, stopped at held-out accuracy ≥ {stop:g}; "
         f"panels: seed {s0}. t_onset: held-out accuracy ≥ {run['onset_level']}; t_grok: ≥ "
         f"{run['grok_threshold']}. {times}. G1 (peak within {c['window']}·t_grok before t_onset, every seed): "
         f"{m['verdict']}."))

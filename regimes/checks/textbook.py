@@ -245,7 +245,8 @@ def t1_verdict(rows: Sequence[dict[str, Any]], *, target: float = -1.0, min_seed
         per_wd[w] = {"n_runs": sum(float(r["weight_decay"]) == w for r in rows), "n_grokked": len(gaps),
                      **(mean_ci(gaps).as_dict() if gaps else {"estimate": None})}
     cens = np.array([bool(r["censored"]) for r in rows])
-    hi = np.array([np.nan if c else float(r.get("gap_high") or r["gap"]) for r, c in zip(rows, cens, strict=True)])
+    hi = np.array([np.nan if c else float(r["gap_high"] if r.get("gap_high") is not None else r["gap"])
+                   for r, c in zip(rows, cens, strict=True)])
     lo = np.array([np.nan if c else max(float(r["gap_low"] if r.get("gap_low") is not None else r["gap"]), 1.0)
                    for r, c in zip(rows, cens, strict=True)])
     lo = np.minimum(lo, hi)
