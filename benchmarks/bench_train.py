@@ -45,7 +45,7 @@ def bench_library(net: QuadraticNet, data, steps: int, device: torch.device) -> 
 
 
 def bench_torch_nn(net: QuadraticNet, data, steps: int, device: torch.device) -> float:
-    p, h = net.p, net.width
+    p, h = net.p, net.h
     X = torch.zeros(len(data), 2 * p, dtype=net.dtype, device=device)
     X[torch.arange(len(data)), data.x[:, 0]] = 1
     X[torch.arange(len(data)), p + data.x[:, 1]] = 1
@@ -84,7 +84,7 @@ def bench_torch_nn(net: QuadraticNet, data, steps: int, device: torch.device) ->
 
 
 def bench_floor(net: QuadraticNet, data, steps: int, device: torch.device) -> float:
-    n, h, p = len(data), net.width, net.p
+    n, h, p = len(data), net.h, net.p
     gen = torch.Generator().manual_seed(0)
     S = torch.rand(n, h, generator=gen).to(device=device, dtype=net.dtype)
     V = net.V.to(device)

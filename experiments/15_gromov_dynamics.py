@@ -25,21 +25,16 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.gromov import G1_RUN, G1_WINDOW, GromovRunConfig, g1_verdict, gromov_run
+from regimes.checks.gromov import G1_CURVES as CURVES
+from regimes.checks.gromov import g1_point as _point
+from regimes.gromov import g1_verdict
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, net_arrays
+from regimes.runs import file_params
+from regimes.settings.grids import G1
 
-QUICK = {"run": G1_RUN, "seeds": [0, 1, 2], "window": G1_WINDOW}
-FULL = {"run": {**G1_RUN, "p": 97, "h": 500, "lr": 80.0, "steps": 5000, "eval_every": 20},
-        "seeds": [0, 1, 2, 3, 4], "window": G1_WINDOW}
-
-CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V_l2", "grad_W_l2", "grad_V_l2")
-
-
-def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    summary, arrays, (_, net) = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}),
-                                           device=key["device"], keep_net=True)
-    return summary, {**{k: arrays[k] for k in CURVES}, **net_arrays(net)}
+# one grid for the figure and check G1 (regimes.settings.grids); every run is stored once
+# (regimes.runcache), so `regimes check --only G1` after this experiment retrains nothing
+QUICK, FULL = G1["quick"], G1["full"]
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -102,12 +97,13 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         if r0["t_peak"] is not None:
             a.axvline(r0["t_peak"], color=plots.COLORS[1], ls=":", lw=0.8)
     run = c["run"]
+    stop = 1 if run.get("stop_at") is None else run["stop_at"]
     times = "; ".join(f"seed {r['config']['seed']}: t_mem {r['t_mem']}, peak {r['t_peak']}, onset {r['t_onset']}, "
                       f"t_grok {r['t_grok']}" for r in m["runs"])
     plots.save(fig, path, caption=(
         f"Gromov's eq. 4 (N = {run['h']}, standard-normal init, output scale 2/N), n + m mod {run['p']}, "
         f"training fraction {run['fraction']}, full-batch GD lr {run['lr']:g} on the square loss, no regularization, "
-        f"budget {run['steps']} steps, stopped at held-out accuracy ≥ {run.get('stop_at') or 1:g}; "
+        f"budget {run['steps']} steps, stopped at held-out accuracy ≥ {stop:g}; "
         f"panels: seed {s0}. t_onset: held-out accuracy ≥ {run['onset_level']}; t_grok: ≥ "
         f"{run['grok_threshold']}. {times}. G1 (peak within {c['window']}·t_grok before t_onset, every seed): "
         f"{m['verdict']}."))

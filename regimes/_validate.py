@@ -53,6 +53,43 @@ def check_fraction(name: str, value: float, *, closed_low: bool = False) -> floa
     return v
 
 
+#: The largest population (p**arity index rows) any code enumerates or samples from: 50 million
+#: rows (400 MB of int64 pairs), so classification allows p <= 7071 and regression p <= 368. A
+#: larger p is refused from this size before anything is allocated.
+MAX_POINTS = 50_000_000
+
+#: Seeds are 64-bit signed integers (``torch.Generator.manual_seed``'s range, non-negative part).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(name: str, value: object) -> int:
+    """Return ``value`` as an int if it is an integer seed in ``[0, 2**63 - 1]``: a float (even
+    ``1.0``), a bool or a string is refused, never truncated; a seed past 64 bits names the
+    range instead of torch's "Overflow when unpacking long long".
+
+    >>> check_seed("seed", 3)
+    3
+    """
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name}={value!r} is not allowed: a seed is an integer in [0, {MAX_SEED}]")
+    v = int(value.__index__())  # type: ignore[attr-defined]
+    if not 0 <= v <= MAX_SEED:
+        raise ValueError(f"{name}={v} is out of range: a seed is an integer in [0, 2**63 - 1]")
+    return v
+
+
+def check_device(name: str, value: object) -> object:
+    """Return ``value`` if it names a device: a ``torch.device``, or ``"cpu"``, ``"cuda"`` or
+    ``"cuda:N"`` (availability is the caller's check); else ``ValueError`` naming the allowed
+    ones, before torch's raw "Expected one of cpu, cuda, …" error."""
+    if isinstance(value, torch.device):
+        return value
+    ok = isinstance(value, str) and (value in ("cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()))
+    if not ok:
+        raise ValueError(f"{name}={value!r} is not allowed: choose 'cpu', 'cuda' or 'cuda:N'")
+    return value
+
+
 def check_choice(name: str, value: object, choices: Iterable[object]) -> object:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)

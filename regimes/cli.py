@@ -143,34 +143,38 @@ def _check_device(device: str, remote: bool = False) -> None:
                        "pick an index below that")
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _overrides(exp: harness.Experiment, sets: list[str], mode: str) -> dict[str, list[Any]]:
+    """``--set KEY=VALUE`` items → ``{full dotted path: [value, …]}`` (several values: a sweep).
 
+    ``KEY`` is a dotted path of the ``mode`` tier's config or a short key naming one leaf
+    (:func:`regimes.harness.check_config_key`); the value syntax is
+    :func:`regimes.settings.schema.parse_set`'s: JSON when it parses, a JSON list or object is
+    one value, ``A,B`` is a sweep for a one-value key and the list ``[A, B]`` for a list key,
+    ``A;B`` a sweep for any key. Every value is checked by the schema before any work."""
+    from regimes.settings import schema
 
-def _overrides(exp: harness.Experiment, sets: list[str]) -> dict[str, list[Any]]:
-    """``--set KEY=V1,V2`` → {KEY: [V1, V2]}, keys checked against the experiment's config.
-
-    ``KEY`` may be dotted (``run.lr``) to set one entry of a nested config; every part is
-    checked (:func:`regimes.harness.check_config_key`), so ``--set run.lrr=1`` fails naming
-    ``lrr`` and the known keys."""
     axes: dict[str, list[Any]] = {}
     for item in sets:
         key, sep, vals = item.partition("=")
         key = key.strip()
         if not sep or not key or not vals:
-            raise CLIError(f"--set {item!r} is not KEY=VALUE[,VALUE…] — e.g. --set p=11,17")
+            raise CLIError(f"--set {item!r} is not KEY=VALUE — e.g. --set p=11 (a sweep: --set p=11,17; "
+                           "a list: --set 'ps=[11,17]')")
         try:
-            harness.check_config_key(exp, key)
+            path = harness.check_config_key(exp, key, mode)
         except ValueError as e:
             raise CLIError(f"--set {key}: {e}") from None
-        if key in axes:
-            raise CLIError(f"--set {key} given twice — give all values once: --set {key}=A,B")
-        # a JSON list value (e.g. [1,2]) is one value; otherwise split on commas
-        parsed = _parse_value(vals)
-        axes[key] = [parsed] if isinstance(parsed, list) else [_parse_value(v) for v in vals.split(",")]
+        if path in axes:
+            raise CLIError(f"--set {path} given twice — give all values once: --set {key}=A,B")
+        values = schema.parse_set(vals, lambda path=path: harness.key_holds_list(exp, mode, path))
+        leaf = schema.LEAVES.get(path.rsplit(".", 1)[-1])
+        for v in values:
+            if leaf is not None:
+                try:
+                    schema.validate_value(path, v, leaf)
+                except ValueError as e:
+                    raise CLIError(f"--set {key}: {e}") from None
+        axes[path] = values
     return axes
 
 
@@ -266,14 +270,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CLIError(str(e)) from None
     executor, jobs = _resolve_executor(args)
+    axes = _overrides(exp, args.set or [], args.mode)
     seeds = list(dict.fromkeys(args.seed or [0]))
-    axes = _overrides(exp, args.set or [])
+    if harness.loops_over_seeds(exp, args.mode) and args.seed is not None:
+        # the experiment seeds its runs from its own `seeds` list: --seed sets that list (one run)
+        if "seeds" in axes:
+            raise CLIError(f"--seed and --set seeds both set {exp.name}'s 'seeds' — give one of them")
+        axes["seeds"] = [seeds]
+        seeds = [0]
     script = str(Path(args.experiments or harness.EXPERIMENTS_DIR) / f"{exp.name}.py")
     out = Path(args.out)
     combos = sweep.grid(**axes, seed=seeds) if axes else [{"seed": s} for s in seeds]
-    points = [harness.ExperimentPoint(script, args.mode, int(c["seed"]), args.device, tuple(sorted(
-        harness.nest_overrides(exp, args.mode, {k: v for k, v in c.items() if k != "seed"}).items())))
-              .as_dict() for c in combos]
+    try:
+        points = [harness.ExperimentPoint(script, args.mode, int(c["seed"]), args.device, tuple(sorted(
+            harness.nest_overrides(exp, args.mode, {k: v for k, v in c.items() if k != "seed"}).items())))
+                  .as_dict() for c in combos]
+        configs = [harness.full_config(exp, mode=args.mode, seed=pt["seed"], device=args.device,
+                                       overrides=pt["overrides"]) for pt in points]   # every point, before any work
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    if args.print_config:
+        for cfg in configs:
+            print(json.dumps(jsonable(cfg), indent=2, sort_keys=False))
+        return EXIT_OK
     # a single run computes here; a sweep on an existing cluster computes on its workers
     _check_device(args.device, remote=args.scheduler is not None and len(points) > 1)
 
@@ -430,6 +449,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         checks = []
     _check_device(args.device)
     _check_jobs(args.jobs)
+    try:
+        _ = [harness.full_config(e, mode=args.mode, seed=args.seed, device=args.device) for e in exps]
+    except ValueError as e:   # e.g. a seed for experiments that loop over their own seeds: before any work
+        own = [x.number for x in exps if harness.loops_over_seeds(x, args.mode)]
+        raise CLIError(f"{e}" + (f" (experiments {', '.join(own)} loop over their own 'seeds' key; "
+                                 "run them with `regimes run NN --seed …`)" if args.seed and own else "")) from None
     inner = None if args.jobs == 1 else {"jobs": args.jobs, "executor": "local", "client": None}
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -468,7 +493,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     redraw the gallery from the copies."""
     exps = _experiments(args.experiments)
     try:
-        manifest = harness.publish(exps, out=args.out, mode=args.mode, to=args.to, gallery=args.gallery)
+        manifest = harness.publish(exps, out=args.out, mode=args.mode, to=args.to, gallery=args.gallery,
+                                   allow_overrides=args.allow_overrides)
     except FileNotFoundError as e:
         raise CLIError(str(e)) from None
     to = Path(args.to) if args.to else harness.PUBLISHED_DIR / args.mode
@@ -535,12 +561,21 @@ def build_parser() -> argparse.ArgumentParser:
                               "  regimes run 3 --full --device cuda   # paper scale on a GPU\n"
                               "  regimes run 05 --seed 0 1 2 --jobs 3 # three seeds, 3 processes\n"
                               "  regimes run 05 --set p=11,17,23 --seed 0 1 --executor dask --jobs 4\n"
+                              "  regimes run 14 --set fraction=0.5 --print-config   # a short key\n"
+                              "  regimes run 09 --set methods=kernel,net,adamw       # a list value\n"
                               "  regimes run 05 --seed 0 1 2 3 --scheduler tcp://head:8786")
     p.add_argument("experiment", metavar="NN", help="experiment number (1, 01), name or slug")
     p.add_argument("--seed", type=int, nargs="+", metavar="S",
-                   help="seed(s); several run as a sweep (default 0)")
-    p.add_argument("--set", action="append", metavar="KEY=V[,V…]",
-                   help="override a config value; a comma list sweeps over it (repeatable)")
+                   help="seed(s); several run as a sweep (default 0). An experiment that loops over its "
+                        "own `seeds` list (`--print-config` shows it) gets them as that list, in one run")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any leaf of the config (repeatable): KEY a dotted path (run.lr) or a "
+                        "short key naming one leaf (lam_inf); VALUE JSON or text. A=1,2 sweeps a one-value "
+                        "key and is the list [1,2] for a list key; 'k=[1,2]' and 'k={\"a\":1}' are one "
+                        "value; 'k=A;B' sweeps any key")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config of each run (JSON, as the run would use and store it) "
+                        "and exit without training")
     p.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--jobs", type=int, default=None, metavar="J",
                    help="sweep points in parallel: J local processes, or J Dask workers")
@@ -607,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "  regimes reproduce --paper --jobs 2 && regimes publish --paper\n"
                               "  regimes publish --quick --out /tmp/run --to /tmp/published")
     p.add_argument("--to", default=None, metavar="DIR", help="destination (default docs/results/<mode>)")
+    p.add_argument("--allow-overrides", action="store_true",
+                   help="publish results computed with --set overrides too (refused by default: the "
+                        "README quotes the tiers); the manifest records the overrides")
     p.add_argument("--gallery", default=None, metavar="DIR",
                    help="figures folder (default docs/gallery; docs/gallery/<mode> for --paper/--full)")
     _common(p, quiet=False)
@@ -630,6 +668,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "threads"):
             harness.configure_threads(args.threads, args.mode)
+        if hasattr(args, "out"):   # the training runs experiments and checks share (regimes.runcache)
+            from regimes import runcache
+
+            runcache.use_dir(Path(args.out) / "results" / "runs")
         return args.func(args)
     except (CLIError, SweepError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._compat import renamed_kwargs
-from regimes._validate import check_choice, check_int
+from regimes._validate import check_choice, check_int, check_seed
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import OPS, all_points
 
@@ -68,7 +67,6 @@ def fourier_block(p: int, k: int, dtype: torch.dtype = torch.float64) -> tuple[t
     return W.to(dtype), V.to(dtype)
 
 
-@renamed_kwargs(width="h")
 def fourier_interpolator(
     p: int,
     h: int | None = None,
@@ -84,7 +82,7 @@ def fourier_interpolator(
     Parameters
     ----------
     p : modulus, ``p ≥ 2`` (any parity for ``variant="8p"``).
-    h : hidden width (``width=`` is its deprecated name); default the base width (``8p``,
+    h : hidden width; default the base width (``8p``,
         or ``4p − 3``).
         With ``h ≥`` base, the base net is copied ``c = ⌊h / base⌋`` times, each copy
         scaled by ``c^{-1/3}`` (3-homogeneity keeps the function; ``‖θ‖_∞`` becomes
@@ -201,7 +199,6 @@ def _table(name: str, f: Sequence[int] | torch.Tensor | Callable | None, p: int)
     return out % p
 
 
-@renamed_kwargs(width="h")
 def gromov_solution(
     p: int,
     h: int,
@@ -215,7 +212,7 @@ def gromov_solution(
 ) -> GromovSolution:
     """Gromov's analytic solution for ``F(f₁(n) + f₂(m)) mod p`` (eqs 6-7, 12, 18, 19).
 
-    Neuron ``k = 1..N`` (``N = h``, the hidden width; ``width=`` is its deprecated name) has
+    Neuron ``k = 1..N`` (``N = h``, the hidden width) has
     frequency ``k`` (mod ``p``), first-layer
     weights ``cos(2πk f₁(n)/p + φ⁽¹⁾_k)`` and ``cos(2πk f₂(m)/p + φ⁽²⁾_k)`` (eq 18;
     eq 6 for ``f₁ = f₂ = id``), and readout ``cos(−2πk F⁻¹(q)/p − φ⁽³⁾_k)`` (eq 19;
@@ -236,7 +233,7 @@ def gromov_solution(
     for r in range(p - 1, -1, -1):  # smallest preimage wins
         inv[Ft[r]] = r
         counts[Ft[r]] += 1
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     phi1 = torch.rand(N, generator=gen, dtype=torch.float64) * 2 * math.pi
     phi2 = torch.rand(N, generator=gen, dtype=torch.float64) * 2 * math.pi
     phi3 = phi1 + phi2

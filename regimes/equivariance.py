@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from regimes._compat import renamed_kwargs
 from regimes._validate import check_int, check_positive
 from regimes.models.quadratic import QuadraticNet, permute_params
 from regimes.tasks import Dataset, Sigma, _check_sigma, all_points, transform
@@ -194,7 +193,6 @@ def coupled_run(net: QuadraticNet, train_data: Dataset, sigma: Sigma, config: An
 
 
 # --------------------------------------------------------------------------- init hypothesis
-@renamed_kwargs(width="h")
 def column_scaled_net(p: int, h: int, *, boost: float = 4.0, columns: tuple[int, ...] = (0,),
                       alpha: float = 1.0, seed: int = 0,
                       dtype: torch.dtype = torch.float64) -> QuadraticNet:

@@ -36,16 +36,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from regimes._compat import renamed_kwargs
-from regimes._validate import check_choice, check_int, check_positive
+from regimes._validate import check_choice, check_device, check_int, check_positive, check_seed
 from regimes.models.quadratic import QuadraticNet
+from regimes.settings.gromov import G1_RUN, G1_WINDOW
 
 __all__ = [
     "FUNCTIONS",
@@ -113,12 +112,10 @@ def check_fraction_open(name: str, value: object) -> float:
     return v
 
 
-@renamed_kwargs(width="h")
 def gromov_net(p: int, h: int, *, seed: int = 0, dtype: torch.dtype = torch.float32,
                device: str | torch.device = "cpu") -> QuadraticNet:
     """Gromov's eq. 4 at init: ``f(x) = (2/N) W⁽²⁾ (W⁽¹⁾ x)²`` with every weight drawn from
-    N(0, 1) (his Sec. 2), ``N = h`` (the hidden width; ``width=`` is its deprecated name, kept
-    for one release with a ``DeprecationWarning``); a :class:`QuadraticNet` with
+    N(0, 1) (his Sec. 2), ``N = h`` (the hidden width); a :class:`QuadraticNet` with
     ``output_scale = 2/N``.
 
     Returns a net whose logits on index pairs (n, m) are (n_pairs, p). ``ValueError`` for
@@ -135,9 +132,7 @@ class GromovRunConfig:
     Parameters
     ----------
     p : modulus (≥ 3).
-    h : hidden width N (the central paper's h). ``width=`` is its deprecated name: accepted
-        for one release with a ``DeprecationWarning`` (giving both is a ``ValueError``), and
-        the attribute ``config.width`` reads ``h`` with the same warning.
+    h : hidden width N (the central paper's h).
     fraction : training fraction (his α), in (0, 1): round(fraction · p²) distinct pairs.
     function : key of :data:`FUNCTIONS` (the label is ``function(n, m) mod p``).
     optimizer : ``"gd"``, ``"sgd"`` (GD with heavy-ball momentum, full batch) or ``"adamw"``.
@@ -184,7 +179,7 @@ class GromovRunConfig:
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_int("steps", self.steps, low=1)
         check_int("eval_every", self.eval_every, low=1)
-        check_int("seed", self.seed, low=0)
+        check_seed("seed", self.seed)
         check_choice("dtype", self.dtype, ("float32", "float64"))
         if self.stop_at is not None:
             if not 0 < float(self.stop_at) <= 1:
@@ -199,16 +194,6 @@ class GromovRunConfig:
         """The config as plain JSON values."""
         return dataclasses.asdict(self)
 
-    @property
-    def width(self) -> int:
-        """Deprecated name of :attr:`h` (one release; ``DeprecationWarning``)."""
-        warnings.warn("GromovRunConfig.width is deprecated: use GromovRunConfig.h", DeprecationWarning, stacklevel=2)
-        return self.h
-
-
-# ``GromovRunConfig(width=...)`` still works for one release: the old keyword is passed on as ``h``
-# with a DeprecationWarning.
-GromovRunConfig.__init__ = renamed_kwargs(width="h")(GromovRunConfig.__init__)  # type: ignore[method-assign]
 
 
 class _Stop(Exception):
@@ -270,6 +255,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
     from regimes.train import TrainConfig, objective_and_grad, train
 
     config.validate()
+    check_device("device", device)
     p = config.p
     task = Task(p, "classification", config.function)
     split = sample_split(task, fraction=config.fraction, seed=config.seed)
@@ -328,17 +314,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
 
 
 # =========================================================================== check G1 (Fig 1)
-#: The run of experiment 15 and check G1 (quick), without the seed: Gromov's Fig 1 setting
-#: (plain full-batch GD, square loss, no regularization, training fraction 0.49) at p = 61,
-#: N = 300; lr 50 is about the largest stable one at this width on our loss convention. A
-#: budget of 1,800 steps, stopped once held-out accuracy reaches 0.99 (grokking complete: the
-#: seeds get there at steps 1,360–1,540, after t_grok at 1,280–1,460; nothing is left to show).
-G1_RUN: dict[str, Any] = {"p": 61, "h": 300, "fraction": 0.49, "function": "add", "optimizer": "gd",
-                          "lr": 50.0, "steps": 1800, "eval_every": 20, "dtype": "float32", "grad_norms": True,
-                          "grok_threshold": 0.95, "onset_level": 0.1, "stop_at": 0.99}
-
-#: G1's window: the held-out loss peaks at most this fraction of t_grok before t_onset.
-G1_WINDOW = 0.2
+# G1_RUN and G1_WINDOW: declared once in regimes.settings.gromov (Gromov Fig 1, Sec. 2).
 
 
 def g1_verdict(rows: list[dict[str, Any]], window: float = G1_WINDOW) -> dict[str, Any]:
@@ -515,7 +491,6 @@ def g2_verdict(rows: list[dict[str, Any]], baseline: str = "gd",
 
 
 # =========================================================================== analytic solutions
-@renamed_kwargs(width="h")
 def analytic_net(function: str, p: int, h: int, *, seed: int = 0,
                  dtype: torch.dtype = torch.float64) -> QuadraticNet | None:
     """Gromov's analytic weights for ``function`` (a key of :data:`FUNCTIONS`) as a mean-field
@@ -524,8 +499,7 @@ def analytic_net(function: str, p: int, h: int, *, seed: int = 0,
     ``add``: eqs 6–7 with φ⁽³⁾ = φ⁽¹⁾ + φ⁽²⁾ (eq. 12); ``sum_of_squares``: eq. 30 (eq. 18 with
     f₁ = f₂ = t²); ``square_of_sum``: eq. 31 (eq. 19 with F = t², F⁻¹ the smallest square
     root; outputs q that are not squares get zero readout weights). Built by
-    :func:`regimes.constructions.gromov_solution`. ``h`` is the hidden width N (``width=``, its
-    deprecated name, works for one release with a ``DeprecationWarning``).
+    :func:`regimes.constructions.gromov_solution`. ``h`` is the hidden width N.
     """
     from regimes.constructions import gromov_solution
 

@@ -26,9 +26,7 @@ and ends with ``main(EXPERIMENT)``. The harness then gives it
 * re-analysis of stored training runs (:func:`load_run`: the nets rebuilt from the
   stored parameters).
 
-The bytes on disk go through :mod:`regimes.store` (atomic writes, hashes, metadata);
-the names it re-exports here (``atomic_write_json``, ``config_hash``, …) are kept for
-existing callers.
+The bytes on disk go through :mod:`regimes.store` (atomic writes, hashes, metadata).
 """
 
 from __future__ import annotations
@@ -53,11 +51,10 @@ from typing import Any
 
 import numpy as np
 
-from regimes.store import (  # noqa: F401  (re-exported: the harness's public names before regimes.store)
-    PACKAGE_DIR,
-    PRESENTATION_MODULES,
+from regimes._validate import check_seed
+from regimes.settings import schema
+from regimes.store import (
     REPO_ROOT,
-    atomic_write_bytes,
     atomic_write_json,
     atomic_write_npz,
     config_hash,
@@ -70,9 +67,6 @@ from regimes.store import (  # noqa: F401  (re-exported: the harness's public na
     source_file,
     versions,
 )
-from regimes.store import hashable as _hashable  # noqa: F401
-from regimes.store import jsonable as _jsonable  # noqa: F401
-from regimes.store import source_file as _source_file  # noqa: F401
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
@@ -165,54 +159,112 @@ def mode_config(exp: Experiment, mode: str) -> dict[str, Any]:
     return exp.quick if mode == "quick" else exp.full
 
 
+def loops_over_seeds(exp: Experiment, mode: str) -> bool:
+    """Whether ``exp``'s ``mode`` tier loops over its own seeds: a top-level ``seeds`` *list*
+    (its runs are seeded by that list, not by the run's ``seed``). ``regimes run NN --seed S …``
+    then sets ``seeds`` to ``[S, …]``, and a run with another ``seed`` than 0 is refused
+    (:func:`full_config`), so no result is stored under a seed label it never used."""
+    return isinstance(mode_config(exp, mode).get("seeds"), list)
+
+
 def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: str = "cpu",
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config a run of ``exp`` hashes and stores (the one definition; :func:`run`, the
     sweep's :class:`ExperimentCache` and :func:`experiment_point` all call it): the
     experiment's name, ``mode``, ``seed`` and ``device``, then the mode's config with
-    ``overrides`` applied over its top-level keys."""
+    ``overrides`` applied over its top-level keys (see :func:`nest_overrides` for dotted ones).
+
+    Validated before any work (:func:`regimes.settings.schema.validate_config`): every leaf by
+    value — type, range, finiteness, choices — with one-line ``ValueError`` s naming the key.
+    ``seed`` must be an integer in [0, 2**63 − 1] (``1.5`` is refused, not truncated), and 0
+    for a tier that loops over its own ``seeds`` list (:func:`loops_over_seeds`)."""
+    seed = check_seed("seed", seed)
+    schema.validate_value("device", device, schema.LEAVES["device"])
+    if seed != 0 and loops_over_seeds(exp, mode):
+        raise ValueError(f"seed={seed} does not reach {exp.name}: it loops over its own 'seeds' key "
+                         f"({mode_config(exp, mode)['seeds']}); set them with `regimes run {exp.number} "
+                         f"--seed S1 S2 …` or --set 'seeds=[…]'")
     config = {**mode_config(exp, mode), **(overrides or {})}
-    return {"experiment": exp.name, "mode": mode, "seed": int(seed), "device": device, **config}
+    cfg = {"experiment": exp.name, "mode": mode, "seed": seed, "device": device, **config}
+    schema.validate_config(cfg)
+    return cfg
 
 
-def check_config_key(exp: Experiment, key: str) -> None:
-    """``ValueError`` unless ``key`` (dotted for nested configs: ``run.lr``) names an entry of
-    ``exp``'s quick, paper or full config, or a field of the dataclass that ``exp.schemas`` gives for
-    its parent path; the message names the first unknown part and the known keys there."""
-    parts = key.split(".")
-    levels: list[Any] = [c for c in (exp.quick, exp.paper, exp.full) if c is not None]
-    for depth, part in enumerate(parts):
-        prefix = ".".join(parts[:depth])
-        known = set().union(*(lv.keys() for lv in levels if isinstance(lv, dict)))
-        schema = exp.schemas.get(prefix) if prefix else None
-        if schema is not None:
-            known |= {f.name for f in dataclasses.fields(schema)}
-        if part not in known:
-            where = f"{exp.name}'s config" if not prefix else f"{exp.name}'s {prefix!r}"
-            raise ValueError(f"{where} has no config key {part!r} — known keys: {', '.join(sorted(known)) or 'none'}")
-        levels = [lv.get(part) for lv in levels if isinstance(lv, dict)]
-        if depth < len(parts) - 1 and not any(isinstance(lv, dict) for lv in levels):
-            raise ValueError(f"{exp.name}'s {'.'.join(parts[:depth + 1])!r} is not a nested config — "
-                             f"set it whole (--set {'.'.join(parts[:depth + 1])}=VALUE)")
+def _key_paths(exp: Experiment, mode: str | None) -> list[str]:
+    """Every dotted path ``--set`` may name for ``exp``: the paths of the ``mode`` tier (or of
+    every tier when ``mode`` is ``None``) and the fields of the dataclasses ``exp.schemas``
+    gives for a sub-config."""
+    tiers = [c for c in (exp.quick, exp.paper, exp.full) if c is not None] if mode is None else [mode_config(exp, mode)]
+    paths: set[str] = set()
+    for c in tiers:
+        paths.update(schema.all_paths(c))
+    for prefix, cls in exp.schemas.items():
+        paths.add(prefix)
+        paths.update(f"{prefix}.{f.name}" for f in dataclasses.fields(cls))
+    return sorted(paths)
+
+
+def check_config_key(exp: Experiment, key: str, mode: str | None = None) -> str:
+    """The full dotted path ``key`` names in ``exp``'s config, or ``ValueError``.
+
+    ``key`` is a path (``run.lr``, ``runs.1.lam_inf``: an integer part indexes a list of
+    sub-configs) of the ``mode`` tier (every tier when ``mode`` is ``None``) or a field of the
+    dataclass ``exp.schemas`` gives for its parent path; or a *short key*, the last part of
+    exactly one such path (``lam_inf`` for ``settings.paper.lam_inf``). The error names the
+    unknown part and the known keys there, or every path an ambiguous short key names."""
+    where = f"{exp.name}'s config" + ("" if mode is None else f" ({mode} tier)")
+    paths = _key_paths(exp, mode)
+    try:
+        return schema.resolve_key(key, paths, where)
+    except ValueError:
+        if mode is None:
+            raise
+    return schema.resolve_key(key, _key_paths(exp, None), f"{exp.name}'s config")
+
+
+def key_holds_list(exp: Experiment, mode: str, path: str) -> bool:
+    """Whether the leaf at ``path`` holds a list in the ``mode`` tier (or in any tier, or is
+    declared a list by :data:`regimes.settings.schema.LEAVES`): ``--set path=A,B`` is then the
+    list ``[A, B]``, not a sweep."""
+    for c in [mode_config(exp, mode)] + [c for c in (exp.quick, exp.paper, exp.full) if c is not None]:
+        try:
+            return isinstance(schema.get_path(c, path), list)
+        except KeyError:
+            continue
+    leaf = schema.LEAVES.get(path.rsplit(".", 1)[-1])
+    return leaf is not None and leaf.kind == "list"
 
 
 def nest_overrides(exp: Experiment, mode: str, flat: dict[str, Any]) -> dict[str, Any]:
-    """Top-level overrides from ``flat`` ones whose keys may be dotted: ``{"run.lr": 0.1}``
-    becomes ``{"run": {**<mode's run config>, "lr": 0.1}}`` (each key checked by
-    :func:`check_config_key`)."""
-    base = mode_config(exp, mode)
-    out: dict[str, Any] = {}
+    """Top-level overrides from ``flat`` ones whose keys may be dotted or short: ``{"run.lr": 0.1}``
+    becomes ``{"run": {**<mode's run config>, "lr": 0.1}}`` (each key resolved by
+    :func:`check_config_key`; a key given twice, e.g. as ``lr`` and ``run.lr``, is refused)."""
+    base = copy.deepcopy(mode_config(exp, mode))
+    done: dict[str, str] = {}
+    touched: list[str] = []
     for key, value in flat.items():
-        check_config_key(exp, key)
-        top, *rest = key.split(".")
-        if not rest:
-            out[top] = value
-            continue
-        node = out.setdefault(top, copy.deepcopy(base.get(top, {})))
-        for part in rest[:-1]:
-            node = node.setdefault(part, {})
-        node[rest[-1]] = value
-    return out
+        path = check_config_key(exp, key, mode)
+        if path in done:
+            raise ValueError(f"{path!r} is given twice (as {done[path]!r} and {key!r}) — give it once")
+        done[path] = key
+        base = schema.set_path(base, path, value)
+        touched.append(path.split(".", 1)[0])
+    return {top: base[top] for top in dict.fromkeys(touched)}
+
+
+#: The keys :func:`full_config` adds to a tier's config (not overrides).
+RUN_KEYS = ("experiment", "mode", "seed", "device")
+
+
+def config_overrides(exp: Experiment, config: dict[str, Any]) -> dict[str, Any]:
+    """The leaves of a stored full ``config`` that differ from ``exp``'s tier (``config["mode"]``):
+    ``{dotted path: value}``, empty for a run without ``--set`` (and without a ``--seed`` that set a
+    ``seeds`` list). A leaf the tier lacks, or lacks in the config, counts too."""
+    tier = mode_config(exp, config.get("mode", "quick"))
+    mine = dict(schema.leaves({k: v for k, v in config.items() if k not in RUN_KEYS}))
+    theirs = dict(schema.leaves(jsonable(tier)))
+    return {k: mine.get(k) for k in sorted(set(mine) | set(theirs))
+            if k not in mine or k not in theirs or jsonable(mine[k]) != theirs[k]}
 
 
 def points_dir(out: str | Path, exp: Experiment, key: str) -> Path:
@@ -221,16 +273,19 @@ def points_dir(out: str | Path, exp: Experiment, key: str) -> Path:
 
 
 def compute_result(exp: Experiment, cfg: dict[str, Any], code: dict[str, str], *, out: str | Path,
-                   quiet: bool = True, executor: dict[str, Any] | None = None
+                   quiet: bool = True, executor: dict[str, Any] | None = None, force: bool = False
                    ) -> tuple[dict[str, Any], Arrays]:
     """Run ``exp.compute`` on the full config ``cfg`` (see :func:`full_config`) and return
     its :func:`result_record` and arrays, writing nothing but the run's per-point memo under
     ``out``. The one place an experiment is computed: :func:`run` stores what it returns, a
     sweep worker (:func:`experiment_point`) ships it back to the caller, which stores it."""
     key = cache_key(cfg, code)
-    ctx = RunContext(cfg, int(cfg["seed"]), cfg["device"], quiet, points_dir(out, exp, key), executor)
+    ctx = RunContext(cfg, int(cfg["seed"]), cfg["device"], quiet, points_dir(out, exp, key), executor, force)
     t0 = time.perf_counter()
-    metrics, arrays = exp.compute(ctx)
+    from regimes import runcache
+
+    with runcache.using(Path(out) / "results" / "runs", force=force):   # runs shared with the checks
+        metrics, arrays = exp.compute(ctx)
     return result_record(exp, cfg, key, code, metrics, time.perf_counter() - t0), arrays
 
 
@@ -248,6 +303,8 @@ class RunContext:
     #: how :meth:`map` runs points: ``None`` in this process, else keyword arguments of
     #: :func:`regimes.sweep.run_sweep` (``jobs``, ``executor``, ``client``), set by ``regimes run``.
     executor: dict[str, Any] | None = None
+    #: recompute every point (``--force``): memoised points are neither read nor kept, only overwritten
+    force: bool = False
 
     def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
         """A tqdm bar over ``iterable``, silent under ``--quiet`` or when not a TTY."""
@@ -268,7 +325,7 @@ class RunContext:
         """
         h = config_hash({"config": self.config, "key": key})
         jpath, npath = self.points_dir / f"{h}.json", self.points_dir / f"{h}.npz"
-        hit = read_complete(jpath, npath)
+        hit = None if self.force else read_complete(jpath, npath)
         if hit is not None and "metrics" in hit[0]:
             return hit[0]["metrics"], hit[1]
         metrics, arrays = fn()
@@ -291,10 +348,22 @@ class RunContext:
         from regimes.sweep import PointCache, run_sweep
 
         unique = list({config_hash(k): k for k in keys}.values())
-        res = run_sweep(fn, unique, PointCache(self.points_dir, salt=self.config), quiet=self.quiet,
-                        desc=desc, **self.executor)
+        cache = (_fresh_point_cache() if self.force else PointCache)(self.points_dir, salt=self.config)
+        res = run_sweep(fn, unique, cache, quiet=self.quiet, desc=desc, **self.executor)
         by_hash = {config_hash(k): (r.metrics, r.arrays) for k, r in zip(unique, res, strict=True)}
         return [by_hash[config_hash(k)] for k in keys]
+
+
+def _fresh_point_cache() -> type:
+    from regimes.sweep import PointCache
+
+    class FreshPointCache(PointCache):
+        """A :class:`regimes.sweep.PointCache` that never serves a stored point (``--force``)."""
+
+        def load(self, point: dict[str, Any]) -> None:
+            return None
+
+    return FreshPointCache
 
 
 # --------------------------------------------------------------------------- experiment
@@ -366,23 +435,22 @@ def run(
     The cache entry is named by :func:`cache_key` of the full config and the
     :func:`code_fingerprint` (the script's ``compute`` side and the library's sources):
     it is served only when both match, so after an edit the result is recomputed, and
-    ``force`` recomputes regardless. The record carries the key as ``"config_hash"`` and
-    the fingerprints as ``"code"``.
+    ``force`` recomputes regardless: the whole result *and* every memoised point of the run
+    (:meth:`RunContext.point`, :meth:`RunContext.map`), which it then overwrites. The record
+    carries the key as ``"config_hash"`` and the fingerprints as ``"code"``.
 
     ``executor`` (optional; keyword arguments of :func:`regimes.sweep.run_sweep`) lets
     :meth:`RunContext.map` compute the experiment's points in parallel; it is not
     part of the config, so it never changes the cache key or the result.
     """
     mode_config(exp, mode)   # an unknown mode, or a tier this experiment lacks: before any work
+    cfg = full_config(exp, mode=mode, seed=seed, device=device, overrides=overrides)   # validated
     if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} requested but CUDA is not available here: use --device cpu")
-    elif device != "cpu":
-        raise ValueError(f"device={device!r} is not allowed: choose 'cpu' or 'cuda'")
     out = Path(out)
-    cfg = full_config(exp, mode=mode, seed=seed, device=device, overrides=overrides)
     code = code_fingerprint(exp)
     h = cache_key(cfg, code)
     results_dir, figures_dir = out / "results", out / "figures"
@@ -397,7 +465,7 @@ def run(
     if hit is not None and hit[0].get("config_hash") == h and hit[0].get("code") == code:
         (result, arrays), cached = hit, True
     if result is None:
-        result, arrays = compute_result(exp, cfg, code, out=out, quiet=quiet, executor=executor)
+        result, arrays = compute_result(exp, cfg, code, out=out, quiet=quiet, executor=executor, force=force)
         atomic_write_npz(cache_npz, arrays)
         atomic_write_json(cache_json, result)
         # Plot from what was stored, exactly as a cache hit would: a figure never
@@ -612,7 +680,7 @@ GALLERY_DIR = REPO_ROOT / "docs" / "gallery"
 
 def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = "quick",
             to: str | Path | None = None, gallery: str | Path | None = None,
-            checks_file: str | Path | None = None) -> dict[str, Any]:
+            checks_file: str | Path | None = None, allow_overrides: bool = False) -> dict[str, Any]:
     """Copy the finished results of ``exps`` (``out/results/NN_slug.json`` + ``.npz``) and the
     stored check verdicts into the committed folder ``to`` (default ``docs/results/<mode>``),
     redraw every figure (PNG and PDF) from the *copied* files into ``gallery`` (default ``docs/gallery`` for
@@ -623,7 +691,9 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
     Only results computed in ``mode`` are taken (a full-mode result never lands in the
     quick folder); for ``mode="paper"`` only the experiments that have a paper tier are
     published. Raises ``FileNotFoundError`` naming the command that would produce a
-    missing result, before anything is copied.
+    missing result, before anything is copied, and ``ValueError`` for a result computed with
+    ``--set`` overrides (:func:`config_overrides`: not the tier the README quotes) unless
+    ``allow_overrides``; the manifest records each experiment's overrides either way.
     """
     check_mode(mode)
     if mode == "paper":
@@ -639,12 +709,18 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
         if hit is None or hit[0].get("config", {}).get("mode") != mode:
             raise FileNotFoundError(f"no finished {mode}-mode result for {exp.name} under {out / 'results'}: "
                                     f"run `regimes run {exp.number} --{mode} --out {out}` first")
-        found.append((exp, *hit))
+        over = config_overrides(exp, hit[0].get("config", {}))
+        if over and not allow_overrides:
+            shown = ", ".join(f"{k}={json.dumps(jsonable(v))}" for k, v in over.items())
+            raise ValueError(f"{exp.name}'s stored {mode}-mode result was computed with overrides ({shown}), not "
+                             f"the {mode} tier: rerun `regimes run {exp.number} --{mode}` without --set, or "
+                             "publish it anyway with --allow-overrides (the manifest records them)")
+        found.append((exp, *hit, over))
     checks_src = Path(checks_file) if checks_file is not None else out / "results" / "checks.json"
     manifest: dict[str, Any] = {"mode": mode, "published_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                 "versions": versions(), "machine": machine(), "experiments": {}}
     gallery.mkdir(parents=True, exist_ok=True)
-    for exp, result, arrays in found:
+    for exp, result, arrays, over in found:
         atomic_write_json(to / f"{exp.name}.json", result)
         atomic_write_npz(to / f"{exp.name}.npz", arrays)
         stored, stored_arrays = json.loads((to / f"{exp.name}.json").read_text()), load_npz(to / f"{exp.name}.npz")
@@ -652,6 +728,7 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
         manifest["experiments"][exp.name] = {k: result.get(k) for k in
                                              ("config_hash", "git_revision", "wall_time_s", "finished_at", "host")}
         manifest["experiments"][exp.name]["seed"] = result["config"].get("seed")
+        manifest["experiments"][exp.name]["overrides"] = jsonable(over)
     if checks_src.exists():
         checks = json.loads(checks_src.read_text())
         atomic_write_json(to / "checks.json", checks)

@@ -48,6 +48,7 @@ from regimes._validate import check_choice, check_int, check_positive
 from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
+from regimes.settings import schema
 from regimes.settings.mohamadi import APP_A1, APP_A2, n_train, regression_step, resolve_reading
 
 __all__ = [
@@ -398,7 +399,9 @@ class TrackedRunConfig:
     :class:`regimes.train.TrainConfig`).
 
     :meth:`from_dict` refuses a key that is not a field (``ValueError`` naming it and the
-    known keys), so a misspelt key never falls back to its default silently.
+    known keys), so a misspelt key never falls back to its default silently, and checks every
+    value by the suite's schema (:func:`regimes.settings.schema.validate_config`: type, range,
+    finiteness, choices), so ``dtype="float46"`` or ``fraction=0`` fail before any work.
     """
 
     p: int = 31
@@ -480,7 +483,9 @@ def _from_dict(cls: type, config: Any) -> Any:
     if unknown:
         raise ValueError(f"config key {unknown[0]!r} is not a {cls.__name__} field: known keys are "
                          f"{', '.join(known)}")
-    return cls(**config)
+    out = cls(**config)
+    schema.validate_config(out.as_dict())
+    return out
 
 
 def config_fields(cls: type) -> tuple[str, ...]:
@@ -498,10 +503,8 @@ DEFAULT_MLP_RUN: dict[str, Any] = MLPRunConfig().as_dict()
 def _n_train(cfg: dict[str, Any]) -> int:
     p = cfg["p"]
     N = p**2 if cfg["setting"] == "classification" else p**3
-    if cfg.get("fraction") is not None:     # by value: fraction 0 is refused, never read as "not given"
-        from regimes._validate import check_fraction
-
-        return max(1, round(check_fraction("fraction", cfg["fraction"]) * N))
+    if cfg.get("fraction") is not None:   # by value: fraction=0 is refused by the schema, never "not given"
+        return max(1, round(cfg["fraction"] * N))
     rule = cfg["n_rule"]
     if rule == "2p^(5/3)":
         return n_train(p, 5 / 3, N)

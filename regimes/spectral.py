@@ -50,7 +50,7 @@ import math
 
 import torch
 
-from regimes._validate import check_int
+from regimes._validate import check_int, check_seed
 from regimes.tasks import MAX_POINTS, all_points
 
 __all__ = [
@@ -65,7 +65,6 @@ __all__ = [
     "lemma_d6_rhs",
     "lemma_d9_quadratic_form",
     "lemma_d11_pair_sum",
-    "population_points",
     "psi_draws",
     "psi_orbit_representatives",
     "psi_sigma",
@@ -89,11 +88,6 @@ def _pm(p: int, m: int) -> tuple[int, int]:
     if p**m > MAX_POINTS:
         raise ValueError(f"p**m = {p**m} points (p={p}, m={m}) is too many: need p**m <= {MAX_POINTS}")
     return p, m
-
-
-#: All ``p**m`` index rows of ``[p]^m`` in lexicographic order: :func:`regimes.tasks.all_points`
-#: (the population order is defined there once; this name is kept for existing callers).
-population_points = all_points
 
 
 def hamming_distance(x: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
@@ -126,14 +120,14 @@ def sigma_matrix(p: int, m: int, x: torch.Tensor | None = None,
     """Σ(x, x') = C_{d(x, x')} (Lemma D.10), float64. Defaults to the full
     population on both sides, a dense ``(p**m, p**m)`` matrix."""
     p, m = _pm(p, m)
-    x = population_points(p, m) if x is None else x
+    x = all_points(p, m) if x is None else x
     return c_d(p, m)[hamming_distance(x, x2)]
 
 
 def psi_sigma(p: int, sigma: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Ψ_σ on the whole population of ``[p]^m`` (m = len(sigma)), float64 (p**m,)."""
     m = len(sigma)
-    pts = population_points(p, m)
+    pts = all_points(p, m)
     s = torch.zeros(pts.shape[0], dtype=torch.int64)
     for i, perm in enumerate(sigma):
         s += perm[pts[:, i]]
@@ -144,8 +138,8 @@ def sigma_monte_carlo(p: int, m: int, draws: int, seed: int = 0) -> torch.Tensor
     """Monte-Carlo estimate of Σ: the average of Ψ_σΨ_σᵀ over ``draws`` uniform σ ∈ S_p^m."""
     p, m = _pm(p, m)
     draws = check_int("draws", draws, low=1)
-    gen = torch.Generator().manual_seed(int(seed))
-    pts = population_points(p, m)
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
+    pts = all_points(p, m)
     acc = torch.zeros(p**m, p**m, dtype=F64)
     batch = max(1, min(draws, 2_000_000 // max(1, p**m)))
     done = 0
@@ -179,7 +173,7 @@ def sigma_enumerated(p: int, m: int) -> torch.Tensor:
 def _psi_rows(p: int, perms: list[torch.Tensor]) -> torch.Tensor:
     """Ψ_σ on the population for a batch: ``perms[i]`` is (b, p), the i-th permutation of
     each of the b tuples σ; returns (b, p**m) float64."""
-    pts = population_points(p, len(perms))
+    pts = all_points(p, len(perms))
     s = torch.zeros(perms[0].shape[0], pts.shape[0], dtype=torch.int64)
     for i, perm in enumerate(perms):
         s += perm[:, pts[:, i]]
@@ -236,7 +230,7 @@ def psi_draws(p: int, m: int, draws: int, seed: int = 0) -> torch.Tensor:
     """Ψ_σ for ``draws`` independent uniform σ ∈ S_p^m, as rows (draws, p**m) float64."""
     p, m = _pm(p, m)
     draws = check_int("draws", draws, low=1)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     perms = [torch.argsort(torch.rand(draws, p, generator=gen), dim=1) for _ in range(m)]
     return _psi_rows(p, perms)
 
@@ -322,7 +316,7 @@ def lemma_d11_pair_sum(p: int, m: int, v: torch.Tensor, d: int) -> float:
     """
     d = check_int("d", d, low=0, high=m)
     v = v.to(F64).reshape(-1)
-    D = hamming_distance(population_points(p, m))
+    D = hamming_distance(all_points(p, m))
     return float(v @ ((D == d).to(F64) @ v))
 
 
@@ -331,7 +325,7 @@ def slice_projector(p: int, m: int) -> torch.Tensor:
     """Orthogonal projector onto V_s = span{s_{i,a}(x) = 1(x_i = a)} (functions of a
     single coordinate; dimension ``1 + m(p − 1)``), dense (p**m, p**m)."""
     p, m = _pm(p, m)
-    pts = population_points(p, m)
+    pts = all_points(p, m)
     cols = torch.cat([torch.nn.functional.one_hot(pts[:, i], p).to(F64) for i in range(m)], dim=1)
     Q = span_basis(cols)
     return Q @ Q.t()

@@ -22,7 +22,7 @@ from typing import Literal
 
 import torch
 
-from regimes._validate import check_choice, check_fraction, check_index_tensor, check_int
+from regimes._validate import MAX_POINTS, check_choice, check_fraction, check_index_tensor, check_int, check_seed
 
 Setting = Literal["classification", "regression"]
 
@@ -36,10 +36,6 @@ OPS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "quadratic": lambda a, b: a * a + a * b + b * b,
     "cubic": lambda a, b: a**3 + a * b * b + b,
 }
-
-
-#: The most rows :func:`all_points` builds (a p**m grid beyond this is a mistake, not a task).
-MAX_POINTS = 50_000_000
 
 
 def all_points(p: int, m: int) -> torch.Tensor:
@@ -100,6 +96,13 @@ class Task:
         check_int("summands", self.summands, low=1)
         if self.op != "add" and self.summands != 2:
             raise ValueError(f"summands={self.summands} is only allowed with op='add' (got op={self.op!r})")
+        if self.size > MAX_POINTS:   # refused from the size alone, before anything is allocated
+            top = int(MAX_POINTS ** (1 / self.arity))
+            while (top + 1) ** self.arity <= MAX_POINTS:
+                top += 1
+            raise ValueError(f"p={self.p} is out of range: a {self.setting} task with {self.summands} summands has "
+                             f"p**{self.arity} = {self.size:.3g} points, more than MAX_POINTS = {MAX_POINTS:,}; "
+                             f"allowed 2 <= p <= {top}")
 
     @property
     def arity(self) -> int:
@@ -231,7 +234,7 @@ def sample_split(
         check_fraction("fraction", fraction)
         n = max(1, round(fraction * N))
     n = check_int("n", n, low=1, high=None if replace else N)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     if replace:
         idx = torch.randint(N, (n,), generator=gen)
     else:
@@ -413,7 +416,7 @@ def random_sigma(p: int, seed: int, k: int = 3) -> Sigma:
     (3, [True, True, True])
     """
     check_int("p", p, low=2)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     return tuple(torch.randperm(p, generator=gen) for _ in range(k))
 
 

@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "regimes"
 #: never of a higher one. A name covers the module and everything under it
 #: (``regimes.models`` covers ``regimes.models.quadratic``); the longest name wins.
 FLOORS: list[tuple[str, ...]] = [
-    ("_validate", "_compat", "store"),            # input checks, deprecated kwargs; atomic writes, hashes, metadata
+    ("_validate", "store", "runcache"),           # input checks; atomic writes, hashes, metadata; stored runs
+    ("settings",),                                # every named setting once, the run-config schema
     ("sweep", "tasks", "stats"),                  # the generic executor (store only); the task; statistics
     ("models",),
     ("ntk",),
@@ -36,10 +37,7 @@ FLOORS: list[tuple[str, ...]] = [
 ]
 
 #: Imports that point up, each with the reason it is tolerated (and when it goes away).
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # Deprecated alias module kept for one release: re-exports regimes.runs.
-    ("regimes.metrics.runs", "regimes.runs"): "deprecated alias of regimes.runs",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, Path]:
@@ -107,7 +105,7 @@ def test_the_graph_reads_known_imports() -> None:
     """The parser sees top-level, from-, submodule and function-level imports (hand-checked)."""
     g = import_graph()
     assert "regimes.store" in g["regimes.sweep"]                 # from regimes.store import …
-    assert "regimes.kernels.nested" in g["regimes.kernels.sweep"]  # from regimes.kernels import nested
+    assert "regimes.bounds.upper" in g["regimes.checks.rich"]   # from regimes.bounds import upper
     assert "regimes.runs" in g["regimes.checks.scale"] or "regimes.runs" in g["regimes.checks.dynamics"]
     assert "regimes.checks.runner" in g["regimes.cli"]           # function-level import
     assert g["regimes.store"] == set()

@@ -240,33 +240,3 @@ def test_paper_form_regime():
 def test_bad_input_raises(fn, args):
     with pytest.raises(ValueError):
         fn(*args)
-
-
-@pytest.mark.parametrize(("old", "new", "old_args", "new_args"), [
-    ("lemma_e2_rademacher_bound", "lemma_e2_rademacher", (100, 7, 1.0), (7, 100, 1.0)),
-    ("lemma_e5_rademacher_bound", "lemma_e5_rademacher", (100, 7, 13, 1.0), (7, 100, 13, 1.0)),
-    ("prop_3_7_bound", "prop_3_7_loss_bound", (10**6, 5, 40, 0.6, 0.05), (5, 10**6, 40, 0.6, 0.05)),
-    ("theorem_3_6_bound", "thm_3_6_bound", (10**8, 11, 88, 0.05), (11, 10**8, 88, 0.05)),
-    ("theorem_4_5_bound", "thm_4_5_bound", (10**6, 7, 56, 0.05), (7, 10**6, 56, 0.05)),
-    ("theorem_4_5_rate", "thm_4_5_rate", (484, 11), (11, 484)),
-    ("theorem_4_6_bound", "thm_4_6_bound", (10**6, 7, 56, 1.0, 30.0, 0.05), (7, 10**6, 56, 1.0, 30.0, 0.05)),
-    ("theorem_4_6_paper_form", "thm_4_6_paper_form", (10**6, 7, 56, 1.0, 1e6, 0.05),
-     (7, 10**6, 56, 1.0, 1e6, 0.05)),
-    ("theorem_4_6_sigma", "thm_4_6_sigma", (7, 112, 1.0, 30.0), (7, 112, 1.0, 30.0)),
-    ("theorem_e6_optimistic_rate", "thm_e6_optimistic_rate", (0.1, 100, 0.1, 0.05, 1.0, 1.0),
-     (0.1, 100, 0.1, 0.05, 1.0, 1.0)),
-])
-def test_deprecated_names_warn_and_agree(old, new, old_args, new_args):
-    """The pre-rename names (argument order (n, p, ...)) warn and give the new function's value."""
-    with pytest.warns(DeprecationWarning, match=new):
-        got = getattr(upper, old)(*old_args)
-    assert got == getattr(upper, new)(*new_args)
-
-
-def test_deprecated_keywords_width_and_n_p():
-    """Old keyword calls keep working: ``width=`` is passed on as ``h``, ``n=``/``p=`` by name."""
-    new = upper.thm_4_6_bound(7, 10**6, 56, 1.0, 30.0, 0.05)
-    with pytest.warns(DeprecationWarning):
-        assert upper.theorem_4_6_bound(10**6, 7, width=56, r=1.0, gamma=30.0, delta=0.05) == new
-    with pytest.warns(DeprecationWarning):
-        assert upper.theorem_4_5_rate(n=484, p=11) == upper.thm_4_5_rate(11, 484)

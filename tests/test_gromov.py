@@ -96,24 +96,16 @@ def test_config_fields_are_validated(field, value) -> None:
         GromovRunConfig(**{field: value}).validate()
 
 
-def test_width_is_the_deprecated_name_of_h() -> None:
-    """``GromovRunConfig(width=...)``, ``config.width``, ``gromov_net(p, width=...)`` and
-    ``analytic_net(f, p, width=...)`` work for one release with a DeprecationWarning and mean
-    exactly what ``h`` means; giving both names is an error."""
-    with pytest.warns(DeprecationWarning, match="width"):
-        old = GromovRunConfig(p=7, width=16)
-    assert old == GromovRunConfig(p=7, h=16) and old.h == 16
-    assert "width" not in old.as_dict() and old.as_dict()["h"] == 16
-    with pytest.warns(DeprecationWarning, match="width"):
-        assert old.width == 16
-    with pytest.raises(ValueError, match="width"):
-        GromovRunConfig(h=16, width=16)
-    with pytest.warns(DeprecationWarning, match="width"):
-        net = gromov_net(7, width=5, seed=2, dtype=torch.float64)
-    assert torch.equal(net.W, gromov_net(7, 5, seed=2, dtype=torch.float64).W)
-    with pytest.warns(DeprecationWarning, match="width"):
-        net = analytic_net("add", 7, width=40)
-    assert torch.equal(net.W, analytic_net("add", 7, 40).W)
+def test_h_is_the_only_name_of_the_width() -> None:
+    """The hidden width is ``h`` (the central paper's notation) everywhere: the pre-rename
+    keyword ``width=`` is refused, not translated."""
+    with pytest.raises(TypeError, match="width"):
+        GromovRunConfig(p=7, width=16)
+    with pytest.raises(TypeError, match="width"):
+        gromov_net(7, width=5)
+    with pytest.raises(TypeError, match="width"):
+        analytic_net("add", 7, width=40)
+    assert not hasattr(GromovRunConfig(p=7, h=16), "width")
 
 
 # ----------------------------------------------------------------------------- the test-loss peak

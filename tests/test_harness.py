@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from regimes.harness import Experiment, RunContext, atomic_write_json, config_hash, run
+from regimes.harness import Experiment, RunContext, run
+from regimes.store import atomic_write_json, config_hash
 
 CALLS: list[dict] = []
 
@@ -221,7 +222,7 @@ def test_library_fingerprint_follows_the_sources_not_git(tmp_path):
     undoing the edit restores it, and the presentation-only modules are left out."""
     import shutil
 
-    from regimes.harness import PACKAGE_DIR, PRESENTATION_MODULES, library_fingerprint
+    from regimes.store import PACKAGE_DIR, PRESENTATION_MODULES, library_fingerprint
 
     pkg = tmp_path / "regimes"
     shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -255,7 +256,7 @@ def test_presentation_modules_never_run_inside_compute():
     imports them."""
     import re
 
-    from regimes.harness import PACKAGE_DIR, PRESENTATION_MODULES
+    from regimes.store import PACKAGE_DIR, PRESENTATION_MODULES
 
     names = "|".join(n.removesuffix(".py") for n in PRESENTATION_MODULES)
     pattern = re.compile(rf"(regimes\.({names})\b|from regimes import .*\b({names})\b)")

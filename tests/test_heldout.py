@@ -17,8 +17,7 @@ import torch
 
 from regimes.kernels import kernel_gram, kernel_regression
 from regimes.models.quadratic import QuadraticNet
-from regimes.spectral import population_points
-from regimes.tasks import Dataset, Task, clean_pair_mask, clean_pairs, heldout, sample_split
+from regimes.tasks import Dataset, Task, all_points, clean_pair_mask, clean_pairs, heldout, sample_split
 from regimes.train import TrainConfig, evaluate, train
 
 
@@ -71,7 +70,7 @@ def test_ridgeless_kernel_memoriser_is_at_chance_on_clean_pairs():
     clean-pair accuracy ≤ 1/p + 3σ (same binomial margin as above; measured 0.0), while the
     old all-pairs metric reads 0.65."""
     p, task, split = _memoriser_split()
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     idx = task.flat_index(split.train.x)
     K = kernel_gram("rbf", pts, p=p)
     pred = kernel_regression(K[idx][:, idx], split.train.y, K[:, idx])

@@ -28,7 +28,8 @@ from regimes.kernels import (
     zero_one_error,
 )
 from regimes.ntk import full_ntk
-from regimes.spectral import population_points, slice_projector, span_basis
+from regimes.spectral import slice_projector, span_basis
+from regimes.tasks import all_points
 
 F64 = torch.float64
 
@@ -97,7 +98,7 @@ def test_matrix_valued_regression_with_kron_identity_equals_scalar():
 def test_full_ntk_apply_equals_materialised_kernel():
     p, n = 5, 9
     net = QuadraticNet.init(p, 12, seed=1)
-    pts = population_points(p, 2)
+    pts = all_points(p, 2)
     idx = torch.randint(p * p, (n,), generator=_gen(9))
     coef = torch.randn(n, p, generator=_gen(10), dtype=F64)
     K = full_ntk(net.W, net.V, pts, pts[idx])  # (p², n, p, p)
@@ -138,7 +139,7 @@ def test_nested_solver_falls_back_to_eigh_when_singular():
 def test_nested_solver_matrix_valued_block():
     p, n = 5, 12
     net = QuadraticNet.init(p, 16, seed=3)
-    pts = population_points(p, 2)
+    pts = all_points(p, 2)
     labels = classification_labels(p)
     idx = torch.randint(p * p, (n,), generator=_gen(14))
     K = full_ntk(net.W, net.V, pts[idx])
@@ -157,7 +158,7 @@ def test_nested_solver_matrix_valued_block():
 @pytest.mark.parametrize("kind", ["ntk", "nngp"])
 def test_infinite_width_kernel_properties(activation, kind):
     p = 5
-    x = population_points(p, 3)
+    x = all_points(p, 3)
     K = infinite_width_kernel(x, p=p, activation=activation, kind=kind)
     assert torch.linalg.eigvalsh(K)[0] > -1e-10 * float(K.max())  # PSD
     sig = random_sigma(p, seed=4)
@@ -184,7 +185,7 @@ def test_infinite_width_closed_form_matches_neural_tangents(activation, kind):
 
 def test_g_invariance_table():
     p = 5
-    x = population_points(p, 2)
+    x = all_points(p, 2)
     sig = random_sigma(p, seed=7)
     Tx = torch.stack([sig[0][x[:, 0]], sig[1][x[:, 1]]], 1)
     net = QuadraticNet.init(p, 16, seed=5)
@@ -201,7 +202,7 @@ def test_invariant_kernels_predict_degree_one_off_the_training_set():
     training points its predictor is const + g(a) + h(b) (it lies in V_s there).
     A single eNTK draw (not invariant) is the negative control."""
     p = 7
-    pts = population_points(p, 2)
+    pts = all_points(p, 2)
     labels = classification_labels(p)
     idx = torch.randperm(p * p, generator=_gen(16))[:30]
     test = torch.ones(p * p, dtype=torch.bool)
@@ -268,9 +269,9 @@ def test_bad_gram_input():
     with pytest.raises(ValueError, match="pred"):
         regression_l2_loss(torch.zeros(10, dtype=F64), 7)
     with pytest.raises(ValueError, match="name"):
-        kernel_gram("laplace", population_points(3, 2), p=3)
+        kernel_gram("laplace", all_points(3, 2), p=3)
     with pytest.raises(ValueError, match="net"):
-        kernel_gram("entk", population_points(3, 2), p=3)
+        kernel_gram("entk", all_points(3, 2), p=3)
     with pytest.raises(ValueError, match="index"):
         infinite_width_kernel(torch.tensor([[0, 5]]), p=3)
 
@@ -352,18 +353,3 @@ def test_non_psd_gram_rejected_by_every_solver():
         NestedKernelRegression(bad, y, K_eval=bad).predict(5)  # Cholesky fails → eigh path checks
     with pytest.raises(ValueError, match="positive semi-definite"):
         matrix_kernel_regression(bad[:, :, None, None], y[:, None], bad[:, :, None, None])
-
-
-@pytest.mark.parametrize(("old", "new", "name"), [
-    ("regimes.kernels.metrics", "regimes.kernels.population", "regression_l2_ratio"),
-    ("regimes.kernels.sweep", "regimes.kernels.nested", "regression_sweep"),
-])
-def test_renamed_kernel_modules_keep_a_warning_alias(old: str, new: str, name: str) -> None:
-    """The old module names (one release) warn on import and hand out the new modules' objects."""
-    import importlib
-    import sys
-
-    sys.modules.pop(old, None)
-    with pytest.warns(DeprecationWarning, match=new):
-        mod = importlib.import_module(old)
-    assert getattr(mod, name) is getattr(importlib.import_module(new), name)

@@ -167,11 +167,11 @@ def test_call_and_params_validation() -> None:
 
 
 def test_mlp_run_records_the_init_embedding_and_t_mem_of_its_history():
-    """``regimes.metrics.runs.mlp_run``: its ``embed_init`` is the seeded init's table, and its
+    """``regimes.runs.mlp_run``: its ``embed_init`` is the seeded init's table, and its
     t_mem is the first logged step at 100 % train accuracy, read off its own history."""
     import numpy as np
 
-    from regimes.metrics.runs import mlp_run
+    from regimes.runs import mlp_run
 
     cfg = {"p": 11, "d_embed": 16, "hidden": 16, "steps": 300, "n_track": 12, "lr": 1e-2, "dtype": "float64",
            "seed": 3}

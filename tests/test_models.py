@@ -162,7 +162,7 @@ def test_seed_dtype_device_determinism() -> None:
     x = Task(7).population().x
     assert f(x).dtype == torch.float32
     assert torch.allclose(f(x).double(), a(x), rtol=1e-5, atol=1e-5)
-    assert a.device.type == "cpu" and a.p == 7 and a.width == 9
+    assert a.device.type == "cpu" and a.p == 7 and a.h == 9
     assert a.theta_inf() == max(float(a.W.abs().max()), float(a.V.abs().max()))
 
 
@@ -249,31 +249,20 @@ def test_mismatched_p_between_net_and_data() -> None:
         net.permuted(random_sigma(7, seed=0))
 
 
-def test_width_keyword_is_a_deprecated_alias_of_h() -> None:
-    """``h`` is the hidden width's name (the paper's); the old keyword ``width=`` still works
-    for one release, warns, and builds the same net; giving both is refused."""
+def test_h_is_the_only_name_of_the_hidden_width() -> None:
+    """``h`` is the hidden width's name (the paper's) everywhere: the pre-rename keyword
+    ``width=`` and attribute ``net.width`` are gone, not translated."""
     from regimes.constructions import fourier_interpolator, gromov_solution
     from regimes.equivariance import column_scaled_net
     from regimes.kernels import kernel_gram
     from regimes.ntk import expected_ntk
 
-    new = QuadraticNet.init(5, 9, seed=3)
-    with pytest.warns(DeprecationWarning, match="h="):
-        old = QuadraticNet.init(5, width=9, seed=3)
-    assert torch.equal(old.W, new.W) and torch.equal(old.V, new.V) and old.h == old.width == 9
-    with pytest.raises(ValueError, match="both"):
-        QuadraticNet.init(5, h=9, width=9)
-    with pytest.warns(DeprecationWarning):
-        assert torch.equal(fourier_interpolator(5, width=80).W, fourier_interpolator(5, h=80).W)
-    with pytest.warns(DeprecationWarning):
-        assert torch.equal(gromov_solution(5, width=12).net.W, gromov_solution(5, h=12).net.W)
-    with pytest.warns(DeprecationWarning):
-        assert torch.equal(column_scaled_net(5, width=6).W, column_scaled_net(5, h=6).W)
     x = Task(5).population().x[:6]
-    wm = init_moments("uniform", 10)
-    with pytest.warns(DeprecationWarning):
-        a = expected_ntk(x, p=5, width=7, w_moments=wm, kind="first_logit", v_sigma2=0.1)
-    assert torch.equal(a, expected_ntk(x, p=5, h=7, w_moments=wm, kind="first_logit", v_sigma2=0.1))
-    with pytest.warns(DeprecationWarning):
-        b = kernel_gram("expected_ntk", x, p=5, width=7)
-    assert torch.equal(b, kernel_gram("expected_ntk", x, p=5, h=7))
+    for call in (lambda: QuadraticNet.init(5, width=9, seed=3), lambda: fourier_interpolator(5, width=80),
+                 lambda: gromov_solution(5, width=12), lambda: column_scaled_net(5, width=6),
+                 lambda: expected_ntk(x, p=5, width=7, w_moments=init_moments("uniform", 10))):
+        with pytest.raises(TypeError, match="width"):
+            call()
+    with pytest.raises((TypeError, ValueError), match="width"):
+        kernel_gram("expected_ntk", x, p=5, width=7)
+    assert QuadraticNet.init(5, 9, seed=3).h == 9 and not hasattr(QuadraticNet.init(5, 9), "width")

@@ -23,7 +23,7 @@ ORDERS = {
     "every source module": "import regimes.tasks, regimes.models, regimes.ntk, regimes.kernels\n"
                            "import regimes.constructions, regimes.train",
     "harness, sweep, cli, metrics": "import regimes.harness, regimes.sweep, regimes.cli, regimes.metrics\n"
-                                    "import regimes.metrics.runs",
+                                    "import regimes.runs",
 }
 
 CHECK = textwrap.dedent('''

@@ -162,14 +162,8 @@ def test_numerical_rank_tolerance() -> None:
     assert cut == pytest.approx(50 * torch.finfo(F64).eps * float(s[-1]))
 
 
-def test_rank_helpers_moved_and_old_names_kept() -> None:
-    """The helpers live in regimes.ntk.rank / regimes.bounds; the check module re-exports them."""
-    import regimes.checks.foundation as foundation
-    import regimes.ntk.rank as rank
-
-    for name in ("numerical_rank", "distinct_triples", "rho_c", "rank_sweep", "RANK_RTOL_PER_POINT"):
-        assert getattr(foundation, name) is getattr(rank, name)
-    assert foundation.sufficient_width is sufficient_width
+def test_sufficient_width_refuses_bad_input() -> None:
+    """Prop B.4's width (regimes.bounds) names the argument out of range."""
     for bad in ({"n": 0, "rho": 1, "delta": 0.1}, {"n": 10, "rho": 11, "delta": 0.1},
                 {"n": 10, "rho": 2, "delta": 1.0}, {"n": 10, "rho": 2, "delta": 0.0}):
         with pytest.raises(ValueError):

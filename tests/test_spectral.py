@@ -25,6 +25,7 @@ from regimes.bounds.lower import (
     lemma_d9_bound,
     lemma_d9_exact,
 )
+from regimes.tasks import all_points
 
 F64 = torch.float64
 
@@ -183,7 +184,7 @@ def test_matrix_valued_equals_thm_d2_definition_by_enumeration():
     A = K.permute(0, 2, 1, 3).reshape(p**3, n * p)
     Q = S.span_basis(A)
     perms = [torch.tensor(q) for q in itertools.permutations(range(p))]
-    i, j, k = S.population_points(p, 3).unbind(1)
+    i, j, k = all_points(p, 3).unbind(1)
     tot, cnt = 0.0, 0
     for s1, s2, s3 in itertools.product(perms, repeat=3):
         psi = ((s1[i] + s2[j]) % p == s3[k]).to(F64)

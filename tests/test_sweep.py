@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regimes import harness
+from regimes import harness, store
 from regimes.harness import ExperimentCache, experiment_point
 from regimes.sweep import PointCache, demo_point, fn_fingerprint, grid, run_sweep
 
@@ -48,7 +48,7 @@ def _same_point(a: tuple[dict, dict], b: tuple[dict, dict]) -> bool:
 def test_grid_is_the_cartesian_product_first_axis_slowest() -> None:
     g = grid(p=[11, 17], seed=[0, 1, 2])
     assert len(g) == 6 and g[0] == {"p": 11, "seed": 0} and g[3] == {"p": 17, "seed": 0}
-    assert len({harness.config_hash(x) for x in g}) == 6
+    assert len({store.config_hash(x) for x in g}) == 6
     with pytest.raises(ValueError, match="seed"):
         grid(p=[1], seed=[])
 
@@ -365,7 +365,7 @@ def test_point_cache_keys_by_the_point_functions_code(tmp_path: Path) -> None:
         assert PointCache(tmp_path / "c", code=edited).key(pts[0]) != PointCache(tmp_path / "c", code=code).key(pts[0])
         assert all(PointCache(tmp_path / "c", code=edited).load(p) is None for p in pts)
         # without code the key is the point's alone (the harness keys the folder instead)
-        assert PointCache(tmp_path / "c").key(pts[0]) == harness.config_hash(pts[0])
+        assert PointCache(tmp_path / "c").key(pts[0]) == store.config_hash(pts[0])
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("pointfn", None)

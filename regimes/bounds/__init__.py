@@ -2,8 +2,7 @@
 
 Names: ``thm_X_Y_…``, ``prop_X_Y_…``, ``lemma_XY_…``, ``cor_XY_…`` after the paper's numbering;
 public signatures take ``(p, n, h, …)`` in that order, ``h`` the hidden width (the paper's
-notation). The pre-rename names of ``upper.py`` (``theorem_…``, ``(n, p, …)`` order) still work
-for one release and emit a ``DeprecationWarning`` (``upper.DEPRECATED``).
+notation).
 
 ``regimes.bounds.lower`` holds the kernel-regime bounds (Thm 3.4, 3.5,
 4.3, D.1, D.2, Cor D.8, Lemmas D.4–D.10, Prop B.4's sufficient width, Prop E.7); ``regimes.bounds.upper``

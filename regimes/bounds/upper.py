@@ -25,19 +25,10 @@ kept behind ``printed=True``: it fails for a worst-case W and δ < 0.0629, check
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from regimes._validate import check_fraction, check_int, check_positive
-
-#: The deprecated names (each warns and forwards to its ``thm_``/``(p, n, h)`` successor).
-DEPRECATED = ("lemma_e2_rademacher_bound", "lemma_e5_rademacher_bound", "prop_3_7_bound",
-              "theorem_3_6_bound", "theorem_4_5_bound", "theorem_4_5_rate", "theorem_4_6_bound",
-              "theorem_4_6_paper_form", "theorem_4_6_sigma", "theorem_e6_optimistic_rate")
-
 
 __all__ = [
     "cubic_sum",
@@ -59,8 +50,6 @@ __all__ = [
     "thm_4_6_paper_form",
     "thm_4_6_sigma",
     "thm_e6_optimistic_rate",
-    # deprecated names (old argument order (n, p, ...)), kept for one release
-    *DEPRECATED,
 ]
 
 
@@ -335,39 +324,3 @@ def thm_4_5_bound(p: int, n: int, h: int, delta: float, *, norm_margin: float | 
 def thm_4_5_rate(p: int, n: int) -> float:
     """The rate ``√(p^{5/3}/n)`` of Thm 4.5 (eq. 4.2) without constants or logs."""
     return math.sqrt(check_int("p", p, low=2) ** (5 / 3) / check_int("n", n, low=1))
-
-
-# =========================================================================== deprecated names
-def _deprecated(old: str, new: Callable[..., float], swap_np: bool) -> Callable[..., float]:
-    """A wrapper under the old name ``old`` that warns (``DeprecationWarning``) and calls
-    ``new``; ``swap_np``: the old signature began ``(n, p, ...)``, the new one ``(p, n, ...)``;
-    the old keyword ``width`` is passed on as ``h``."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> float:
-        warnings.warn(f"regimes.bounds.{old} is deprecated: use {new.__name__} "
-                      f"({'arguments (p, n, ...) instead of (n, p, ...)' if swap_np else 'same arguments'})",
-                      DeprecationWarning, stacklevel=2)
-        if swap_np and len(args) >= 2:
-            args = (args[1], args[0], *args[2:])
-        elif swap_np:
-            n = args[0] if args else kwargs.pop("n")
-            args = (kwargs.pop("p"), n)
-        if "width" in kwargs:
-            kwargs["h"] = kwargs.pop("width")
-        return new(*args, **kwargs)
-
-    wrapper.__name__ = wrapper.__qualname__ = old
-    wrapper.__doc__ = f"Deprecated: :func:`{new.__name__}` with the old argument order."
-    return wrapper
-
-
-lemma_e2_rademacher_bound = _deprecated("lemma_e2_rademacher_bound", lemma_e2_rademacher, True)
-lemma_e5_rademacher_bound = _deprecated("lemma_e5_rademacher_bound", lemma_e5_rademacher, True)
-prop_3_7_bound = _deprecated("prop_3_7_bound", prop_3_7_loss_bound, True)
-theorem_3_6_bound = _deprecated("theorem_3_6_bound", thm_3_6_bound, True)
-theorem_4_5_bound = _deprecated("theorem_4_5_bound", thm_4_5_bound, True)
-theorem_4_5_rate = _deprecated("theorem_4_5_rate", thm_4_5_rate, True)
-theorem_4_6_bound = _deprecated("theorem_4_6_bound", thm_4_6_bound, True)
-theorem_4_6_paper_form = _deprecated("theorem_4_6_paper_form", thm_4_6_paper_form, True)
-theorem_4_6_sigma = _deprecated("theorem_4_6_sigma", thm_4_6_sigma, False)
-theorem_e6_optimistic_rate = _deprecated("theorem_e6_optimistic_rate", thm_e6_optimistic_rate, False)

@@ -14,8 +14,7 @@
 Numerical rank (C8): :func:`regimes.ntk.rank.numerical_rank` (an eigenvalue counts when it
 exceeds ``n · eps · λ_max``, the cutoff of the ridgeless solver). The rank helpers
 (``numerical_rank``, ``distinct_triples``, ``rho_c``, ``rank_sweep``) live in
-:mod:`regimes.ntk.rank` and Prop B.4's width in :func:`regimes.bounds.prop_b4_sufficient_width`;
-their old names stay importable from this module.
+:mod:`regimes.ntk.rank` and Prop B.4's width in :func:`regimes.bounds.prop_b4_sufficient_width`.
 """
 
 from __future__ import annotations
@@ -39,9 +38,7 @@ from regimes.equivariance import (
 )
 from regimes.models.quadratic import QuadraticNet, init_moments
 from regimes.ntk.closed_form import expected_ntk, full_ntk, regression_ntk
-from regimes.ntk.rank import (  # noqa: F401  (RANK_RTOL_PER_POINT, distinct_triples: re-exported)
-    RANK_RTOL_PER_POINT,
-    distinct_triples,
+from regimes.ntk.rank import (
     numerical_rank,
     rank_sweep,
     rho_c,
@@ -49,10 +46,6 @@ from regimes.ntk.rank import (  # noqa: F401  (RANK_RTOL_PER_POINT, distinct_tri
 from regimes.tasks import Task, random_sigma, sample_split, transform
 
 F64 = torch.float64
-
-# The rank helpers live in regimes.ntk.rank and Prop B.4's width in regimes.bounds; the
-# names stay importable from here (re-exports).
-sufficient_width = prop_b4_sufficient_width
 
 
 # =========================================================================== C1
@@ -245,7 +238,7 @@ def c8(quick: bool = True) -> CheckResult:
     h_emp = next((int(h) for h, f in zip(sw["widths"], full, strict=True) if f), None)
     # The sufficient width of Prop B.4 / Thm 3.1, tested at that width.
     rho = rho_c(x)
-    h_suff = math.floor(sufficient_width(n, rho, delta)) + 1
+    h_suff = math.floor(prop_b4_sufficient_width(n, rho, delta)) + 1
     suff_trials = 10 if quick else 40
     ok = 0
     for t in range(suff_trials):

@@ -53,17 +53,42 @@ G6_MIN_TRAIN_ACC = 0.9
                     "seed never groks",
           test="tests/test_gromov_checks.py")
 def g1(quick: bool = True) -> CheckResult:
-    """G1 over seeds 0–2 (quick) or 0–4 (full) of :data:`regimes.gromov.G1_RUN`; ``measured`` is
-    the largest (t_onset − t_peak)/t_grok over seeds, to lie in [0, window]."""
-    from regimes.gromov import G1_RUN, G1_WINDOW, GromovRunConfig, g1_verdict, gromov_run
+    """G1 on the grid :data:`regimes.settings.grids.G1` (quick: seeds 0–2 of
+    :data:`regimes.settings.gromov.G1_RUN`; full: seeds 0–4 at Gromov's p = 97, N = 500), each
+    run read from experiment 15's stored runs (:func:`g1_point`) or trained when missing or
+    stale; ``measured`` is the largest (t_onset − t_peak)/t_grok over seeds, to lie in [0, window]."""
+    from regimes.gromov import g1_verdict
+    from regimes.settings.grids import G1, grid
 
-    seeds = list(range(3 if quick else 5))
-    rows = [gromov_run(GromovRunConfig(**{**G1_RUN, "seed": s}))[0] for s in seeds]
-    v = g1_verdict(rows, G1_WINDOW)
-    return CheckResult("G1", "Gromov Fig 1a", v["measured"], G1_WINDOW, "<=",
+    g = grid(G1, quick)
+    rows = [g1_point({"run": g["run"], "seed": s, "device": "cpu"})[0] for s in g["seeds"]]
+    v = g1_verdict(rows, float(g["window"]))
+    return CheckResult("G1", "Gromov Fig 1a", v["measured"], g["window"], "<=",
                        {"PASS": True, "FAIL": False}.get(v["verdict"]),
-                       {"run": G1_RUN, "seeds": seeds, "smallest_ratio": v["smallest"], "per_seed": v["per_seed"],
-                        "lower_bound": 0.0}, verdict=v["verdict"])
+                       {"run": g["run"], "seeds": g["seeds"], "smallest_ratio": v["smallest"],
+                        "per_seed": v["per_seed"], "lower_bound": 0.0}, verdict=v["verdict"])
+
+
+#: The curves experiment 15 stores per seed (and draws).
+G1_CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V_l2", "grad_W_l2", "grad_V_l2")
+
+
+def g1_point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One run of G1's grid, ``key = {"run": <GromovRunConfig fields>, "seed": s, "device": d}``:
+    :func:`regimes.gromov.gromov_run`'s summary and its curves (:data:`G1_CURVES`) plus the trained
+    net's parameters (:func:`regimes.runs.net_arrays`), stored once by :func:`regimes.runcache.cached`
+    for experiment 15 and check G1 alike."""
+    from regimes import runcache
+
+    def train() -> tuple[dict[str, Any], dict[str, Any]]:
+        from regimes.gromov import GromovRunConfig, gromov_run
+        from regimes.runs import net_arrays
+
+        summary, arrays, (_, net) = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}),
+                                               device=key["device"], keep_net=True)
+        return summary, {**{k: arrays[k] for k in G1_CURVES}, **net_arrays(net)}
+
+    return runcache.cached("G1", {**key, "device": "cpu" if key["device"] == "cpu" else "cuda"}, train)
 
 
 @register("G2", theorem="Gromov Fig 4a, Sec. 2 (empirical)",

@@ -55,7 +55,6 @@ from regimes.spectral import (
     best_fit_loss,
     best_fit_loss_matrix_valued,
     c_d,
-    population_points,
     psi_draws,
     psi_orbit_representatives,
     sigma_matrix,
@@ -65,6 +64,7 @@ from regimes.spectral import (
     span_basis,
     top_eigensum,
 )
+from regimes.tasks import all_points
 
 F64 = torch.float64
 TEST = "tests/test_kernel_checks.py"
@@ -124,7 +124,7 @@ def c4(quick: bool = True) -> CheckResult:
 
 # ------------------------------------------------------------------------------------- C5
 def _pop_gram(name: str, p: int, m: int, seed: int) -> torch.Tensor:
-    pts = population_points(p, m)
+    pts = all_points(p, m)
     if name == "random_psd":
         return random_psd_gram(p**m, rank=p**m, seed=seed)
     if name == "entk":
@@ -263,7 +263,7 @@ def c6_trial(p: int, n: int, h: int, seed: int) -> dict[str, float]:
     training residual ``max_t |f̂(x_t) − y_t|`` (0 for an interpolator, Lemma B.1),
     and the exact σ-averaged best-fit loss for this kernel and point set (Thm D.1).
     """
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     net = QuadraticNet.init(p, h, seed=seed)
     gen = torch.Generator().manual_seed(10_000 + seed)
     idx = torch.randint(p**3, (n,), generator=gen)
@@ -286,7 +286,7 @@ def c6_fourier_control(p: int, draws: int = C6_SIGMA_DRAWS, seed: int = 6) -> di
     the one-dimensional span {f} gives ``E_σ L ≥ (Tr Σ − λ₁)/p = p − 1`` (here exactly
     ``2(p − 1)``, since ``E_σΨ_σ = 1/p``); returned as a Monte-Carlo mean and SE.
     """
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     f = fourier_interpolator(p, target="regression").regression(pts).to(F64)
     psi = psi_draws(p, 3, draws, seed=seed)                     # (draws, p³)
     per_sigma = ((f[None, :] - p * psi) ** 2).mean(1)
@@ -349,7 +349,7 @@ def c6(quick: bool = True) -> CheckResult:
 def c7_trial(p: int, n: int, h: int, seed: int) -> dict[str, float]:
     """One C7 trial: fresh init of width ``h``, n i.i.d. pairs, matrix-valued eNTK ridgeless regression
     on one-hot targets with prior mean f₀; population ℓ2 ratio, 0-1 errors, exact D.2 trace."""
-    pts = population_points(p, 2)
+    pts = all_points(p, 2)
     labels = classification_labels(p)
     net = QuadraticNet.init(p, h, seed=seed)
     gen = torch.Generator().manual_seed(20_000 + seed)
@@ -399,7 +399,7 @@ def c7(quick: bool = True) -> CheckResult:
 def _trained_net(p: int, h: int, seed: int, steps: int) -> torch.Tensor:
     """Regression predictions on all triples of a QuadraticNet trained briefly with Adam
     on half of the triples (square loss)."""
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     y = regression_targets(p)
     net = QuadraticNet.init(p, h, seed=seed)
     params = [net.W.clone().requires_grad_(True), net.V.clone().requires_grad_(True)]
@@ -425,7 +425,7 @@ def _trained_net(p: int, h: int, seed: int, steps: int) -> torch.Tensor:
 def c11(quick: bool = True) -> CheckResult:
     """C11: Prop E.7 on many predictors; measured = max (error − 2L/p) ≤ 0."""
     p = 7 if quick else 11
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     y = regression_targets(p)
     gen = torch.Generator().manual_seed(11)
     preds: dict[str, torch.Tensor] = {}

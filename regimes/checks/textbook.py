@@ -51,7 +51,6 @@ checked here: see ``proofs/textbook.md``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -94,7 +93,8 @@ T2_GRID: dict[str, dict[str, Any]] = {
 #: The band of training fractions the chapter names for the largest gap (T2).
 T2_BAND = (0.4, 0.6)
 
-_CACHE: dict[str, tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]] = {}
+#: The arrays of one run's curves (``c<i>_<name>`` in the stored run).
+CURVE_NAMES = ("step", "train_acc", "test_acc", "theta_l2")
 
 
 # --------------------------------------------------------------------------- runs
@@ -138,15 +138,9 @@ def textbook_runs(wds: Sequence[float], fractions: Sequence[float], seeds: Seque
     and ``theta_l2`` (held-out accuracy on the pairs not trained on).
 
     Raises ``ValueError`` (naming the argument) for an empty or out-of-range grid, before any
-    training. Results are memoised per process (T1 and T3 share their runs).
+    training. The whole grid is stored once (:func:`regimes.runcache.cached`: T1 and T3 share their
+    runs, and experiment 14's third row is the same grid), recomputed only when the library changes.
     """
-    import torch
-
-    from regimes.batched import train_batched
-    from regimes.models.quadratic import QuadraticNet
-    from regimes.tasks import Task, sample_split
-    from regimes.train import TrainConfig
-
     cfg = {**TEXTBOOK_RUN, **(run or {})}
     steps = check_int("steps", steps, low=1)
     eval_every = check_int("eval_every", eval_every, low=1)
@@ -161,10 +155,25 @@ def textbook_runs(wds: Sequence[float], fractions: Sequence[float], seeds: Seque
     seeds = [check_int("seeds entry", s, low=0) for s in seeds]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds!r} has repeats: each seed is one independent run")
-    key = json.dumps([wds, fractions, seeds, steps, eval_every, cfg], sort_keys=True)
-    if key in _CACHE:
-        return _CACHE[key]
-    p = check_int("run['p']", cfg["p"], low=2)
+    check_int("run['p']", cfg["p"], low=2)
+    from regimes import runcache
+
+    key = {"wds": wds, "fractions": fractions, "seeds": seeds, "steps": steps, "eval_every": eval_every, "run": cfg}
+    m, a = runcache.cached("textbook", key, lambda: _grid_runs(wds, fractions, seeds, steps, eval_every, cfg))
+    return m["rows"], [{k: np.asarray(a[f"c{i}_{k}"], dtype=float) for k in CURVE_NAMES} for i in range(len(m["rows"]))]
+
+
+def _grid_runs(wds: list[float], fractions: list[float], seeds: list[int], steps: int, eval_every: int,
+               cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train :func:`textbook_runs`' grid (validated there): ``({"rows": rows}, curves as c<i>_<name>)``."""
+    import torch
+
+    from regimes.batched import train_batched
+    from regimes.models.quadratic import QuadraticNet
+    from regimes.tasks import Task, sample_split
+    from regimes.train import TrainConfig
+
+    p = int(cfg["p"])
     h = int(cfg["width_mult"]) * p
     task = Task(p)
     rows: list[dict[str, Any]] = []
@@ -199,8 +208,7 @@ def textbook_runs(wds: Sequence[float], fractions: Sequence[float], seeds: Seque
                          "theta_l2_final": float(th[-1]), "final_test_acc": float(te[-1]),
                          "max_test_acc": float(np.nanmax(te)), "censored": censored})
             curves.append({"step": st, "train_acc": tr, "test_acc": te, "theta_l2": th})
-    _CACHE[key] = (rows, curves)
-    return rows, curves
+    return {"rows": rows}, {f"c{i}_{k}": c[k] for i, c in enumerate(curves) for k in CURVE_NAMES}
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -237,7 +245,8 @@ def t1_verdict(rows: Sequence[dict[str, Any]], *, target: float = -1.0, min_seed
         per_wd[w] = {"n_runs": sum(float(r["weight_decay"]) == w for r in rows), "n_grokked": len(gaps),
                      **(mean_ci(gaps).as_dict() if gaps else {"estimate": None})}
     cens = np.array([bool(r["censored"]) for r in rows])
-    hi = np.array([np.nan if c else float(r.get("gap_high") or r["gap"]) for r, c in zip(rows, cens, strict=True)])
+    hi = np.array([np.nan if c else float(r["gap_high"] if r.get("gap_high") is not None else r["gap"])
+                   for r, c in zip(rows, cens, strict=True)])
     lo = np.array([np.nan if c else max(float(r["gap_low"] if r.get("gap_low") is not None else r["gap"]), 1.0)
                    for r, c in zip(rows, cens, strict=True)])
     lo = np.minimum(lo, hi)

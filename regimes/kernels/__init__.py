@@ -11,9 +11,6 @@
 * :mod:`regimes.kernels.nested` — training-size sweeps for experiments 03–04 and
   ``benchmarks/bench_kernels.py`` (one kernel build + one factorisation per
   (p, kernel, trial), reused across every n; import it explicitly).
-
-``regimes.kernels.metrics`` and ``regimes.kernels.sweep`` are deprecated aliases of the
-last two (one release).
 """
 
 from regimes.kernels.builders import (

@@ -42,8 +42,7 @@ import math
 
 import torch
 
-from regimes._compat import renamed_kwargs
-from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
+from regimes._validate import check_choice, check_index_tensor, check_int, check_positive, check_seed
 from regimes.models.quadratic import QuadraticNet, init_moments
 from regimes.ntk import entk, expected_ntk
 
@@ -168,12 +167,11 @@ def random_psd_gram(N: int, rank: int, seed: int = 0) -> torch.Tensor:
     """A random PSD kernel on N points, ``G Gᵀ/rank`` with G (N, rank) standard normal."""
     N = check_int("N", N, low=1)
     rank = check_int("rank", rank, low=1)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     G = torch.randn(N, rank, generator=gen, dtype=F64)
     return G @ G.t() / rank
 
 
-@renamed_kwargs(width="h")
 def kernel_gram(name: str, x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int,
                 net: QuadraticNet | None = None, h: int = 256, dist: str = "uniform",
                 entk_kind: str | None = None, **kw: float) -> torch.Tensor:
@@ -183,11 +181,14 @@ def kernel_gram(name: str, x: torch.Tensor, x2: torch.Tensor | None = None, *, p
     forms. ``entk`` needs ``net``; ``entk_kind`` overrides the eNTK kind
     (``"first_logit"`` for pairs, ``"regression"`` for triples by default;
     ``"full"`` gives (n, n2, p, p)). ``expected_ntk`` averages over an i.i.d.
-    init (``dist`` of :meth:`QuadraticNet.init`, hidden width ``h``; ``width=`` is its
-    deprecated name) of both layers.
-    Extra keywords go to the builder (``w_std``, ``v_std``, ``gamma``).
+    init (``dist`` of :meth:`QuadraticNet.init`, hidden width ``h``) of both layers.
+    Extra keywords go to the builder (``w_std``, ``v_std``, ``gamma``); ``entk`` and
+    ``expected_ntk`` take none (``ValueError`` naming them, never a silent drop).
     """
     check_choice("name", name, KERNEL_NAMES)
+    if kw and name in ("entk", "expected_ntk"):
+        raise ValueError(f"kernel {name!r} takes no extra keywords, got {', '.join(sorted(kw))}: "
+                         "allowed p, net, h, dist, entk_kind")
     p = check_int("p", p, low=2)
     x, x2 = _check_pts(x, x2, p)
     m = x.shape[1]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from regimes._validate import check_choice, check_int
+from regimes._validate import check_choice, check_int, check_seed
 from regimes.kernels.builders import full_ntk_apply, kernel_gram
 from regimes.kernels.population import (
     classification_l2_ratio,
@@ -35,8 +35,7 @@ from regimes.kernels.population import (
 from regimes.kernels.regression import NestedKernelRegression, kernel_regression, matrix_kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import full_ntk
-from regimes.spectral import population_points
-from regimes.tasks import Dataset, Task, clean_pair_mask
+from regimes.tasks import Dataset, Task, all_points, clean_pair_mask
 
 F64 = torch.float64
 
@@ -84,7 +83,7 @@ def grid_sizes(N: int, fractions: list[float]) -> list[int]:
 
 
 def _draw(N: int, n_max: int, seed: int) -> torch.Tensor:
-    return torch.randint(N, (n_max,), generator=torch.Generator().manual_seed(int(seed)))
+    return torch.randint(N, (n_max,), generator=torch.Generator().manual_seed(check_seed("seed", seed)))
 
 
 def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int = 0, width: int = 256,
@@ -101,7 +100,7 @@ def regression_sweep(p: int, kernel: str, fractions: list[float], *, seed: int =
     check_choice("kernel", kernel, REGRESSION_KERNELS)
     N = p**3
     sizes = grid_sizes(N, fractions)
-    pts = population_points(p, 3)
+    pts = all_points(p, 3)
     y = regression_targets(p)
     idx = _draw(N, sizes[-1], seed)
     t0 = time.perf_counter()
@@ -147,7 +146,7 @@ def classification_sweep(p: int, kernel: str, fractions: list[float], *, seed: i
     check_choice("kernel", kernel, CLASSIFICATION_KERNELS)
     N = p * p
     sizes = grid_sizes(N, fractions)
-    pts = population_points(p, 2)
+    pts = all_points(p, 2)
     labels = classification_labels(p)
     Y = torch.nn.functional.one_hot(labels, p).to(F64)
     idx = _draw(N, sizes[-1], seed)

@@ -111,6 +111,17 @@ def _prior(name: str, f0: object, shape: tuple[int, int]) -> torch.Tensor:
     return f0
 
 
+def _check_rcond(rcond: float | None) -> float | None:
+    """``rcond`` (the pseudo-inverse's relative eigenvalue cutoff: eigenvalues ``<= rcond · λ_max``
+    count as zero) if it is ``None`` or a finite number in [0, 1), else ``ValueError``: a cutoff
+    of λ_max or more would zero every eigenvalue, a negative one keeps round-off noise."""
+    if rcond is None:
+        return None
+    if isinstance(rcond, bool) or not isinstance(rcond, int | float) or not 0 <= float(rcond) < 1:
+        raise ValueError(f"rcond={rcond!r} is out of range: allowed None or a real number in [0, 1)")
+    return float(rcond)
+
+
 def _eig_solve(K: torch.Tensor, Y: torch.Tensor, ridge: float, rcond: float | None,
                in_dtype: torch.dtype = F64) -> tuple[torch.Tensor, int, torch.Tensor]:
     """α = (K + ridge·I)⁻¹Y (ridge > 0) or K⁺Y (ridge = 0) via eigh; returns (α, rank, eigvals).
@@ -158,6 +169,7 @@ def kernel_regression(K_train: torch.Tensor, y_train: torch.Tensor, K_test_train
     >>> kernel_regression(K, y, torch.zeros(1, 3, dtype=torch.float64)).tolist()
     [0.0]
     """
+    rcond = _check_rcond(rcond)
     K = check_gram("K_train", K_train, psd=False)  # PSD is checked on the eigendecomposition below
     n = K.shape[0]
     ridge = check_positive("ridge", ridge, allow_zero=True)
@@ -199,7 +211,7 @@ class KernelRegressor:
 
     def __init__(self, ridge: float = 0.0, rcond: float | None = None) -> None:
         self.ridge = check_positive("ridge", ridge, allow_zero=True)
-        self.rcond = None if rcond is None else check_positive("rcond", rcond)
+        self.rcond = _check_rcond(rcond)
 
     def fit(self, K_train: torch.Tensor, y_train: torch.Tensor,
             prior: torch.Tensor | None = None) -> KernelRegressor:
@@ -307,6 +319,7 @@ class NestedKernelRegression:
                  prior_union: torch.Tensor | None = None, prior_eval: torch.Tensor | None = None,
                  block: int = 1, pivot_tol: float | None = None, rcond: float | None = None) -> None:
         self.ridge = check_positive("ridge", ridge, allow_zero=True)
+        self.rcond = _check_rcond(rcond)
         self.block = check_int("block", block, low=1)
         K = check_gram("K_union", K_union, psd=False)
         self._in_dtype = K_union.dtype
@@ -332,7 +345,6 @@ class NestedKernelRegression:
         if n_rows_eval is not None and self.prior_eval is not None and self.prior_eval.shape[0] != n_rows_eval:
             raise ValueError("prior_eval must have one row per evaluation point")
         self.K, self.Y, self.K_eval, self.evaluate = K, Y - self.f0, K_eval, evaluate
-        self.rcond = rcond
         # Point order used for the factorisation (distinct points only when ridgeless).
         if keys is not None and self.ridge == 0.0:
             keys = keys.reshape(-1).tolist()

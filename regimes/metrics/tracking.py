@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from regimes._validate import check_index_tensor, check_int
+from regimes._validate import check_index_tensor, check_int, check_seed
 from regimes.metrics.kernel import cosine_distance, frobenius
 from regimes.models.protocol import Params
 from regimes.tasks import Dataset, Task, clean_pair_mask
@@ -77,7 +77,7 @@ def eval_subset(task: Task, size: int, *, seed: int = 0) -> torch.Tensor:
     if not isinstance(task, Task):
         raise ValueError(f"task must be a Task, got {type(task).__name__}")
     size = check_int("size", size, low=1, high=task.size)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     idx = torch.randperm(task.size, generator=gen)[:size]
     return task.population().x[idx]
 

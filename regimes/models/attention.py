@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_choice, check_index_tensor, check_int
+from regimes._validate import check_choice, check_index_tensor, check_int, check_seed
 
 Params = dict[str, torch.Tensor]
 
@@ -129,7 +129,7 @@ class AttentionOnly:
         check_choice("kind", kind, ATTENTION_KINDS)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
-        g = torch.Generator().manual_seed(int(seed))
+        g = torch.Generator().manual_seed(check_seed("seed", seed))
 
         def unif(fan_in: int, *shape: int) -> torch.Tensor:
             return (torch.rand(*shape, generator=g, dtype=torch.float64) * 2 - 1) / math.sqrt(fan_in)

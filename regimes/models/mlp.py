@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_index_tensor, check_int, check_positive
+from regimes._validate import check_device, check_index_tensor, check_int, check_positive, check_seed
 from regimes.models.protocol import Params
 
 __all__ = ["EmbeddingMLP", "mlp_apply"]
@@ -112,10 +112,11 @@ class EmbeddingMLP:
         d = check_int("d_embed", d_embed, low=1)
         m = check_int("hidden", hidden, low=1)
         alpha = check_positive("alpha", alpha)
-        seed = check_int("seed", seed, low=0)
+        seed = check_seed("seed", seed)
+        check_device("device", device)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(check_seed("seed", seed))
 
         def normal(*shape: int) -> torch.Tensor:
             return torch.randn(*shape, generator=g, dtype=torch.float64)

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._compat import renamed_kwargs
-from regimes._validate import check_choice, check_index_tensor, check_int, check_positive
+from regimes._validate import check_choice, check_device, check_index_tensor, check_int, check_positive, check_seed
 from regimes.models.protocol import Params
 from regimes.tasks import Sigma, _check_sigma
 
@@ -157,11 +156,6 @@ class QuadraticNet:
         return self.V.shape[1]
 
     @property
-    def width(self) -> int:
-        """The hidden width: the same as :attr:`h` (kept for existing callers)."""
-        return self.V.shape[1]
-
-    @property
     def dtype(self) -> torch.dtype:
         """The parameters' dtype (float32 or float64)."""
         return self.W.dtype
@@ -173,7 +167,6 @@ class QuadraticNet:
 
     # ------------------------------------------------------------------ init
     @classmethod
-    @renamed_kwargs(width="h")
     def init(
         cls,
         p: int,
@@ -196,16 +189,17 @@ class QuadraticNet:
         generator seeded with ``seed`` (W first, then V), then are cast and
         moved, so a seed gives the same net on every device and dtype.
         ``mean_field=True`` sets the output scale to 2/h (Gromov eq. 4). ``h`` is the hidden
-        width (the keyword ``width=`` is its deprecated name).
+        width.
         """
         p = check_int("p", p, low=2)
         h = check_int("h", h, low=1)
         alpha = check_positive("alpha", alpha)
+        check_device("device", device)
         if not callable(dist):
             check_choice("dist", dist, DISTS)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         W = alpha * _sample(dist, (h, 2 * p), 2 * p, gen)
         V = alpha * _sample(dist, (p, h), h, gen)
         scale = 2.0 / h if mean_field else 1.0

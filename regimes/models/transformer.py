@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_index_tensor, check_int, check_positive
+from regimes._validate import check_device, check_index_tensor, check_int, check_positive, check_seed
 from regimes.models.protocol import Params
 
 __all__ = ["Transformer", "transformer_apply"]
@@ -109,9 +109,10 @@ class Transformer:
             raise ValueError(f"d_model={d} is not divisible by n_heads={H}")
         m = check_int("d_mlp", 4 * d if d_mlp is None else d_mlp, low=1)
         alpha = check_positive("alpha", alpha)
+        check_device("device", device)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
-        g = torch.Generator().manual_seed(int(seed))
+        g = torch.Generator().manual_seed(check_seed("seed", seed))
 
         def normal(*shape: int) -> torch.Tensor:
             return torch.randn(*shape, generator=g, dtype=torch.float64)

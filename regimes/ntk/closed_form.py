@@ -24,7 +24,6 @@ from collections.abc import Iterator
 
 import torch
 
-from regimes._compat import renamed_kwargs
 from regimes._validate import check_index_tensor, check_int, check_positive
 from regimes.models.quadratic import InitMoments
 
@@ -198,7 +197,6 @@ def _moment_bracket(x: torch.Tensor, x2: torch.Tensor, m: InitMoments) -> tuple[
     return quartic, ea + eb
 
 
-@renamed_kwargs(width="h")
 def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, h: int,
                  w_moments: InitMoments, kind: str = "regression",
                  V: torch.Tensor | None = None, v_sigma2: float | None = None,
@@ -214,7 +212,7 @@ def expected_ntk(x: torch.Tensor, x2: torch.Tensor | None = None, *, p: int, h: 
     over an i.i.d. V too ((V Vᵀ)_{kl} → h σ_V² δ_kl, which makes the kernel
     invariant under the full group S_p³, Thm 2.4). ``kind`` is ``"regression"``
     (triples), ``"first_logit"`` (pairs, logit 0) or ``"full"`` ((n, n2, p, p)).
-    ``h`` is the hidden width (``width=`` is its deprecated name).
+    ``h`` is the hidden width.
 
     Examples
     --------

@@ -1,0 +1,287 @@
+"""The settings layer's schema and the command line that reads it.
+
+Each misuse the suite once let through (a value checked by truthiness, late, or not at all)
+fails here with one line naming the key, the value and what is allowed, before any work (no
+file is written); ``--set`` reaches every leaf, ``--print-config`` shows the resolved config
+without training, ``--seed`` reaches an experiment that loops over its own seeds, ``--force``
+recomputes, and ``publish`` refuses overridden results unless told.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from regimes import cli
+from regimes._validate import MAX_POINTS, check_seed
+from regimes.harness import discover, full_config, publish, run
+from regimes.settings import schema
+
+EXPS = {e.number: e for e in discover()}
+
+
+def _one_line_error(fn, *match: str) -> str:
+    with pytest.raises(ValueError) as info:
+        fn()
+    msg = str(info.value)
+    assert "\n" not in msg
+    for m in match:
+        assert m in msg, msg
+    return msg
+
+
+# ----------------------------------------------------------------------------- the schema
+@pytest.mark.parametrize(("config", "path"), [
+    ({"base": {"fraction": 0}}, "base.fraction=0"),         # 0 is a value, not "not given"
+    ({"base": {"fraction": 1.5}}, "base.fraction=1.5"),
+    ({"run": {"lr": math.inf}}, "run.lr=Infinity"),
+    ({"lr": math.nan}, "lr=NaN"),
+    ({"dtype": "float46"}, "dtype=\"float46\""),
+    ({"seed": 1.5}, "seed=1.5"),
+    ({"seeds": [0, 2**70]}, "seeds="),
+    ({"device": "gpu"}, "device=\"gpu\""),
+    ({"rcond": -1}, "rcond=-1"),
+    ({"rcond": 2}, "rcond=2"),
+    ({"optimizer": "adamww"}, "optimizer="),
+    ({"ps": 11}, "ps=11"),
+    ({"runs": [{"lr": 0.1}, {"lr": -1}]}, "runs.1.lr=-1"),
+    ({"p": MAX_POINTS}, f"p={MAX_POINTS}"),
+    ({"steps": True}, "steps=true"),
+])
+def test_schema_refuses_each_misuse_naming_the_full_path(config, path):
+    msg = _one_line_error(lambda: schema.validate_config(config), path, "is not allowed:")
+    assert "allowed" in msg
+
+
+def test_every_declared_tier_passes_the_schema():
+    """The schema accepts every config the experiments declare (it is not stricter than the suite)."""
+    for exp in EXPS.values():
+        for tier in (exp.quick, exp.paper, exp.full):
+            if tier is not None:
+                schema.validate_config(tier)
+
+
+def test_seed_is_an_integer_in_the_64_bit_range():
+    assert check_seed("seed", 2**63 - 1) == 2**63 - 1
+    for bad in (1.5, 1.0, True, "3", -1, 2**63, 2**70):
+        _one_line_error(lambda bad=bad: check_seed("seed", bad), "seed")
+    from regimes.models.quadratic import QuadraticNet
+    from regimes.tasks import Task, sample_split
+
+    _one_line_error(lambda: QuadraticNet.init(5, 4, seed=1.5), "seed=1.5")
+    _one_line_error(lambda: sample_split(Task(5), fraction=0.5, seed=2**70), "seed=", "2**63")
+
+
+def test_device_names_are_checked_before_torch_sees_them():
+    from regimes.gromov import GromovRunConfig, gromov_run
+    from regimes.models.quadratic import QuadraticNet
+
+    _one_line_error(lambda: QuadraticNet.init(5, 4, device="gpu"), "device='gpu'", "'cpu'")
+    _one_line_error(lambda: gromov_run(GromovRunConfig(p=5, h=4, steps=1), device="gpu"), "device='gpu'")
+    _one_line_error(lambda: full_config(EXPS["01"], device="gpu"), "device=\"gpu\"")
+
+
+def test_rcond_is_a_relative_cutoff_in_0_1():
+    from regimes.kernels.regression import KernelRegressor, kernel_regression
+
+    K = torch.eye(3, dtype=torch.float64)
+    for bad in (-1, 1, 2, math.inf):
+        _one_line_error(lambda bad=bad: KernelRegressor(rcond=bad), f"rcond={bad!r}", "[0, 1)")
+        _one_line_error(lambda bad=bad: kernel_regression(K, torch.ones(3), K, rcond=bad), "rcond")
+    # inside the range the cutoff acts: the identity's eigenvalues all equal λ_max, so any rcond < 1 keeps them
+    assert torch.allclose(kernel_regression(K, torch.ones(3), K, rcond=0.99), torch.ones(3, dtype=torch.float64))
+
+
+def test_run_configs_check_every_value_by_the_schema():
+    from regimes.runs import MLPRunConfig, TrackedRunConfig
+
+    _one_line_error(lambda: TrackedRunConfig.from_dict({"dtype": "float46"}), "dtype=\"float46\"")
+    _one_line_error(lambda: TrackedRunConfig.from_dict({"fraction": 0}), "fraction=0")
+    _one_line_error(lambda: MLPRunConfig.from_dict({"lr": math.inf}), "lr=Infinity")
+    assert TrackedRunConfig.from_dict({"fraction": None}).fraction is None   # None: n_rule decides
+
+
+def test_a_population_too_large_is_refused_from_its_size():
+    """p is refused from p**arity alone, at the largest p whose population fits MAX_POINTS + 1."""
+    from regimes.tasks import Task
+
+    for setting, arity in (("classification", 2), ("regression", 3)):
+        top = max(p for p in range(2, 8000) if p**arity <= MAX_POINTS)
+        assert top**arity <= MAX_POINTS < (top + 1) ** arity
+        assert Task(top, setting).size == top**arity                        # allowed, nothing built
+        _one_line_error(lambda s=setting, t=top: Task(t + 1, s), f"p={top + 1}", f"p <= {top}")
+    _one_line_error(lambda: Task(10**7), "p=10000000")                      # 10^14 pairs, never allocated
+
+
+def test_parse_set_tells_a_sweep_from_a_list_and_json():
+    scalar, listy = (lambda: False), (lambda: True)
+    assert schema.parse_set("11,17", scalar) == [11, 17]                         # a sweep
+    assert schema.parse_set("kernel,net,adamw", listy) == [["kernel", "net", "adamw"]]   # one list
+    assert schema.parse_set("11", listy) == [[11]]
+    assert schema.parse_set("[1,2]", scalar) == [[1, 2]]
+    assert schema.parse_set('{"lam_inf":1e-3,"lr":0.1}', scalar) == [{"lam_inf": 1e-3, "lr": 0.1}]
+    assert schema.parse_set("[11];[17,23]", listy) == [[11], [17, 23]]
+    assert schema.parse_set("Infinity", scalar) == [math.inf]
+
+
+def test_resolve_key_short_unique_ambiguous_unknown():
+    paths = schema.all_paths({"base": {"lr": 1, "fraction": 0.5}, "mlp": {"base": {"lr": 2}}, "p": 3})
+    assert schema.resolve_key("fraction", paths) == "base.fraction"
+    assert schema.resolve_key("mlp.base.lr", paths) == "mlp.base.lr"
+    _one_line_error(lambda: schema.resolve_key("lr", paths), "ambiguous", "base.lr", "mlp.base.lr")
+    _one_line_error(lambda: schema.resolve_key("lrr", paths), "no config key 'lrr'", "base", "p")
+
+
+# ----------------------------------------------------------------------------- the command line
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("setting", ["base.fraction=0", "base.fraction=1.5", "base.lr=Infinity",
+                                     "base.dtype=float46", "base.optimizer=adamww"])
+def test_bad_values_fail_in_one_line_before_any_work(capsys, tmp_path, setting):
+    rc, _, err = _cli(capsys, "run", "14", "--set", setting, "--out", str(tmp_path), "--quiet")
+    assert rc == 2 and err.startswith("error:") and err.count("\n") == 1
+    assert setting.split("=")[0] in err and not any(tmp_path.iterdir())
+
+
+def test_bad_seed_and_device_fail_in_one_line(capsys, tmp_path):
+    rc, _, err = _cli(capsys, "run", "01", "--seed", str(2**70), "--out", str(tmp_path))
+    assert rc == 2 and "seed" in err and err.count("\n") == 1 and not any(tmp_path.iterdir())
+    with pytest.raises(SystemExit) as info:   # refused by the parser
+        cli.main(["run", "01", "--device", "gpu", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "gpu" in err and err.count("\n") == 1
+
+
+def _printed(out: str) -> list[dict]:
+    dec, i, docs = json.JSONDecoder(), 0, []
+    while i < len(out):
+        if out[i].isspace():
+            i += 1
+            continue
+        doc, i = dec.raw_decode(out, i)
+        docs.append(doc)
+    return docs
+
+
+def test_print_config_shows_the_resolved_config_and_trains_nothing(capsys, tmp_path):
+    rc, out, _ = _cli(capsys, "run", "14", "--set", "base.fraction=0.5", "--set", "wd_on=100",
+                      "--print-config", "--out", str(tmp_path))
+    (cfg,) = _printed(out)
+    assert rc == 0 and not any(tmp_path.iterdir())
+    assert cfg == full_config(EXPS["14"], overrides={"base": {**EXPS["14"].quick["base"], "fraction": 0.5},
+                                                     "wd_on": 100})
+
+
+def test_set_reaches_lists_json_rows_and_schema_fields(capsys, tmp_path):
+    o = ("--print-config", "--out", str(tmp_path))
+    # a scalar for a list key is a one-element list; a comma list for a list key is the list
+    (c,) = _printed(_cli(capsys, "run", "08", "--set", "ps=11", *o)[1])
+    assert c["ps"] == [11]
+    (c,) = _printed(_cli(capsys, "run", "08", "--set", "seeds=0,1,2", *o)[1])
+    assert c["seeds"] == [0, 1, 2]
+    (c,) = _printed(_cli(capsys, "run", "09", "--set", "methods=kernel,net,adamw,max_margin", *o)[1])
+    assert c["methods"] == ["kernel", "net", "adamw", "max_margin"]
+    # a comma sweep on a one-value key; a JSON object is one value, never split on commas
+    assert [c["base"]["fraction"] for c in _printed(_cli(capsys, "run", "14", "--set", "base.fraction=0.5,0.6",
+                                                         *o)[1])] == [0.5, 0.6]
+    (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--set", 'settings.paper={"lam_inf":1e-3,"lr":0.1}', *o)[1])
+    assert c["settings"]["paper"] == {"lam_inf": 1e-3, "lr": 0.1}
+    # a row of a list of sub-configs, and a dataclass field the tier does not spell out, by short key
+    (c,) = _printed(_cli(capsys, "run", "10", "--set", "runs.2.lam_inf=1e-3", *o)[1])
+    assert c["runs"][2]["lam_inf"] == 1e-3 and c["runs"][1] == EXPS["10"].quick["runs"][1]
+    (c,) = _printed(_cli(capsys, "run", "13", "--set", "lam_inf=1e-3", *o)[1])
+    assert c["run"]["lam_inf"] == 1e-3 and c["run"]["p"] == EXPS["13"].quick["run"]["p"]
+    rc, _, err = _cli(capsys, "run", "10", "--set", "lam_inf=1e-3", *o)
+    assert rc == 2 and "runs.0.lam_inf" in err and "runs.2.lam_inf" in err
+
+
+# ----------------------------------------------------------------------------- seeds, --force, publish
+TINY_15 = ("--set", "run.p=11", "--set", "run.lr=5.0", "--set", "run.steps=40", "--set", "run.eval_every=10")
+
+
+def test_seed_reaches_an_experiment_that_loops_over_its_seeds(capsys, tmp_path):
+    """`run 15 --seed 3 4` trains seeds 3 and 4 (not 0–2 under other labels): each stored run equals
+    gromov_run with that seed, called directly."""
+    from regimes.gromov import G1_RUN, GromovRunConfig, gromov_run
+
+    rc, _, _ = _cli(capsys, "run", "15", "--seed", "3", "4", *TINY_15, "--out", str(tmp_path), "--quiet")
+    assert rc == 0
+    result = json.loads((tmp_path / "results" / "15_gromov_dynamics.json").read_text())
+    assert result["config"]["seeds"] == [3, 4] and result["config"]["seed"] == 0
+    runs = result["metrics"]["runs"]
+    for r, s in zip(runs, (3, 4), strict=True):
+        direct, _ = gromov_run(GromovRunConfig(**{**G1_RUN, "p": 11, "lr": 5.0, "steps": 40, "eval_every": 10,
+                                                  "seed": s}))
+        assert r["config"]["seed"] == s and r["final_test_loss"] == pytest.approx(direct["final_test_loss"], rel=1e-6)
+    assert runs[0]["final_test_loss"] != runs[1]["final_test_loss"]
+    # a seed that would not reach it is refused, naming its seeds key
+    with pytest.raises(ValueError, match="'seeds'"):
+        run(EXPS["15"], seed=1, out=tmp_path, quiet=True)
+    rc, _, err = _cli(capsys, "run", "15", "--seed", "3", "--set", "seeds=[1]", "--out", str(tmp_path))
+    assert rc == 2 and "seeds" in err
+
+
+def test_force_recomputes_every_point(capsys, tmp_path):
+    """A poisoned memoised point is served by a plain rerun of the same points, never by --force."""
+    args = ("run", "15", "--seed", "3", *TINY_15, "--out", str(tmp_path), "--quiet")
+    assert _cli(capsys, *args)[0] == 0
+    rpath = tmp_path / "results" / "15_gromov_dynamics.json"
+    true_loss = json.loads(rpath.read_text())["metrics"]["runs"][0]["final_test_loss"]
+    (point,) = [p for p in (tmp_path / "results" / "cache" / "15_gromov_dynamics").glob("*-points/*.json")]
+    stored = json.loads(point.read_text())
+    stored["metrics"]["final_test_loss"] = -1.0
+    point.write_text(json.dumps(stored))
+    for entry in (tmp_path / "results" / "cache" / "15_gromov_dynamics").glob("*.json"):
+        entry.unlink()                               # the whole-run entry: the points decide
+    assert _cli(capsys, *args)[0] == 0
+    assert json.loads(rpath.read_text())["metrics"]["runs"][0]["final_test_loss"] == -1.0   # memo served
+    assert _cli(capsys, *args, "--force")[0] == 0
+    assert json.loads(rpath.read_text())["metrics"]["runs"][0]["final_test_loss"] == true_loss
+    assert json.loads(point.read_text())["metrics"]["final_test_loss"] == true_loss          # overwritten
+
+
+def test_publish_refuses_overridden_results_unless_told(capsys, tmp_path):
+    assert _cli(capsys, "run", "15", "--seed", "3", *TINY_15, "--out", str(tmp_path), "--quiet")[0] == 0
+    to, gallery = tmp_path / "pub", tmp_path / "gal"
+    with pytest.raises(ValueError, match="overrides") as info:
+        publish([EXPS["15"]], out=tmp_path, to=to, gallery=gallery)
+    assert "run.p=11" in str(info.value) and "seeds=[3]" in str(info.value) and not to.exists()
+    manifest = publish([EXPS["15"]], out=tmp_path, to=to, gallery=gallery, allow_overrides=True)
+    over = manifest["experiments"]["15_gromov_dynamics"]["overrides"]
+    assert over["run.p"] == 11 and over["seeds"] == [3] and over["run.steps"] == 40
+    stored = json.loads((Path(to) / "MANIFEST.json").read_text())
+    assert stored["experiments"]["15_gromov_dynamics"]["overrides"] == over
+    only = tmp_path / "exps"
+    only.mkdir()
+    (only / "15_gromov_dynamics.py").write_bytes(Path(EXPS["15"].compute.__code__.co_filename).read_bytes())
+    rc, _, err = _cli(capsys, "publish", "--out", str(tmp_path), "--to", str(to), "--gallery", str(gallery),
+                      "--experiments", str(only))
+    assert rc == 2 and "--allow-overrides" in err
+
+
+def test_check_g1_judges_experiment_15s_stored_runs(capsys, tmp_path, monkeypatch):
+    """One grid for the figure and the check: after `run 15`, check G1 reads every run it needs
+    from the stored runs and trains nothing (gromov_run is made to fail), and its verdict rows
+    are the experiment's."""
+    import regimes.gromov
+    from regimes import runcache
+    from regimes.checks.gromov import g1
+    from regimes.gromov import G1_RUN
+    from regimes.settings import grids
+
+    tiny = {"run": {**G1_RUN, "p": 11, "lr": 5.0, "steps": 40, "eval_every": 10}, "seeds": [0, 1], "window": 0.2}
+    monkeypatch.setitem(grids.G1, "quick", tiny)
+    exp15 = run(EXPS["15"], out=tmp_path, quiet=True, overrides=tiny)
+    monkeypatch.setattr(regimes.gromov, "gromov_run", lambda *a, **k: pytest.fail("check G1 retrained a run"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        res = g1(quick=True)
+    assert res.details["seeds"] == [0, 1]
+    assert res.details["per_seed"] == exp15.result["metrics"]["per_seed"]
