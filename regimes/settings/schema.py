@@ -145,8 +145,8 @@ LEAVES: dict[str, Leaf] = {
     "lr": _POS, "lrs": _list(_POS), "weight_decay": _NONNEG, "wds": _list(_NONNEG), "wd_fixed": _NONNEG,
     "lam_inf": _NONNEG, "momentum": _real(0, 1, open_high=True), "steps": _COUNT, "wd_start": _int(0),
     "wd_on": _int(0),
-    # measurement
-    "n_track": _COUNT, "eval_every": _COUNT, "eval_size": _COUNT, "after_pairs": _COUNT, "after_every": _COUNT,
+    # measurement (eval_size / after_pairs 0: no held-out eNTK subset / no after-kernel scoring)
+    "n_track": _COUNT, "eval_every": _COUNT, "eval_size": _int(0), "after_pairs": _int(0), "after_every": _COUNT,
     "grok_threshold": _SHARE, "gen_threshold": _SHARE, "exit_threshold": _SHARE,
     "stop_at": Leaf("real", 0, 1, open_low=True, optional=True), "onset_level": _SHARE,
     "track": Leaf("bool"), "exit_relative": Leaf("bool"), "grad_norms": Leaf("bool"),
