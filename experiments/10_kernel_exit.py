@@ -15,9 +15,8 @@ Quick (p = 31 classification, p = 13 regression; ~30 s):
 * AdamW at α = 1, wd 0.1, n = 2p^{5/3}: groks, but not out of a lazy phase — the
   kernel's scale grows some 600× before the fit (Adam's per-coordinate steps are as
   large as the init), while its direction turns little before or after (S 0.03).
-* Regression with the paper's GD (lr 0.5 on the mean square loss = lr 1 on ½(g − y)²,
-  λ∞ 1e-4, n = 2p^{2.25}, eNTK also on a 2,000-triple evaluation subset): fits the
-  training set but does not generalise within 5,000 steps at p = 13.
+* Regression with the paper's GD (App. A.1, lr 1 and λ∞ 1e-4 on ½(g − y)², the default
+  ``square_loss`` reading, n = 2p^{2.25}, eNTK also on a 2,000-triple evaluation subset).
 
 Paper tier (``--paper``, 5 seeds): the lazy run as in quick, then the paper's settings at
 CPU scale — classification with normalized GD (App. A.2, p = 47, h = 8p, 3,000 steps) under
@@ -39,7 +38,7 @@ import numpy as np
 
 from regimes.harness import Experiment, main
 from regimes.runs import C17_RUN, file_params, summarize, tracked_run
-from regimes.settings.mohamadi import APP_A2, reading_label, resolve_reading
+from regimes.settings.mohamadi import APP_A1, APP_A2, reading_label, regression_step, resolve_reading
 from regimes.stats import mean_ci
 
 _TRACK = {"n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3}
@@ -49,11 +48,13 @@ _LAZY = {k: v for k, v in C17_RUN.items() if k not in _TRACK}
 _A2 = {"optimizer": APP_A2["optimizer"], "lr": APP_A2["lr"], "lam_inf": APP_A2["lam_inf"], "weight_decay": 0.0,
        "loss": APP_A2["loss"]}
 _READINGS = [{"normalization": "whole", "dtype": "float32"}, {"normalization": "loss", "dtype": "float64"}]
+#: App. A.1's regression: GD on n = 2p^{2.25} triples; lr and λ∞ come from the row's square_loss reading
+_A1 = {"setting": "regression", "n_rule": "2p^2.25", "optimizer": APP_A1["optimizer"], "weight_decay": 0.0,
+       "loss": "mse"}
 QUICK_RUNS = [
     {"name": "cls α=16, GD lr 0.5, wd 2e-3", **_LAZY, **_TRACK},
     {"name": "cls α=1, AdamW wd 0.1", "p": 31, "alpha": 1.0, "weight_decay": 0.1, "steps": 4000, **_TRACK},
-    {"name": "reg p=13, GD lr 0.5, λ∞ 1e-4 (App. A.1)", "p": 13, "setting": "regression", "n_rule": "2p^2.25",
-     "optimizer": "gd", "lr": 0.5, "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse", "steps": 5000,
+    {"name": "reg p=13, GD (App. A.1)", "reading": {}, "p": 13, **_A1, "steps": 5000,
      "n_track": 40, "eval_size": 2000, "after_pairs": 60, "after_every": 3},
 ]
 FULL_RUNS = [
@@ -61,9 +62,8 @@ FULL_RUNS = [
      "after_every": 2},
     *[{"name": f"cls p=97, normalized GD (App. A.2), {reading_label(r)}", "reading": r, "p": 97, "width_mult": 8,
        **_A2, "steps": 100_000, "n_track": 60, "eval_size": 2000, "after_pairs": 1000} for r in _READINGS],
-    {"name": "reg p=47, GD (App. A.1)", "p": 47, "setting": "regression", "n_rule": "2p^2.25",
-     "optimizer": "gd", "lr": 0.5, "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse",
-     "steps": 100_000, "n_track": 60, "eval_size": 5000, "after_pairs": 50},
+    {"name": "reg p=47, GD (App. A.1)", "reading": {}, "p": 47, **_A1, "steps": 100_000, "n_track": 60,
+     "eval_size": 5000, "after_pairs": 50},
 ]
 
 #: the paper tier: App. A.2's classification and App. A.1's regression at CPU scale, eNTK also
@@ -73,19 +73,24 @@ PAPER_RUNS = [
     *[{"name": f"cls p=47, normalized GD (App. A.2), {reading_label(r)}", "reading": r, "p": 47, "width_mult": 8,
        **_A2, "steps": 3000, "n_track": 40, "eval_size": 2000, "after_pairs": 300, "after_every": 3}
       for r in _READINGS],
-    {"name": "reg p=23, GD (App. A.1)", "p": 23, "setting": "regression", "n_rule": "2p^2.25",
-     "optimizer": "gd", "lr": 0.5, "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse", "steps": 50_000,
+    {"name": "reg p=23, GD (App. A.1)", "reading": {}, "p": 23, **_A1, "steps": 50_000,
      "n_track": 40, "eval_size": 2000, "after_pairs": 50, "after_every": 3},
 ]
 
 
 def _run_config(rc: dict[str, Any], seed: int) -> dict[str, Any]:
-    """A row's :class:`regimes.runs.TrackedRunConfig` fields at ``seed``: its reading (if any)
-    sets normalized GD's normalization and the dtype."""
+    """A row's :class:`regimes.runs.TrackedRunConfig` fields at ``seed``. A row of the paper's
+    settings has a ``reading`` (options of :mod:`regimes.settings.mohamadi`; ``{}`` = the defaults):
+    it sets the dtype, normalized GD's normalization, and a regression row's lr and λ∞ (the
+    ``square_loss`` reading of App. A.1's "learning rate 1, regularization 1e-4")."""
     cfg = {k: v for k, v in rc.items() if k not in ("name", "reading")}
     if rc.get("reading") is not None:
         full = resolve_reading(rc["reading"])       # an unknown setting or option fails before any work
-        cfg.update(normalize=full["normalization"], dtype=full["dtype"])
+        cfg["dtype"] = full["dtype"]
+        if cfg.get("optimizer") == "normalized_gd":
+            cfg["normalize"] = full["normalization"]
+        if cfg.get("setting") == "regression":
+            cfg["lr"], cfg["lam_inf"] = regression_step(full["square_loss"])
     return {**cfg, "seed": int(seed)}
 
 

@@ -36,7 +36,7 @@ from regimes import plots
 from regimes.checks.dynamics import gap_verdict
 from regimes.harness import Experiment, RunContext, main
 from regimes.runs import C17B_RUN, TrackedRunConfig, file_params, init_scale_run
-from regimes.settings.mohamadi import reading_label, resolve_reading
+from regimes.settings.mohamadi import reading_label, regression_step, resolve_reading
 from regimes.stats import mean_ci
 
 QUICK = {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN}
@@ -47,9 +47,9 @@ PAPER = {"alphas": [0.25, 0.5, 1.0, 2.0, 4.0], "seeds": [0, 1, 2, 3, 4],
                  "weight_decay": 0.0, "loss": "cross_entropy", "steps": 3000, "track": False, "n_track": 60},
          "readings": [{"normalization": "whole", "dtype": "float32"}, {"normalization": "loss", "dtype": "float64"}]}
 FULL = {"alphas": [0.25, 0.5, 1.0, 2.0], "seeds": [0, 1, 2, 3, 4],
-        "run": {"p": 47, "setting": "regression", "n_rule": "2p^2.25", "optimizer": "gd", "lr": 0.5,
-                "lam_inf": 1e-4, "weight_decay": 0.0, "loss": "mse", "steps": 100_000, "track": False,
-                "n_track": 80}}
+        "run": {"p": 47, "setting": "regression", "n_rule": "2p^2.25", "optimizer": "gd",
+                "weight_decay": 0.0, "loss": "mse", "steps": 100_000, "track": False, "n_track": 80},
+        "readings": [{"square_loss": "half", "dtype": "float32"}]}
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -84,7 +84,11 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         run = dict(c["run"])
         if r is not None:
             full = resolve_reading(r)          # an unknown setting or option fails before any work
-            run.update(normalize=full["normalization"], dtype=full["dtype"])
+            run["dtype"] = full["dtype"]
+            if run["optimizer"] == "normalized_gd":
+                run["normalize"] = full["normalization"]
+            if run.get("setting") == "regression":   # App. A.1's lr 1, λ 1e-4 under the square_loss reading
+                run["lr"], run["lam_inf"] = regression_step(full["square_loss"])
         runs[None if r is None else "-".join(r.values())] = run
     keys = [{"alpha": float(a), "seed": s, "run": run, "device": ctx.device, "reading": name}
             for name, run in runs.items() for a in c["alphas"] for s in c["seeds"]]
