@@ -21,6 +21,12 @@ Verdicts (see ``proofs/measurement.md``) are one of
 * ``OPEN`` — no verdict: the evidence is a single seed, the bound is vacuous at our sizes,
   or the run was not done. The row's measurement says which.
 
+A row whose verdict depends on a *reading* of what the source leaves open (``proofs/measurement.md``,
+"Readings") lists each reading it ran as a ``[[claim.readings]]`` table (``reading``, ``measurement``,
+``verdict``, each verdict of the forms above) and states its overall verdict as ``REPRODUCED ONLY
+UNDER <the readings where it holds>`` or ``NOT REPRODUCED AT p ≤ <P>`` when none does. A row that
+holds or fails alike under every reading tried says which in ``readings_tried``.
+
 Every verdict other than ``OPEN`` needs at least one committed evidence file and at
 least two seeds (``seeds = 0`` marks a deterministic computation, where seeds do not
 apply). :func:`load` enforces this.
@@ -89,6 +95,15 @@ class Claim:
     evidence: tuple[str, ...]
     figure: str
     tier: str = "quick"
+    readings: tuple[tuple[str, str, str], ...] = ()    # (reading, measurement, verdict) per reading run
+    readings_tried: str = ""
+
+    @property
+    def measurement_text(self) -> str:
+        """The measurement with each reading's measurement and verdict after it."""
+        extra = "".join(f" — under {r}: {m} ({v})" for r, m, v in self.readings)
+        tried = f" — readings tried: {self.readings_tried}" if self.readings_tried else ""
+        return self.measurement + extra + tried
 
 
 def _walk(node: Any, path: str, where: str) -> Any:
@@ -149,9 +164,10 @@ def load(path: Path = LEDGER) -> list[Claim]:
         missing = [f for f in _FIELDS if f not in row]
         if missing:
             raise ValueError(f"{where}: missing fields {missing}")
-        unknown = sorted(set(row) - {*_FIELDS, "tier"})
+        optional = ("tier", "readings", "readings_tried")
+        unknown = sorted(set(row) - {*_FIELDS, *optional})
         if unknown:
-            raise ValueError(f"{where}: unknown fields {unknown}; allowed: {[*_FIELDS, 'tier']}")
+            raise ValueError(f"{where}: unknown fields {unknown}; allowed: {[*_FIELDS, *optional]}")
         if row["id"] in seen:
             raise ValueError(f"{where}: duplicate id {row['id']!r}")
         seen.add(row["id"])
@@ -179,8 +195,22 @@ def load(path: Path = LEDGER) -> list[Claim]:
             texts = {k: fill(row[k], tier) for k in ("claim", "source_setting", "our_setting")}
         except (ValueError, FileNotFoundError) as e:
             raise ValueError(f"{where}: {e}") from None
+        readings = []
+        for j, r in enumerate(row.get("readings", [])):
+            if sorted(r) != ["measurement", "reading", "verdict"]:
+                raise ValueError(f"{where}: readings[{j}] needs exactly the fields reading, measurement, verdict")
+            if not _VERDICT.fullmatch(r["verdict"]):
+                raise ValueError(f"{where}: readings[{j}] verdict {r['verdict']!r} is not of the allowed forms")
+            try:
+                readings.append((r["reading"], fill(r["measurement"], tier), r["verdict"]))
+            except (ValueError, FileNotFoundError) as e:
+                raise ValueError(f"{where}: readings[{j}]: {e}") from None
+        if readings and len({v for _, _, v in readings}) > 1 and kind(verdict) not in ("only", "open"):
+            raise ValueError(f"{where}: the readings disagree ({[v for _, _, v in readings]}), so the verdict must "
+                             "be REPRODUCED ONLY UNDER <the readings where it holds> (or OPEN)")
         out.append(Claim(row["id"], row["source"], texts["claim"], texts["source_setting"], texts["our_setting"],
-                         int(row["seeds"]), measurement, verdict, evidence, row["figure"], tier))
+                         int(row["seeds"]), measurement, verdict, evidence, row["figure"], tier,
+                         tuple(readings), row.get("readings_tried", "")))
     return out
 
 
@@ -219,7 +249,7 @@ def render_markdown(rows: list[Claim] | None = None, *, link_root: str = "") -> 
         if c.figure:
             ev += f"; [figure]({link_root}{c.figure})"
         cells = [f"<a id=\"{anchor(c)}\"></a>**{c.source}**: {c.claim}", c.source_setting, c.our_setting,
-                 _seeds(c), c.measurement, f"**{c.verdict}**", ev]
+                 _seeds(c), c.measurement_text, f"**{c.verdict}**", ev]
         body.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
     return head + "\n".join(body) + "\n"
 
@@ -289,7 +319,7 @@ def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None
             ev += "; " + ref(c.figure, "figure")
         out.append(f"<tr id='{anchor(c)}' class='claim-{kind(c.verdict)}'><td><b>{e(c.source)}</b>: {e(c.claim)}</td>"
                    f"<td>{e(c.source_setting)}</td><td>{e(c.our_setting)}</td><td>{_seeds(c)}</td>"
-                   f"<td>{e(c.measurement)}</td><td><b>{e(c.verdict)}</b>"
+                   f"<td>{e(c.measurement_text)}</td><td><b>{e(c.verdict)}</b>"
                    + (f"<br><span class='links'>→ {_report_links(c, report_links)}</span>"
                       if report_links is not None else "")
                    + f"</td><td>{ev}</td></tr>")
@@ -299,7 +329,7 @@ def render_html(rows: list[Claim] | None = None, *, link_root: str | None = None
 
 def _report_links(c: Claim, known: dict[str, set[str]]) -> str:
     """Links from a ledger row to the report's sections: its checks, then its figure's experiment."""
-    text = " ".join((c.claim, c.our_setting, c.measurement))
+    text = " ".join((c.claim, c.our_setting, c.measurement_text))
     ids = [i for i in dict.fromkeys(re.findall(r"\b([CGT]\d+b?)\b", text)) if i in known.get("checks", set())]
     links = [f"<a href='#check-{html.escape(i)}'>{html.escape(i)}</a>" for i in ids]
     name = Path(c.figure).stem if c.figure else ""

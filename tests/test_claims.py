@@ -132,3 +132,23 @@ def test_report_rendering_links_each_row_to_its_checks_and_figure() -> None:
     g1 = out.split("id='claim-gromov-fig1'")[1].split("</tr>")[0]
     assert "href='#check-G1'" in g1
     assert out.count("class='links'") == len(rows)
+
+
+def _with_readings(tmp_path: Path, verdict: str, verdicts: tuple[str, str]) -> Path:
+    path = _write(tmp_path, verdict=verdict)
+    rows = "".join(f'[[claim.readings]]\nreading = "r{i}"\nmeasurement = "m{i} {{checks:checks/C6/result/measured:.1f}}"\n'
+                   f'verdict = "{v}"\n' for i, v in enumerate(verdicts))
+    path.write_text(path.read_text() + rows)
+    return path
+
+
+def test_a_reading_dependent_row_states_each_reading_and_an_only_under_verdict(tmp_path: Path) -> None:
+    both = ("REPRODUCED", "NOT REPRODUCED AT p ≤ 61")
+    (row,) = claims.load(_with_readings(tmp_path, "REPRODUCED ONLY UNDER r0", both))
+    assert [r[0] for r in row.readings] == ["r0", "r1"] and [r[2] for r in row.readings] == list(both)
+    assert "under r0: m0 " in row.measurement_text and "(NOT REPRODUCED AT p ≤ 61)" in row.measurement_text
+    assert "under r1" in claims.render_markdown([row])
+    with pytest.raises(ValueError, match="the readings disagree"):     # a plain verdict would hide the split
+        claims.load(_with_readings(tmp_path, "REPRODUCED", both))
+    with pytest.raises(ValueError, match=r"readings\[1\] verdict"):
+        claims.load(_with_readings(tmp_path, "REPRODUCED ONLY UNDER r0", ("REPRODUCED", "PASS")))
