@@ -136,8 +136,9 @@ def test_report_rendering_links_each_row_to_its_checks_and_figure() -> None:
 
 def _with_readings(tmp_path: Path, verdict: str, verdicts: tuple[str, str]) -> Path:
     path = _write(tmp_path, verdict=verdict)
-    rows = "".join(f'[[claim.readings]]\nreading = "r{i}"\nmeasurement = "m{i} {{checks:checks/C6/result/measured:.1f}}"\n'
-                   f'verdict = "{v}"\n' for i, v in enumerate(verdicts))
+    m = "{{checks:checks/C6/result/measured:.1f}}"
+    rows = "".join(f'[[claim.readings]]\nreading = "r{i}"\nmeasurement = "m{i} {m}"\nverdict = "{v}"\n'
+                   for i, v in enumerate(verdicts))
     path.write_text(path.read_text() + rows)
     return path
 
