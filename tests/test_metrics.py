@@ -12,6 +12,7 @@ import torch
 from regimes.constructions import gromov_solution
 from regimes.metrics import (
     KernelTracker,
+    center_gram,
     circle_score,
     cka,
     cosine_distance,
@@ -80,6 +81,27 @@ def test_centered_distance_is_one_minus_cka_and_ignores_constants() -> None:
     ones = torch.ones(25, 25, dtype=torch.float64)
     assert abs(kernel_distance(K1 + 50 * ones, K2 + 7 * ones, center=True) - (1 - c)) < 1e-9
     assert abs(cka(K1, K1) - 1) < 1e-12
+
+
+def test_a_kernel_constant_up_to_round_off_has_no_centred_direction() -> None:
+    """HKH of c·11ᵀ is exactly 0 in exact arithmetic; the computed means leave residues of a few
+    ulps in most (c, n), which a cosine would turn into a 'distance' of pure round-off. Each such
+    centred Gram is exactly 0, so the centred distance and CKA refuse it, for every c and n tried,
+    and for a float32 Gram at float32's round-off; a genuine rank-one spread of 1e-9 survives."""
+    gen = torch.Generator().manual_seed(0)
+    K2 = _psd(9, 3, 1)
+    for n in (3, 7, 9, 40):
+        for c in torch.rand(25, generator=gen, dtype=torch.float64):
+            K = torch.full((n, n), float(c), dtype=torch.float64)
+            assert bool((center_gram(K) == 0).all())
+            if n == 9:
+                with pytest.raises(ValueError, match="centred, constant"):
+                    kernel_distance(K, K2, center=True)
+    K32 = torch.full((9, 9), 0.3, dtype=torch.float32) + 1e-8 * torch.eye(9)   # float32 round-off of a constant
+    assert bool((center_gram(K32) == 0).all())
+    x = torch.linspace(-1, 1, 9, dtype=torch.float64)
+    spread = torch.full((9, 9), 0.3, dtype=torch.float64) + 1e-9 * torch.outer(x, x)
+    assert torch.allclose(center_gram(spread), 1e-9 * torch.outer(x, x), rtol=0, atol=1e-15)   # ulps of 0.3
 
 
 def test_kernel_change_and_relative_change() -> None:

@@ -59,9 +59,24 @@ def _pair(K1: object, K2: object, names: tuple[str, str], square: bool = False
 
 
 def center_gram(K: torch.Tensor) -> torch.Tensor:
-    """H K H with H = I − 11ᵀ/n: the Gram matrix of the mean-removed features."""
+    """H K H with H = I − 11ᵀ/n: the Gram matrix of the mean-removed features.
+
+    A kernel that is constant up to round-off (all features equal) centres to exactly 0, not to
+    the few-ulp residues the means leave (for a constant c·11ᵀ the computed mean differs from c
+    by up to ~n·eps·|c|, so HKH ≠ 0 in about two thirds of random (c, n)): a centred Gram whose
+    norm is within that bound, ‖HKH‖_F ≤ 4·n·eps·‖K‖_F (eps of the dtype ``K`` was given in), is round-off and has no direction, and
+    every alignment or distance of it is then undefined instead of a number read off round-off.
+
+    >>> K = torch.full((7, 7), 0.7, dtype=torch.float64)
+    >>> bool((center_gram(K) == 0).all())
+    True
+    """
+    given = K.dtype if isinstance(K, torch.Tensor) and K.dtype.is_floating_point else F64
     K = _gram("K", K)
-    return K - K.mean(dim=0, keepdim=True) - K.mean(dim=1, keepdim=True) + K.mean()
+    C = K - K.mean(dim=0, keepdim=True) - K.mean(dim=1, keepdim=True) + K.mean()
+    # the round-off of the precision the Gram was given in (a float32 Gram's entries carry float32's)
+    tol = 4 * K.shape[0] * torch.finfo(given).eps * float(torch.linalg.matrix_norm(K))
+    return torch.zeros_like(C) if float(torch.linalg.matrix_norm(C)) <= tol else C
 
 
 def kernel_change(K_t: torch.Tensor, K_0: torch.Tensor) -> float:
