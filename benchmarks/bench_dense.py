@@ -16,11 +16,14 @@ process, and the table reports the median of each and the ratio of the medians (
 the machine may be shared with other jobs, so absolute times are noisy and the ratio is the
 number to read.
 
+``--sweep``: one data-gradient call of each engine at n = 0.01 … 0.2·p³ for p = 11 … 97, the
+crossover behind ``"auto"``'s rule (:data:`regimes.train.DENSE_MIN_COVER`).
+
 ``--rich``: also time experiment 07's call, ``rich_run(paper_config("regression", 31, steps=2000))``
 (float32 as the paper's reading says; kernel baseline and 50 evaluations included), once with
 ``engine="auto"`` (which picks dense) and once with the auto rule switched off (gather).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_dense.py [--quick] [--rich] [--out FILE]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_dense.py [--quick] [--rich] [--sweep] [--out FILE]
 """
 
 from __future__ import annotations
@@ -87,6 +90,41 @@ def bench_rich(p: int, steps: int) -> dict:
     return {"p": p, "steps": steps, "n": cfg.n, "dtype": cfg.dtype, **out}
 
 
+def sweep(ps: tuple[int, ...] = (11, 23, 47, 97), fracs: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)
+          ) -> list[str]:
+    """The crossover behind :data:`regimes.train.DENSE_MIN_COVER`: one data-gradient call of each
+    engine (median of a few) at n = frac·p³ random triples, h = 4p; lines of the table."""
+    tr = importlib.import_module("regimes.train")
+    lines = ["| p | dtype | n/p³ | n/p² | gather (ms) | dense (ms) | gather / dense |",
+             "|---:|---|---:|---:|---:|---:|---:|"]
+    for p in ps:
+        reps = max(3, 40 // (p // 11 + 1) ** 2)
+        for dtype in (torch.float32, torch.float64):
+            net = QuadraticNet.init(p, 4 * p, seed=0, dtype=dtype)
+            Wt, V, s = net.W.t().contiguous(), net.V.clone(), net.output_scale
+            for frac in fracs:
+                n = max(1, int(frac * p**3))
+                data = sample_split(Task(p, "regression"), n=n, seed=0, replace=True).train
+                b = tr._prepare(data, dtype, Wt.device, False)
+                db = tr._prepare_dense(data, dtype, Wt.device)
+                calls = {"gather": (tr._data_loss_and_grad, (Wt, V, b, "mse", s, 1.0)),
+                         "dense": (tr._dense_regression_loss_and_grad, (Wt, V, db, s))}
+                ts = {}
+                for name, (fn, args) in calls.items():
+                    fn(*args)
+                    runs = []
+                    for _ in range(reps):
+                        t = time.perf_counter()
+                        fn(*args)
+                        runs.append(time.perf_counter() - t)
+                    ts[name] = statistics.median(runs)
+                g, d = ts["gather"], ts["dense"]
+                lines.append(f"| {p} | {str(dtype).removeprefix('torch.')} | {frac} | {n / p**2:.2f} "
+                             f"| {g * 1e3:.2f} | {d * 1e3:.2f} | {g / d:.2f} |")
+                print(lines[-1], flush=True)
+    return lines
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| p | h | n | n/p² | dtype | steps | gather (steps/s) | dense (steps/s) | dense / gather |",
              "|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
@@ -101,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="p = 11, 23 only, fewer steps (smoke test)")
     ap.add_argument("--repeats", type=int, default=3, help="alternating timings per engine (median)")
     ap.add_argument("--rich", action="store_true", help="also time rich_run at p = 31 for 2,000 steps")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also time one gradient call of each engine at n/p³ = 0.01..0.2, p = 11..97 (the auto rule)")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     args = ap.parse_args(argv)
     if args.repeats < 1:
@@ -150,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             "(tests/test_dense_regression.py).",
             "",
         ]
+    if args.sweep:
+        report += ["Crossover sweep (`--sweep`): one data-gradient call per engine, median, h = 4p, n = frac·p³ "
+                   "random triples with replacement:", "", *sweep(), ""]
     text = "\n".join(report)
     print()
     print(text)

@@ -977,9 +977,10 @@ def _check_inputs(net: Model, train: Dataset, test: Dataset | None, config: Trai
 
 
 #: :func:`_resolve_engine`'s rule: ``"auto"`` runs the dense engine when n ≥ DENSE_MIN_COVER · p²
-#: (and h ≥ p, on the CPU). Measured (benchmarks/bench_dense.py and its density sweep, one thread):
-#: the crossover of the two engines' step times is near n = p² at p = 11 … 97 in float32 and
-#: float64, and at n = 2p² the dense one is ≥ 1.8× faster there.
+#: (and h ≥ p, on the CPU). Measured (``benchmarks/bench_dense.py --sweep``, one thread, h = 4p):
+#: the two engines' data-gradient calls cross near n = p² at p = 11, 23, 47, 97 in float32 and
+#: float64 (gather/dense 0.5-1.6 at n/p² ≈ 1), and the dense one is 1.5-4.6× faster at n ≈ 2p²
+#: (n/p² = 1.9-2.4) and more above (6-27× at n = 0.2p³).
 DENSE_MIN_COVER = 2.0
 
 
