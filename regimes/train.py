@@ -58,6 +58,12 @@ equality), and at θ = 0 the subgradient is 0. Unlike "pick the first
 maximiser", this rule commutes with every permutation of the coordinates, so
 λ‖θ‖_∞-regularized training stays permutation-equivariant (Thm 3.3, Cor C.7).
 
+Regression has a second engine (``TrainConfig.engine``): ``"dense"`` computes g for all p³
+triples as matrix products over the p² pairs and masks the loss to the training triples by
+their counts (:func:`_dense_regression_loss_and_grad`), the same function of θ with another
+summation order; ``"auto"`` (the default) picks it where it is faster (:func:`_resolve_engine`:
+on the CPU when n ≥ 2p², e.g. App. A.1's n = 2p^{2.25}).
+
 Any other model trains through the same loop: any :class:`regimes.models.Model`, i.e. an
 object with ``params() -> dict[str, Tensor]``, ``apply(params, x) -> (n, p)`` logits on
 (n, 2) index pairs and ``with_params(params)`` rebuilding a model of the same type (e.g.
@@ -98,6 +104,7 @@ from regimes.store import atomic_write_bytes
 from regimes.tasks import Dataset, clean_pairs, heldout
 
 __all__ = [
+    "ENGINES",
     "LINF_TIES",
     "LOSSES",
     "NORMALIZE",
@@ -116,6 +123,7 @@ OPTIMIZERS = ("gd", "normalized_gd", "sgd", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy")
 NORMALIZE = ("whole", "loss")
 LINF_TIES = ("split", "first")
+ENGINES = ("auto", "gather", "dense")
 
 ApplyFn = Callable[[Params, torch.Tensor], torch.Tensor]
 Callback = Callable[[int, Params, dict], None]
@@ -177,6 +185,12 @@ class TrainConfig:
     linf_ties : the ℓ∞ subgradient where several entries tie for the largest |θ_i|: ``"split"``
         (each gets sign(θ_i)/k, the minimum-norm subgradient) or ``"first"`` (the first in
         memory order, W before V, gets sign(θ_i)).
+    engine : how the quadratic net's data loss and gradient are computed: ``"gather"`` (over the
+        n training points, gathers and scatter-adds), ``"dense"`` (regression only: g for all p³
+        triples as matrix products, the loss masked to the training triples by their counts;
+        see :func:`_dense_regression_loss_and_grad`) or ``"auto"`` (dense where it is measured to
+        be faster, see :func:`_resolve_engine`; else gather). Both are the same function of θ; they
+        differ in summation order only (rounding).
     stop_on_stall : stop training at the first step at which a stall is confirmed (the
         last step of its first ``stall_patience`` stalled steps; with CUDA, the first
         evaluation step or multiple of ``stall_patience`` after that) instead of running
@@ -210,6 +224,7 @@ class TrainConfig:
     stop_on_stall: bool = False
     normalize: str = "whole"
     linf_ties: str = "split"
+    engine: str = "auto"
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` on any out-of-range field; return ``self``."""
@@ -222,6 +237,7 @@ class TrainConfig:
             raise ValueError(f"normalize={self.normalize!r} needs optimizer='normalized_gd' (got "
                              f"{self.optimizer!r}): allowed 'whole' (the default) for other optimizers")
         check_choice("linf_ties", self.linf_ties, LINF_TIES)
+        check_choice("engine", self.engine, ENGINES)
         check_positive("lam_inf", self.lam_inf, allow_zero=True)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_positive("momentum", self.momentum, allow_zero=True)
@@ -288,7 +304,9 @@ class TrainResult:
     :class:`TrainConfig`), ``None`` if there was none (or detection was off);
     ``stall_kind``: ``"frozen"`` (θ_t == θ_{t−1}), ``"cycle2"`` (θ_t == θ_{t−2} ≠ θ_{t−1})
     or ``"zero_loss"``, the kind of the step that confirmed the stall; ``stopped_at``: the
-    last step run when ``stop_on_stall`` ended the run early, else ``None``.
+    last step run when ``stop_on_stall`` ended the run early, else ``None``; ``engine``: the
+    quadratic net's data-gradient engine the run used (``"gather"`` or ``"dense"``, ``config.engine``
+    resolved; ``None`` for a functional model).
     """
 
     net: Model
@@ -302,6 +320,7 @@ class TrainResult:
     stalled_at: int | None = None
     stall_kind: str | None = None
     stopped_at: int | None = None
+    engine: str | None = None
 
 
 # =========================================================================== losses / grads
@@ -530,7 +549,7 @@ def _prepare(data: Dataset, dtype: torch.dtype, device: torch.device, determinis
                   torch.zeros(n, dtype=dtype, device=device))
 
 
-def _buf(b: _Batch, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+def _buf(b: _Batch | _DenseBatch, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     """A workspace tensor reused across steps (fresh multi-MB allocations page-fault on
     every step and cost more than the arithmetic on a CPU)."""
     t = b.ws.get(name)
@@ -613,6 +632,94 @@ def _data_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, b: _Batch, loss: str,
         gWt = _buf(b, "gWt", tuple(Wt.shape), Wt).zero_()
         gWt.index_add_(0, b.cols_a, dz, alpha=2.0)
         gWt.index_add_(0, b.cols_b, dz, alpha=2.0)
+    return L, gWt, gV
+
+
+@dataclass
+class _DenseBatch:
+    """Regression training triples as (p², p) matrices over all p³ triples (a, b, c), row a·p + b,
+    column c: what :func:`_dense_regression_loss_and_grad` masks the dense outputs with.
+
+    ``count``: how many times each triple occurs in the training set (a with-replacement sample
+    counts each copy); ``ybar``: the mean target over its copies (the target itself when they
+    agree, as for p·1(a+b≡c)), 0 where ``count`` is 0; ``const``: Σ over copies of
+    (y − ybar)², the part of n·L no θ can fit (0 when copies agree), in float64; ``n``: the
+    number of training points (copies included).
+    """
+
+    p: int
+    n: int
+    count: torch.Tensor     # (p², p) in the training dtype
+    ybar: torch.Tensor      # (p², p) in the training dtype
+    const: float
+    ws: dict[str, torch.Tensor] = field(default_factory=dict)   # reused workspace buffers
+
+
+def _prepare_dense(data: Dataset, dtype: torch.dtype, device: torch.device) -> _DenseBatch:
+    """The :class:`_DenseBatch` of a regression dataset (counts and mean targets per triple)."""
+    p = data.task.p
+    x = data.x.to(dtype=torch.long)
+    y = data.y.to(dtype=torch.float64)
+    idx = (x[:, 0] * p + x[:, 1]) * p + x[:, 2]
+    cells = p**3
+    count = torch.zeros(cells, dtype=torch.float64, device=idx.device).index_add_(0, idx, torch.ones_like(y))
+    ysum = torch.zeros(cells, dtype=torch.float64, device=idx.device).index_add_(0, idx, y)
+    ymin = torch.full((cells,), math.inf, dtype=torch.float64, device=idx.device).scatter_reduce_(0, idx, y, "amin")
+    ymax = torch.full((cells,), -math.inf, dtype=torch.float64, device=idx.device).scatter_reduce_(0, idx, y, "amax")
+    seen = count > 0
+    # where the copies agree the target is kept exactly (no sum-then-divide rounding)
+    ybar = torch.where(ymin == ymax, ymin, ysum / torch.where(seen, count, torch.ones_like(count)))
+    ybar = torch.where(seen, ybar, torch.zeros_like(ybar))
+    const = float(((y - ybar[idx]) ** 2).sum())
+    shape = (p * p, p)
+    return _DenseBatch(p, int(x.shape[0]), count.reshape(shape).to(device=device, dtype=dtype),
+                       ybar.reshape(shape).to(device=device, dtype=dtype), const)
+
+
+def _dense_regression_loss_and_grad(Wt: torch.Tensor, V: torch.Tensor, db: _DenseBatch, scale: float
+                                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean regression square loss and its gradients (dWᵀ, dV) from all p³ outputs at once.
+
+    The same function of θ as the regression branch of :func:`_data_loss_and_grad`, computed as
+    matrix products over all (a, b) pairs instead of gathers over the n training triples (App.
+    A.1's n = 2p^{2.25} triples cover all p² pairs about 2p^{0.25} times over, so the p² hidden
+    vectors are fewer than the n gathered ones). With ``Wa = Wᵀ[:p]``, ``Wb = Wᵀ[p:]`` (p, h):
+
+    * Z = Wa[a] + Wb[b] for all (a, b) as an outer sum, (p², h); S = Z ⊙ Z;
+    * OUT = scale · S Vᵀ, (p², p): g(a, b, c) for every triple;
+    * with C the (p², p) count matrix and Ȳ the mean targets (:class:`_DenseBatch`),
+      R = OUT − Ȳ, D = C ⊙ R: L = (Σ D ⊙ R + const) / n, which is (1/n) Σ_i (g_i − y_i)²;
+    * with D ← (2·scale/n) D: dV = Dᵀ S (p, h), dZ = 2 Z ⊙ (D V) (p², h), dWa = Σ_b dZ,
+      dWb = Σ_a dZ.
+
+    Cost: three (p², h)·(h, p)-sized products, about 6p³h flops, against the gather engine's
+    O(nh) gathers and scatters. The returned gradients are workspace buffers of ``db`` (valid
+    until its next call). An untrained triple whose output overflows makes the loss NaN
+    (inf·0) where the gather engine would not see it; the shared W makes the trained outputs
+    overflow at the same time in practice.
+    """
+    p, h = V.shape
+    n = db.n
+    Z = _buf(db, "Z", (p * p, h), Wt)
+    torch.add(Wt[:p, None, :], Wt[None, p:, :], out=Z.view(p, p, h))   # row a·p + b: Wa[a] + Wb[b]
+    S = torch.mul(Z, Z, out=_buf(db, "S", (p * p, h), Wt))
+    R = torch.mm(S, V.t(), out=_buf(db, "R", (p * p, p), Wt))
+    if scale != 1.0:
+        R.mul_(scale)
+    R.sub_(db.ybar)
+    D = torch.mul(R, db.count, out=_buf(db, "D", (p * p, p), Wt))
+    L = torch.dot(D.view(-1), R.view(-1))
+    if db.const:
+        L = L + db.const
+    L = L / n
+    D.mul_(2.0 * scale / n)                                  # dL/dOUT_raw
+    gV = torch.mm(D.t(), S, out=_buf(db, "gV", (p, h), Wt))
+    dZ = torch.mm(D, V, out=S).mul_(Z)                       # (D V) ⊙ Z (×2 below); S is spent
+    gWt = _buf(db, "gWt", (2 * p, h), Wt)
+    dZ3 = dZ.view(p, p, h)
+    torch.sum(dZ3, dim=1, out=gWt[:p])
+    torch.sum(dZ3, dim=0, out=gWt[p:])
+    gWt.mul_(2.0)
     return L, gWt, gV
 
 
@@ -842,6 +949,9 @@ def _check_inputs(net: Model, train: Dataset, test: Dataset | None, config: Trai
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
     if _is_functional(net):
+        if config.engine == "dense":
+            raise ValueError(f"engine='dense' is not allowed for {type(net).__name__}: the dense engine is the "
+                             "QuadraticNet's regression path (allowed: 'auto' or 'gather')")
         _check_functional(net, train, test, config)
         return
     if not isinstance(net, QuadraticNet):
@@ -861,6 +971,34 @@ def _check_inputs(net: Model, train: Dataset, test: Dataset | None, config: Trai
     if task.p != net.p:
         raise ValueError(f"net has p={net.p} but train.task has p={task.p}")
     _check_common(train, test, config)
+    if config.engine == "dense" and task.setting != "regression":
+        raise ValueError(f"engine='dense' is not allowed for train.task.setting={task.setting!r}: the dense "
+                         "engine computes regression outputs g(a, b, c) (allowed: 'auto' or 'gather')")
+
+
+#: :func:`_resolve_engine`'s rule: ``"auto"`` runs the dense engine when n ≥ DENSE_MIN_COVER · p²
+#: (and h ≥ p, on the CPU). Measured (``benchmarks/bench_dense.py --sweep``, one thread, h = 4p):
+#: the two engines' data-gradient calls cross near n = p² at p = 11, 23, 47, 97 in float32 and
+#: float64 (gather/dense 0.5-1.6 at n/p² ≈ 1), and the dense one is 1.5-4.6× faster at n ≈ 2p²
+#: (n/p² = 1.9-2.4) and more above (6-27× at n = 0.2p³).
+DENSE_MIN_COVER = 2.0
+
+
+def _resolve_engine(config: TrainConfig, net: Any, train: Dataset, device: torch.device) -> str:
+    """The engine a run uses: ``config.engine`` unless it is ``"auto"``, which picks ``"dense"``
+    for regression on the quadratic net on the CPU when n ≥ 2p² (training triples cover the p²
+    pairs at least twice on average; App. A.1's n = 2p^{2.25} always does, n/p² = 2p^{1/4}) and
+    h ≥ p (the dense engine's (p², p) matrices are then no larger than its (p², h) ones, and its
+    memory no more than the gather engine's (n, h) buffers), else ``"gather"``. The crossover was
+    measured on the CPU only; on CUDA ``"auto"`` keeps the gather engine's deterministic one-hot
+    path (``engine="dense"`` runs there too).
+    """
+    if config.engine != "auto":
+        return config.engine
+    if not isinstance(net, QuadraticNet) or train.task.setting != "regression" or device.type != "cpu":
+        return "gather"
+    p, h, n = train.task.p, net.W.shape[0], len(train)
+    return "dense" if n >= DENSE_MIN_COVER * p * p and h >= p else "gather"
 
 
 def _check_functional(net: Any, train: Dataset, test: Dataset | None, config: TrainConfig) -> None:
@@ -923,7 +1061,7 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any
     old = dict(state["config"])
     new = config.as_dict()
     ignore = {"steps", "eval_every", "eval_steps", "checkpoint_every", "check_finite_every", "stall_patience",
-              "stop_on_stall"}
+              "stop_on_stall", "engine"}   # engine: compared as resolved, below
     diff = sorted(k for k in new if k not in ignore and old.get(k) != new[k])
     if diff:
         raise ValueError(f"checkpoint {path} was written with a different config: fields {diff} differ "
@@ -933,6 +1071,11 @@ def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any
                 or state["output_scale"] != net.output_scale:
             shape = tuple(state["W"].shape) if "W" in state else "(a functional model)"
             raise ValueError(f"checkpoint {path} holds a net of shape W{shape}, not W{tuple(net.W.shape)}")
+        used = state.get("engine", "gather")    # checkpoints from before the dense engine: gather
+        if config.engine not in ("auto", used):
+            raise ValueError(f"checkpoint {path} was computed with engine={used!r}, config has "
+                             f"engine={config.engine!r}: the resumed run would not reproduce the uninterrupted "
+                             f"one bit for bit (allowed: 'auto', which follows the checkpoint, or {used!r})")
         dtype = net.dtype
     else:
         mine = {k: tuple(v.shape) for k, v in net.params().items()}
@@ -1095,13 +1238,22 @@ def _quadratic_backend(net: QuadraticNet, train: Dataset, ev_tr: _EvalSet, ev_te
     elementwise, so layout-agnostic."""
     scale = net.output_scale
     P = {"W": net.W.detach().to(dev).t().contiguous(), "V": net.V.detach().to(dev).clone()}
-    batch = _prepare(train, net.dtype, dev, deterministic_mm=dev.type == "cuda")
+    engine = _resolve_engine(config, net, train, dev)
     # the loss-only reading of normalized GD needs only the direction: keep it representable
     shift = config.optimizer == "normalized_gd" and config.normalize == "loss" and config.loss == "cross_entropy"
+    if engine == "dense":   # regression only (_check_inputs): mse, never shifted
+        dense = _prepare_dense(train, net.dtype, dev)
 
-    def loss_and_grad(shifted: bool = shift) -> tuple[torch.Tensor, Params]:
-        L, gWt, gV = _data_loss_and_grad(P["W"], P["V"], batch, config.loss, scale, config.target_scale, shifted)
-        return L, {"W": gWt, "V": gV}
+        def loss_and_grad(shifted: bool = shift) -> tuple[torch.Tensor, Params]:
+            L, gWt, gV = _dense_regression_loss_and_grad(P["W"], P["V"], dense, scale)
+            return L, {"W": gWt, "V": gV}
+    else:
+        batch = _prepare(train, net.dtype, dev, deterministic_mm=dev.type == "cuda")
+
+        def loss_and_grad(shifted: bool = shift) -> tuple[torch.Tensor, Params]:
+            L, gWt, gV = _data_loss_and_grad(P["W"], P["V"], batch, config.loss, scale, config.target_scale,
+                                             shifted)
+            return L, {"W": gWt, "V": gV}
 
     return _Backend(
         P=P, loss_and_grad=loss_and_grad,
@@ -1109,7 +1261,7 @@ def _quadratic_backend(net: QuadraticNet, train: Dataset, ev_tr: _EvalSet, ev_te
         state_layout=_layout,
         record=lambda prm: _record(prm, ev_tr, ev_te, config, scale),
         make_net=lambda prm: QuadraticNet(prm["W"], prm["V"], output_scale=scale),
-        ckpt=lambda prm: {"W": prm["W"].cpu(), "V": prm["V"].cpu(), "output_scale": scale},
+        ckpt=lambda prm: {"W": prm["W"].cpu(), "V": prm["V"].cpu(), "output_scale": scale, "engine": engine},
         from_ckpt=lambda saved: {"W": saved["W"].to(dev).t().contiguous(), "V": saved["V"].to(dev).clone()},
         dtype=net.dtype)
 
@@ -1238,8 +1390,14 @@ def train(
         raise ValueError(f"device={device!r} requested but CUDA is not available")
     ev_tr = _eval_set(train, dev)
     ev_te = None if test is None else _eval_set(test, dev, train)
+    ckpt_path = None if checkpoint is None else Path(checkpoint)
+    saved = None if ckpt_path is None else _load_checkpoint(ckpt_path, config, net)
+    be_config = config
+    if quadratic and saved is not None and config.engine == "auto" and train.task.setting == "regression":
+        # a resumed run keeps the engine its checkpoint was computed with (a bit-for-bit resume)
+        be_config = dataclasses.replace(config, engine=saved.get("engine", "gather"))
     make = _quadratic_backend if quadratic else _functional_backend
-    be = make(net, train, ev_tr, ev_te, config, dev)
+    be = make(net, train, ev_tr, ev_te, be_config, dev)
     P = be.P
     dtype = be.dtype
     opt = config.optimizer
@@ -1248,9 +1406,7 @@ def train(
     history: dict[str, list] = {"step": []}
     start = 0
     resumed_from = None
-    ckpt_path = None if checkpoint is None else Path(checkpoint)
     if ckpt_path is not None:
-        saved = _load_checkpoint(ckpt_path, config, net)
         if saved is not None:
             start = resumed_from = int(saved["step"])
             for k, v in be.from_ckpt(saved).items():
@@ -1384,5 +1540,6 @@ def train(
         mon.sync(last)
         stalled_at, stall_kind = mon.first, mon.kind
         final["stalled_at"] = stalled_at
+    engine = _resolve_engine(be_config, net, train, dev) if quadratic else None
     return TrainResult(out_net, history, final, config, wall, n_steps / wall if wall > 0 else float("nan"),
-                       resumed_from, state, stalled_at, stall_kind, stopped_at)
+                       resumed_from, state, stalled_at, stall_kind, stopped_at, engine)
