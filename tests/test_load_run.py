@@ -193,7 +193,7 @@ def test_typed_run_configs_refuse_unknown_keys() -> None:
     with pytest.raises(ValueError, match=r"'hiden' is not a MLPRunConfig field"):
         mlp_run({"hiden": 8})
     assert TrackedRunConfig.from_dict({"lr": 0.5}).lr == 0.5 and TrackedRunConfig().steps == 4000
-    assert len(TrackedRunConfig().as_dict()) == 25 and MLPRunConfig.from_dict({}).p == 53
+    assert len(TrackedRunConfig().as_dict()) == 26 and MLPRunConfig.from_dict({}).p == 53
 
 
 def test_stored_parameters_are_float32(exp12) -> None:
