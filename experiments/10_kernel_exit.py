@@ -78,6 +78,19 @@ PAPER_RUNS = [
 ]
 
 
+def _reading_keys(cfg: dict[str, Any]) -> tuple[str, ...]:
+    """The run-config keys a row's reading sets (so the row may not set them itself)."""
+    return ("dtype", *(("normalize",) if cfg.get("optimizer") == "normalized_gd" else ()),
+            *(("lr", "lam_inf") if cfg.get("setting") == "regression" else ()))
+
+
+def _refuse_reading_keys(rc: dict[str, Any], cfg: dict[str, Any]) -> None:
+    both = [k for k in _reading_keys(cfg) if k in cfg]
+    if both:
+        raise ValueError(f"run {rc.get('name')!r} sets {both} and has a reading, which sets them: change the "
+                         f"reading (e.g. --set runs.N.reading.square_loss=plain or .dtype=float64) instead")
+
+
 def _run_config(rc: dict[str, Any], seed: int) -> dict[str, Any]:
     """A row's :class:`regimes.runs.TrackedRunConfig` fields at ``seed``. A row of the paper's
     settings has a ``reading`` (options of :mod:`regimes.settings.mohamadi`; ``{}`` = the defaults):
@@ -86,6 +99,7 @@ def _run_config(rc: dict[str, Any], seed: int) -> dict[str, Any]:
     cfg = {k: v for k, v in rc.items() if k not in ("name", "reading")}
     if rc.get("reading") is not None:
         full = resolve_reading(rc["reading"])       # an unknown setting or option fails before any work
+        _refuse_reading_keys(rc, cfg)
         cfg["dtype"] = full["dtype"]
         if cfg.get("optimizer") == "normalized_gd":
             cfg["normalize"] = full["normalization"]

@@ -84,6 +84,10 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         run = dict(c["run"])
         if r is not None:
             full = resolve_reading(r)          # an unknown setting or option fails before any work
+            set_by_reading = ("dtype", "normalize", *(("lr", "lam_inf") if run.get("setting") == "regression" else ()))
+            both = [k for k in set_by_reading if k in run]
+            if both:
+                raise ValueError(f"run sets {both}, which the readings set: change the readings instead")
             run["dtype"] = full["dtype"]
             if run["optimizer"] == "normalized_gd":
                 run["normalize"] = full["normalization"]

@@ -34,7 +34,7 @@ def fake_grid(monkeypatch: pytest.MonkeyPatch):
     return install
 
 
-@pytest.mark.parametrize("cid", ["C16", "C16L"])
+@pytest.mark.parametrize("cid", ["C16", "C16b"])
 def test_c16_verdicts_on_hand_made_runs(fake_grid, cid: str) -> None:
     ps, seeds = [17, 23, 31], [0, 1, 2]
     good = dict(train_acc=1.0, heldout_acc=0.99, kernel_heldout_acc=0.1, theta_inf=1.0,
@@ -54,7 +54,7 @@ def test_c16_verdicts_on_hand_made_runs(fake_grid, cid: str) -> None:
 
 
 def test_each_c16_runs_under_its_own_reading(monkeypatch: pytest.MonkeyPatch) -> None:
-    """C16 and C16L differ only in the reading of eq. A.1 they train under, and each records it."""
+    """C16 and C16b differ only in the reading of eq. A.1 they train under, and each records it."""
     seen = {}
 
     def grid(setting, ps, seeds, steps, reading=None, **kw):
@@ -63,7 +63,7 @@ def test_each_c16_runs_under_its_own_reading(monkeypatch: pytest.MonkeyPatch) ->
                      norm_margin=lambda p, s: 0.3 * p)
 
     monkeypatch.setattr(scale, "rich_grid", grid)
-    a, b = run_check("C16"), run_check("C16L")
+    a, b = run_check("C16"), run_check("C16b")
     assert seen == {0: {"normalization": "whole", "dtype": "float32"}, 1: {"normalization": "loss", "dtype": "float64"}}
     assert (a.details["reading"]["normalization"], b.details["reading"]["normalization"]) == ("whole", "loss")
 
@@ -116,7 +116,7 @@ def test_rich_run_scores_only_held_out_points() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cid", ["C15", "C16", "C16L"])
+@pytest.mark.parametrize("cid", ["C15", "C16", "C16b"])
 def test_quick_checks_give_a_real_verdict(cid: str) -> None:
     r = run_check(cid)
     assert r.verdict in ("PASS", "FAIL", "INCONCLUSIVE")

@@ -195,12 +195,15 @@ def test_set_reaches_lists_json_rows_and_schema_fields(capsys, tmp_path):
     (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--set", 'settings.paper={"lam_inf":1e-3,"lr":0.1}', *o)[1])
     assert c["settings"]["paper"] == {"lam_inf": 1e-3, "lr": 0.1}
     # a row of a list of sub-configs, and a dataclass field the tier does not spell out, by short key
-    (c,) = _printed(_cli(capsys, "run", "10", "--set", "runs.2.lam_inf=1e-3", *o)[1])
-    assert c["runs"][2]["lam_inf"] == 1e-3 and c["runs"][1] == EXPS["10"].quick["runs"][1]
+    (c,) = _printed(_cli(capsys, "run", "10", "--set", "runs.1.lam_inf=1e-3", *o)[1])
+    assert c["runs"][1]["lam_inf"] == 1e-3 and c["runs"][2] == EXPS["10"].quick["runs"][2]
     (c,) = _printed(_cli(capsys, "run", "13", "--set", "lam_inf=1e-3", *o)[1])
     assert c["run"]["lam_inf"] == 1e-3 and c["run"]["p"] == EXPS["13"].quick["run"]["p"]
-    rc, _, err = _cli(capsys, "run", "10", "--set", "lam_inf=1e-3", *o)
-    assert rc == 2 and "runs.0.lam_inf" in err and "runs.2.lam_inf" in err
+    rc, _, err = _cli(capsys, "run", "10", "--set", "steps=10", *o)
+    assert rc == 2 and "runs.0.steps" in err and "runs.2.steps" in err
+    # a key a row's reading sets is refused on that row, before any work: the reading is what to change
+    rc, _, err = _cli(capsys, "run", "10", "--set", "runs.2.lam_inf=1e-3", "--out", str(tmp_path / "r"))
+    assert rc == 2 and "has a reading, which sets them" in err and not (tmp_path / "r" / "results").exists()
 
 
 # ----------------------------------------------------------------------------- seeds, --force, publish

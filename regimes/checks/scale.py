@@ -15,10 +15,10 @@ with a cluster bootstrap over seeds (:func:`regimes.stats.fit_exponent`).
   otherwise (within the stated step budget). Reported beside it: ‖θ‖∞'s exponent in p
   (Fig 3: flat) and the eNTK-at-init kernel baseline's held-out ℓ2 ratio (Thm 3.4 says it
   stays near 1 at these n).
-* **C16** and **C16L** (Fig 4: normalized GD, lr 10, λ∞ = 1e-20, cross-entropy, h = 8p,
+* **C16** and **C16b** (Fig 4: normalized GD, lr 10, λ∞ = 1e-20, cross-entropy, h = 8p,
   n = 2p^{5/3}), one per reading of eq. A.1 that changes the verdict
   (:mod:`regimes.settings.mohamadi`): C16 normalizes the whole gradient in float32 (the
-  suite's reading before readings were named), C16L the loss gradient alone in float64 (the
+  suite's reading before readings were named), C16b the loss gradient alone in float64 (the
   penalty's subgradient outside; underflow-free). Each:
   INCONCLUSIVE if some run does not fit its training set (train accuracy < 1: no positive
   margin, Thm 4.5 does not apply). Otherwise PASS when all of
@@ -38,7 +38,7 @@ import numpy as np
 
 from regimes.checks import CheckResult, register
 
-__all__ = ["C15_GRID", "C16_GRID", "C16_READINGS", "c15", "c16", "c16l", "rich_grid"]
+__all__ = ["C15_GRID", "C16_GRID", "C16_READINGS", "c15", "c16", "c16b", "rich_grid"]
 
 #: (p values, seeds, steps) per mode.
 C15_GRID = {"quick": {"ps": [7, 11, 13], "seeds": [0, 1, 2], "steps": 5000},
@@ -49,7 +49,7 @@ C16_GRID = {"quick": {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000},
 
 #: the reading of eq. A.1 each classification check runs under
 C16_READINGS = {"C16": {"normalization": "whole", "dtype": "float32"},
-                "C16L": {"normalization": "loss", "dtype": "float64"}}
+                "C16b": {"normalization": "loss", "dtype": "float64"}}
 
 
 def rich_grid(setting: str, ps: list[int], seeds: list[int], steps: int, reading: dict[str, str] | None = None,
@@ -143,8 +143,8 @@ def c16(quick: bool = True) -> CheckResult:
     return _c16("C16", quick)
 
 
-@register("C16L", theorem="Thm 4.5, 4.6 (Fig 4)", test="tests/test_scale_checks.py",
+@register("C16b", theorem="Thm 4.5, 4.6 (Fig 4)", test="tests/test_scale_checks.py",
           statement=_C16_STATEMENT.format(reading="loss-only normalization, float64"))
-def c16l(quick: bool = True) -> CheckResult:
+def c16b(quick: bool = True) -> CheckResult:
     """C16 over :data:`C16_GRID` under the loss-only reading in float64 (module docstring)."""
-    return _c16("C16L", quick)
+    return _c16("C16b", quick)
