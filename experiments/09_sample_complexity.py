@@ -541,8 +541,8 @@ def _fmt_fit(e: dict[str, Any]) -> str:
     if e["estimate"] is None:
         return "no fit (censored)"
     if e["low"] is None:
-        return f"p^{e['estimate']:.2f} (no CI)"
-    return f"p^{e['estimate']:.2f} [{e['low']:.2f}, {e['high']:.2f}]"
+        return f"$p^{{{e['estimate']:.2f}}}$ (no CI)"
+    return f"$p^{{{e['estimate']:.2f}}}$ [{e['low']:.2f}, {e['high']:.2f}]"
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
@@ -580,7 +580,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                     [r["floor"] if r[name]["status"] == "floor" else r["ceiling"] for r in cz],
                     "^", ms=5, mfc="none", color=col[meth], alpha=0.8)
             e = m["exponents"][meth][name]
-            label = f"{lab[meth]}: n* ∝ {_fmt_fit(e)}; censored {m['n_censored'][meth][name]}/{len(rows)}"
+            label = f"{lab[meth]}: $n^* \\propto$ {_fmt_fit(e)}; censored {m['n_censored'][meth][name]}/{len(rows)}"
             if e["estimate"] is not None:
                 ax.plot(pp, np.exp(e["intercept"]) * pp ** e["estimate"], color=col[meth], label=label)
             else:
@@ -606,7 +606,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                     axf.annotate(str(k), (x_, 1.0), textcoords="offset points", xytext=(0, 5), fontsize=6,
                                  ha="center", color=col[meth])
         ax.plot(pp, pp**2, color="black", lw=0.8, ls=":", label="p² (all pairs)")
-        ax.plot(pp, 2 * pp ** (5 / 3), color="0.5", lw=0.8, ls="--", label="2p^(5/3) (Thm 4.5's rate)")
+        ax.plot(pp, 2 * pp ** (5 / 3), color="0.5", lw=0.8, ls="--", label="$2p^{5/3}$ (Thm 4.5's rate)")
         for a in (ax, axf):
             a.set_xscale("log")
             a.set_xticks(ps, [str(p) for p in ps])
@@ -659,9 +659,9 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
         f"training pairs, by p: {fit_txt}. Kernel: ridgeless first-logit eNTK at init ⊗ I, prior f0, target "
         "e_y. Held-out = pairs not in the training set; ℓ2 ratio = Σ‖f̂ − e_y‖² / Σ‖e_y‖² over them "
         "(nets: f̂ = softmax). n* by "
-        f"bisection (resolution {c['rel_resolution']:.0%}) over [p^{c['lo_exp']}, p² − {kp}] "
+        f"bisection (resolution {c['rel_resolution']:.0%}) over [$p^{{{c['lo_exp']}}}$, $p^2 - {kp}$] "
         f"(held-out set at the ceiling: {kp} pairs). Censored (open ▲, excluded from the "
-        "fits): never met by the ceiling, met only at it, or already at the floor. Exponents n* ∝ p^β "
+        "fits): never met by the ceiling, met only at it, or already at the floor. Exponents $n^* \\propto p^\\beta$ "
         f"[{c['confidence']:.0%} cluster-bootstrap CI over seeds] (censored points of {len(ps) * c['seeds']}): "
         f"{table}.{kc_txt}"
         f"{ref_txt} Theory: kernel 2 (Thm 4.3), ℓ∞-regularised and max-ℓ∞-margin nets ≤ 5/3 up to logs "

@@ -182,12 +182,14 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
         ax.set_xlabel("step")
         ax.set_ylabel("accuracy")
         ax2 = ax.twinx()
-        for key, col, lab in (("ntk_rel_change_train", 1, "‖Θ̂ₜ−Θ̂₀‖/‖Θ̂₀‖"), ("ntk_dist_train", 3, "S(t,0)")):
+        for key, col, lab in (("ntk_rel_change_train", 1, r"$\|\hat\Theta_t-\hat\Theta_0\|/\|\hat\Theta_0\|$"),
+                                ("ntk_dist_train", 3, "$S(t,0)$")):
             v = arrays.get(f"run{i}_{key}")
             if v is not None:
                 ok = np.isfinite(v) & (v > 0) & (s > 0)   # S(0, 0) = 0 by definition
                 ax2.plot(x[ok], v[ok], color=plots.COLORS[col], lw=1.2, label=lab)
         ax2.set_yscale("log")
+        ax2.set_xlabel("step")   # the twin shares the x axis; named so every panel's axes are
         ax2.set_ylabel("kernel movement (train set)")
         ax2.grid(False)
         for t, name, ls in ((run["t_mem"], "t_mem", ":"), (run["t_exit"], "t_exit", "-."),
@@ -201,12 +203,15 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
             h2, l2 = ax2.get_legend_handles_labels()
             ax.legend(h1 + h2, l1 + l2, loc="center left", fontsize=6)
     c17 = result["metrics"]["C17"]
-    verdicts = "; ".join(f"{k}: {v}" for k, v in c17["per_run"].items())
+    verdicts = "; ".join(
+        f"{k}: met in {sum(v is True for v in vs)} of {len(vs)} seeds"
+        + (f", never fit or generalized in {sum(v is None for v in vs)}" if any(v is None for v in vs) else "")
+        for k, vs in c17["per_run"].items())
     times = "; ".join(f"{r['name']}: t_mem {plots.ci_text(r['summary']['t_mem'], '.0f')}, "
                       f"t_grok {plots.ci_text(r['summary']['t_grok'], '.0f')}" for r in runs)
     plots.save(fig, path, caption=(
-        f"Curves: the first seed. Over seeds {runs[0]['seeds']} (mean [95% CI]): {times}. "
-        f"C17 ({c17['statement']}) per run and seed — {verdicts} (None: never fit or generalised)."))
+        f"Curves: the first seed. Over seeds {', '.join(map(str, runs[0]['seeds']))} (mean [95% CI]): {times}. "
+        f"C17 ({c17['statement']}): {verdicts}."))
 
 
 EXPERIMENT = Experiment(
