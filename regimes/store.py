@@ -35,6 +35,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +51,7 @@ Arrays = dict[str, np.ndarray]
 __all__ = [
     "PACKAGE_DIR", "PRESENTATION_MODULES", "REPO_ROOT", "Arrays", "atomic_write_bytes", "atomic_write_json",
     "atomic_write_npz", "config_hash", "fn_fingerprint", "git_revision", "hashable", "jsonable",
-    "library_fingerprint", "load_npz", "machine", "read_complete", "source_file", "versions",
+    "library_fingerprint", "load_npz", "load_torch_state", "machine", "read_complete", "source_file", "versions",
 ]
 
 
@@ -113,6 +114,46 @@ def load_npz(path: Path) -> Arrays:
     """Every array of an ``.npz`` loaded into memory (no pickles)."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def load_torch_state(path: Path, *, what: str = "checkpoint", keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A state dict saved with ``torch.save`` (a training checkpoint), loaded safely.
+
+    Loads with ``weights_only=True``: tensors and plain containers only, so a crafted
+    file whose pickle would run code (a ``__reduce__`` payload) is refused, never executed.
+    Anything that is not such a dict holding every name in ``keys`` (an empty, truncated or
+    zeroed file, JSON, a foreign pickle, a folder) raises one ``ValueError`` that names the
+    file and the fix, instead of the half-dozen raw errors ``torch.load`` gives.
+
+    >>> import tempfile, torch
+    >>> f = Path(tempfile.mkdtemp()) / "ck.pt"; _ = f.write_bytes(b"")
+    >>> load_torch_state(f)
+    Traceback (most recent call last):
+    ...
+    ValueError: checkpoint ... is not a readable checkpoint (...): delete it to start over
+    """
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    fix = "delete it to start over"
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder, not a checkpoint file: give a file path, or "
+                         f"move the folder away to start over")
+    try:
+        with warnings.catch_warnings():   # "pickle protocol 4" on a foreign pickle: refused below anyway
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, TypeError, ValueError,
+            AttributeError, IndexError, UnicodeDecodeError, zipfile.BadZipFile) as e:
+        msg = " ".join(str(e).split())[:160]
+        raise ValueError(f"{what} {path} is not a readable {what} ({type(e).__name__}: {msg}): {fix}") from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if not isinstance(state, dict) or missing:
+        found = type(state).__name__ if not isinstance(state, dict) else f"a dict without {missing}"
+        raise ValueError(f"{what} {path} is not a {what} of this suite (it holds {found}): {fix}")
+    return state
 
 
 def read_complete(jpath: Path, npath: Path) -> tuple[dict[str, Any], Arrays] | None:
