@@ -133,3 +133,80 @@ def test_no_unsafe_load_left_in_the_package() -> None:
             if f.name != "sweep.py":   # cloudpickle.loads of the caller's own point function
                 bad.append(str(f))
     assert not bad, bad
+
+
+# ------------------------------------------------------------------ orphans
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for a reaper counts as dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (from /proc's parent links)."""
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int(d.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d.name))
+    out, todo = set(), [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            if k not in out:
+                out.add(k)
+                todo.append(k)
+    return {k for k in out if _alive(k)}
+
+
+def _wait_for(cond, timeout: float, step: float = 0.05):
+    import time
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_kill_9_leaves_no_worker_behind(tmp_path: Path) -> None:
+    """Before: after ``kill -9`` of a ``--jobs 2`` run, the two spawned workers and the
+    resource tracker were re-parented to PID 1 and slept on, holding ~270 MB each."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "regimes.sweep", "demo", "--cache", str(tmp_path / "c"),
+                             "--points", "8", "--jobs", "2", "--sleep", "30"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kids: set[int] | None = set()
+    try:
+        # both workers up (and the resource tracker): at least three descendants
+        def up() -> set[int] | None:
+            d = _descendants(proc.pid)
+            return d if len(d) >= 3 else None
+
+        kids = _wait_for(up, 60)
+        assert kids and len(kids) >= 3, f"workers never started: {kids}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        left = _wait_for(lambda: not {k for k in kids if _alive(k)}, 10)
+        assert left, f"still alive 10 s after the parent's kill -9: {[k for k in kids if _alive(k)]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for k in kids or ():
+            if _alive(k):
+                os.kill(k, 9)
