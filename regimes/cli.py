@@ -332,10 +332,13 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
                   flush=True)
 
     try:
-        entries = runner.run_checks(checks, quick=quick, on_result=tick)
+        entries = runner.run_checks(checks, quick=quick, on_result=tick, out=out)  # stored as each finishes
     finally:
         bar.close()
-    runner.save_checks(out, entries)
+    resumed = sum(bool(e.get("resumed")) for e in entries)
+    if resumed and not quiet:
+        print(f"resumed an interrupted run: {resumed} verdict(s) kept from it, "
+              f"{len(entries) - resumed} run now", file=sys.stderr)
     if as_json:
         print(json.dumps(entries, indent=2))
         return entries
@@ -399,8 +402,7 @@ def _build_report(out: Path, exps: list[harness.Experiment], checks: list[Any], 
 
         bar = tqdm(total=len(missing), desc="checks", disable=_bars_off(quiet), leave=False)
         try:
-            runner.save_checks(out, runner.run_checks(missing, quick=True,
-                                                      on_result=lambda _e: bar.update(1)))
+            runner.run_checks(missing, quick=True, on_result=lambda _e: bar.update(1), out=out)
         finally:
             bar.close()
     return report.build(out, exps, checks)

@@ -654,7 +654,11 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
                                              ("config_hash", "git_revision", "wall_time_s", "finished_at", "host")}
         manifest["experiments"][exp.name]["seed"] = result["config"].get("seed")
     if checks_src.exists():
-        checks = json.loads(checks_src.read_text())
+        try:
+            checks = json.loads(checks_src.read_text())
+        except ValueError as e:
+            raise ValueError(f"the stored verdicts {checks_src} are corrupt ({e}): rerun `regimes check` after "
+                             "deleting or moving the file") from None
         atomic_write_json(to / "checks.json", checks)
         manifest["checks"] = {e["id"]: {"verdict": e.get("verdict"), "mode": e.get("mode"), "wall_s": e.get("wall_s"),
                                         "git_revision": e.get("git_revision")}

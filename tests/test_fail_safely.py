@@ -210,3 +210,75 @@ def test_kill_9_leaves_no_worker_behind(tmp_path: Path) -> None:
         for k in kids or ():
             if _alive(k):
                 os.kill(k, 9)
+
+
+# ------------------------------------------------------------------ verdicts kept as they finish
+def _counted_checks(calls: list[str], interrupt_at: str | None = None):
+    import regimes.checks as rc
+    from regimes.checks import Check, CheckResult
+
+    def make(cid: str, measured: float):
+        def fn(quick: bool = True) -> CheckResult:
+            calls.append(cid)
+            if cid == interrupt_at:
+                raise KeyboardInterrupt
+            return CheckResult(cid, f"Thm {cid}", measured, 1.0, "<=", measured <= 1.0)
+        return Check(cid, f"Thm {cid}", f"claim {cid}", "tests/test_t.py", fn)
+
+    return rc, [make(f"K{i}", 0.1 * i) for i in range(1, 6)]
+
+
+def _invoke(argv: list[str], capsys) -> tuple[int, str, str]:
+    from regimes.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = int(e.code or 0)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_interrupted_check_keeps_finished_verdicts_and_resumes(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Before: Ctrl-C after 7 finished checks exited 130 with no results/checks.json at all."""
+    calls: list[str] = []
+    rc, checks = _counted_checks(calls, interrupt_at="K4")
+    monkeypatch.setattr(rc, "all_checks", lambda: checks)
+    out = tmp_path / "out"
+    code, _, err = _invoke(["check", "--out", str(out)], capsys)
+    assert code == 130 and calls == ["K1", "K2", "K3", "K4"]
+    stored = json.loads((out / "results" / "checks.json").read_text())
+    assert [e["id"] for e in stored["checks"]] == ["K1", "K2", "K3"]
+    # the rerun resumes: K1-K3 are not run again, K4 and K5 are
+    calls.clear()
+    rc2, checks2 = _counted_checks(calls)
+    monkeypatch.setattr(rc2, "all_checks", lambda: checks2)
+    code, text, err = _invoke(["check", "--out", str(out)], capsys)
+    assert code == 0 and calls == ["K4", "K5"], (calls, err)
+    assert "resumed" in err
+    rows = [ln.split()[0] for ln in text.splitlines()[2:7]]
+    assert rows == ["K1", "K2", "K3", "K4", "K5"]
+    stored = json.loads((out / "results" / "checks.json").read_text())
+    assert sorted(e["id"] for e in stored["checks"]) == ["K1", "K2", "K3", "K4", "K5"]
+    assert "in_progress" not in stored
+    # a finished run is not resumed: the next `check` runs everything again
+    calls.clear()
+    assert _invoke(["check", "--out", str(out)], capsys)[0] == 0 and len(calls) == 5
+
+
+def test_corrupt_checks_json_is_reported_not_replaced(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Before: a corrupt checks.json was silently replaced, dropping the other verdicts."""
+    calls: list[str] = []
+    rc, checks = _counted_checks(calls)
+    monkeypatch.setattr(rc, "all_checks", lambda: checks)
+    out = tmp_path / "out"
+    path = out / "results" / "checks.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"checks": [{"id": "C1", "verdict": "pass"}, ')   # cut off mid-write by an old tool
+    before = path.read_bytes()
+    for argv in (["check", "--only", "K1", "--out", str(out)], ["report", "--out", str(out)]):
+        code, _, err = _invoke(argv, capsys)
+        assert code == 2, (argv, err)
+        assert err.count("\n") == 1 and str(path) in err and "corrupt" in err, err
+        assert "Traceback" not in err
+    assert path.read_bytes() == before and calls == []
