@@ -45,6 +45,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from regimes.store import atomic_write_bytes
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LEDGER = REPO_ROOT / "docs" / "claims.toml"
 RESULTS = REPO_ROOT / "docs" / "results"
@@ -235,7 +237,7 @@ def write_readme(path: Path = README) -> bool:
     i, j = text.find(BEGIN) + len(BEGIN), text.find(END)
     new = text[:i] + "\n" + render_markdown() + text[j:]
     if new != text:
-        path.write_text(new)
+        atomic_write_bytes(path, new.encode())
     return new != text
 
 

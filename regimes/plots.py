@@ -68,12 +68,24 @@ def save(fig: plt.Figure, path: str | Path, caption: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if caption:
         fig.text(0.01, -0.02, _wrap(fig, caption, 0.01, 7), ha="left", va="top", fontsize=7)
-    fig.savefig(path, bbox_inches="tight")
+    # rendered in memory and written atomically: a kill or a full disk never leaves a
+    # truncated figure under its final name
+    _save_atomic(fig, path, "png")
     # the PNG's draw placed every axis: keep those positions for the PDF instead of solving the
     # constrained layout again (the same layout, one solve less)
     fig.set_layout_engine("none")
-    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
+    _save_atomic(fig, path.with_suffix(".pdf"), "pdf")
     plt.close(fig)
+
+
+def _save_atomic(fig: plt.Figure, path: Path, fmt: str) -> None:
+    import io
+
+    from regimes.store import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _wrap(fig: plt.Figure, text: str, x: float, fontsize: float) -> str:

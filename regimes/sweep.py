@@ -57,7 +57,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from regimes._validate import check_choice, check_int
-from regimes.store import atomic_write_json, atomic_write_npz, config_hash, fn_fingerprint, read_complete
+from regimes.store import (
+    DIGEST_KEY,
+    arrays_digest,
+    atomic_write_json,
+    atomic_write_npz,
+    clean_stale_temps,
+    config_hash,
+    fn_fingerprint,
+    read_complete,
+)
 
 Arrays = dict[str, np.ndarray]
 PointFn = Callable[[dict[str, Any]], tuple[dict[str, Any], Arrays]]
@@ -129,7 +138,8 @@ class PointCache:
         return self.directory / f"{h}.json", self.directory / f"{h}.npz"
 
     def load(self, point: dict[str, Any]) -> tuple[dict[str, Any], Arrays] | None:
-        """The finished point, or ``None`` if absent, partial or corrupt."""
+        """The finished point, or ``None`` if absent, partial, corrupt, or its JSON and arrays
+        do not belong together (their digests differ)."""
         hit = read_complete(*self.paths(point))
         if hit is None or "metrics" not in hit[0] or hit[0].get("hash", self.key(point)) != self.key(point):
             return None
@@ -140,7 +150,7 @@ class PointCache:
         jpath, npath = self.paths(point)
         atomic_write_npz(npath, arrays)
         atomic_write_json(jpath, {"key": point, "hash": self.key(point), "code": self.code,
-                                          "metrics": metrics,
+                                          "metrics": metrics, DIGEST_KEY: arrays_digest(arrays),
                                           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                           "complete": True})
         return jpath
@@ -331,6 +341,8 @@ def run_sweep(
     if len(set(hashes)) != len(hashes):
         raise ValueError("points contains duplicates (equal configs hash alike): give each once")
 
+    if isinstance(getattr(cache, "directory", None), Path):
+        clean_stale_temps(cache.directory, recursive=False)   # temp files of a killed sweep
     results: dict[int, PointResult] = {}
     todo: list[int] = []
     for i, p in enumerate(points):
