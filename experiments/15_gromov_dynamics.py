@@ -39,7 +39,8 @@ CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     summary, arrays, (_, net) = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}),
                                            device=key["device"], keep_net=True)
-    return summary, {**{k: arrays[k] for k in CURVES}, **net_arrays(net)}
+    # a diverged run (summary["diverged_at"]) has no finite net: its curves up to the blow-up are kept
+    return summary, {**{k: arrays[k] for k in CURVES}, **(net_arrays(net) if net is not None else {})}
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -49,11 +50,13 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     rows = [s for s, _ in done]
     arrays: dict[str, np.ndarray] = {}
     for k, (_, a) in zip(keys, done, strict=True):
-        # the trained net of every seed (float32): load_run("15", seed=s)
-        a = file_params(arrays, f"s{k['seed']}", {"seed": k["seed"]}, a)
+        # the trained net of every seed that did not diverge (float32): load_run("15", seed=s)
+        if any(name.startswith("params/") for name in a):
+            a = file_params(arrays, f"s{k['seed']}", {"seed": k["seed"]}, a)
         arrays.update({f"s{k['seed']}_{name}": v for name, v in a.items()})
     verdict = g1_verdict(rows, window=float(c["window"]))
-    return {"runs": rows, **verdict}, arrays
+    diverged = {str(r["config"]["seed"]): r["diverged_at"] for r in rows if r.get("diverged_at") is not None}
+    return {"runs": rows, **verdict, "n_diverged": len(diverged), "diverged": diverged}, arrays
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:

@@ -670,3 +670,79 @@ def test_point_cache_recomputes_a_torn_pair(tmp_path: Path) -> None:
     assert [r.cached for r in again] == [False, True]
     assert (again[0].arrays["draws"] == first[0].arrays["draws"]).all()
     assert (load_npz(n0)["draws"] == first[0].arrays["draws"]).all()
+
+
+# ------------------------------------------------------------------ runs that miss their event
+TINY_GROMOV = {"p": 11, "h": 24, "fraction": 0.6, "function": "add", "optimizer": "gd", "lr": 1.0,
+               "steps": 40, "eval_every": 10, "dtype": "float32", "grad_norms": True,
+               "grok_threshold": 0.95, "onset_level": 0.1}
+
+
+def _exp(num: str):
+    from regimes.harness import discover
+
+    return next(e for e in discover() if e.number == num)
+
+
+def test_exp21_run_that_never_fits_is_censored_and_stored(tmp_path: Path) -> None:
+    """Before: a run ending at margin ≤ 0 (here: 2 Adam steps, nothing fitted) crashed the
+    exponent's fit (``n_star[0]=-6.5 is not allowed for an uncensored point``); nothing was stored."""
+    from regimes.harness import run
+
+    oc = run(_exp("21"), out=tmp_path, quiet=True,
+             overrides={"ps": [11, 13], "seeds": [0, 1], "temperatures": [0.05], "steps_per_stage": 2})
+    m = oc.result["metrics"]
+    assert any(r["norm_margin"] <= 0 for r in m["rows"]) and any(r["train_acc"] < 1 for r in m["rows"])
+    assert m["c19_verdict"] == "INCONCLUSIVE"
+    assert m["exponent"]["n_censored"] == len(m["rows"])
+    assert oc.result_path.exists() and oc.figure_path.exists()
+
+
+def test_c19_is_inconclusive_before_fitting_when_the_training_set_is_not_fit() -> None:
+    from regimes.checks.extremal import c19_verdict
+
+    rows = [{"p": p, "seed": s, "norm_margin": m, "construction_norm_margin": 4.0 * p, "heldout_acc": 0.5,
+             "train_acc": a} for p, s, m, a in ((11, 0, 50.0, 1.0), (11, 1, -2.0, 0.8), (13, 0, 60.0, 1.0),
+                                                (13, 1, 61.0, 1.0))]
+    v = c19_verdict(rows)
+    assert v["verdict"] == "INCONCLUSIVE" and v["exponent"]["n_censored"] == 1
+
+
+def test_exp15_diverging_lr_is_recorded_and_the_experiment_goes_on(tmp_path: Path) -> None:
+    """Before: a learning rate at which plain GD diverges aborted experiment 15 with
+    NonFiniteError; now the seed is recorded as diverged (as experiment 12 does) and the
+    verdict is INCONCLUSIVE."""
+    from regimes.harness import load_run, run
+
+    oc = run(_exp("15"), out=tmp_path, quiet=True,
+             overrides={"run": {**TINY_GROMOV, "lr": 1e4}, "seeds": [0, 1]})
+    m = oc.result["metrics"]
+    assert m["n_diverged"] == 2 and all(r["diverged_at"] is not None for r in m["runs"])
+    assert m["verdict"] == "INCONCLUSIVE"
+    assert oc.result_path.exists() and oc.figure_path.exists()
+    with pytest.raises(FileNotFoundError):   # no finite net to rebuild for a diverged seed
+        load_run("15", out=tmp_path, seed=0)
+    # a budget too short to grok: stored, INCONCLUSIVE
+    oc = run(_exp("15"), out=tmp_path / "short", quiet=True, overrides={"run": {**TINY_GROMOV, "steps": 10},
+                                                                       "seeds": [0, 1]})
+    assert oc.result["metrics"]["verdict"] == "INCONCLUSIVE" and oc.result["metrics"]["n_diverged"] == 0
+
+
+@pytest.mark.parametrize("num", ["16", "17"])
+def test_gromov_fraction_experiments_record_diverged_runs(tmp_path: Path, num: str) -> None:
+    """Experiments 16 and 17 run gromov_run too: a diverging lr is recorded, not raised."""
+    import dataclasses
+
+    from regimes.harness import run
+
+    exp = _exp(num)
+    if num == "16":
+        over = {"run": {k: v for k, v in TINY_GROMOV.items() if k not in ("optimizer", "lr", "fraction")},
+                "optimizers": {"gd": {"optimizer": "gd", "lr": 1e4}}, "seeds": [0], "fractions": [0.6, 0.5]}
+    else:
+        over = {"run": {**TINY_GROMOV, "lr": 1e4}, "seeds": [0], "fractions": [0.6, 0.5],
+                "functions": ["add"]}
+    over = {k: v for k, v in over.items() if k in exp.quick}
+    oc = run(dataclasses.replace(exp, plot=lambda *_: None), out=tmp_path, quiet=True, overrides=over)
+    text = json.dumps(oc.result["metrics"])
+    assert '"diverged_at": ' in text and oc.result_path.exists()
