@@ -44,11 +44,13 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     rows = [s for s, _ in done]
     arrays: dict[str, np.ndarray] = {}
     for k, (_, a) in zip(keys, done, strict=True):
-        # the trained net of every seed (float32): load_run("15", seed=s)
-        a = file_params(arrays, f"s{k['seed']}", {"seed": k["seed"]}, a)
+        # the trained net of every seed that did not diverge (float32): load_run("15", seed=s)
+        if any(name.startswith("params/") for name in a):
+            a = file_params(arrays, f"s{k['seed']}", {"seed": k["seed"]}, a)
         arrays.update({f"s{k['seed']}_{name}": v for name, v in a.items()})
     verdict = g1_verdict(rows, window=float(c["window"]))
-    return {"runs": rows, **verdict}, arrays
+    diverged = {str(r["config"]["seed"]): r["diverged_at"] for r in rows if r.get("diverged_at") is not None}
+    return {"runs": rows, **verdict, "n_diverged": len(diverged), "diverged": diverged}, arrays
 
 
 def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:

@@ -50,7 +50,7 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     ran = [r for r in rows if not r["skipped"]]
     keep = [r for i, r in enumerate(ran) if r["t_grok"] is None or i + 1 == len(ran) or ran[i + 1]["t_grok"] is None]
     out = {f"params/{r['fraction']}/{k.removeprefix('params/')}": v for r in keep
-           for k, v in net_arrays(nets[r["fraction"]]).items()}
+           for k, v in (net_arrays(nets[r["fraction"]]) if nets[r["fraction"]] is not None else {}).items()}
     return {"rows": rows}, out
 
 

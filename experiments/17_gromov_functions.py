@@ -62,7 +62,7 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         s, a, (_, nets[fr]) = gromov_run(cfg, device=key["device"], keep_net=True)
         rows.append({"fraction": fr, "skipped": False, **{k: s[k] for k in (
             "t_mem", "t_grok", "final_train_acc", "final_test_acc", "final_test_loss", "stopped_at", "n_train",
-            "wall_s")}})
+            "wall_s", "diverged_at")}})
         if not arrays:
             arrays = {k: a[k] for k in CURVES}
         failed = s["final_test_acc"] < key["crit_level"] - 1e-12
@@ -72,7 +72,7 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     ran = [r for r in rows if not r["skipped"]]
     bad = [r["final_test_acc"] < key["crit_level"] - 1e-12 for r in ran]
     for i, r in enumerate(ran):
-        if bad[i] or i + 1 == len(ran) or bad[i + 1]:
+        if (bad[i] or i + 1 == len(ran) or bad[i + 1]) and nets[r["fraction"]] is not None:   # None: diverged
             arrays.update({f"params/{r['fraction']}/{k.removeprefix('params/')}": v
                            for k, v in net_arrays(nets[r["fraction"]]).items()})
     return {"rows": rows}, arrays

@@ -422,7 +422,9 @@ def _load(path: Path, configs: list[TrainConfig], nets: list[QuadraticNet],
           radius: list[float | None]) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    st = torch.load(path, map_location="cpu", weights_only=False)
+    from regimes.store import load_torch_state
+
+    st = load_torch_state(path, keys=("step", "P", "configs", "W_shape", "dtype", "output_scale", "radius"))
     if len(st["configs"]) != len(configs):
         raise ValueError(f"checkpoint {path} holds {len(st['configs'])} runs, this batch has S={len(configs)}")
     for i, (old, cfg) in enumerate(zip(st["configs"], configs, strict=True)):

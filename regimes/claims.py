@@ -53,6 +53,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from regimes.store import atomic_write_bytes
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LEDGER = REPO_ROOT / "docs" / "claims.toml"
 RESULTS = REPO_ROOT / "docs" / "results"
@@ -355,7 +357,7 @@ def _rewrite(path: Path, begin: str, end: str, block: str) -> bool:
     i, j = text.find(begin) + len(begin), text.find(end)
     new = text[:i] + "\n" + block + text[j:]
     if new != text:
-        path.write_text(new)
+        atomic_write_bytes(path, new.encode())
     return new != text
 
 

@@ -19,6 +19,7 @@ and exit status 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import json
 import math
@@ -314,6 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{exp.name}: figure {outcome.figure_path} ({tag}); results {outcome.result_path}")
             return EXIT_OK
         t0 = time.perf_counter()
+        harness.clean_out(out)   # temp files of a killed sweep
         fn = functools.partial(harness.experiment_point, out=str(out.resolve()), quiet=True)
         res = sweep.run_sweep(fn, points, harness.ExperimentCache(out, force=args.force), jobs=jobs,
                               executor=executor, client=client, quiet=args.quiet,
@@ -341,6 +343,7 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
     from regimes import report
     from regimes.checks import runner
 
+    harness.clean_out(out)   # temp files of a killed run
     bar = tqdm(total=len(checks), desc="checks", disable=_bars_off(quiet), leave=False)
 
     def tick(entry: dict[str, Any]) -> None:
@@ -351,10 +354,13 @@ def _run_and_print_checks(checks: list[Any], *, quick: bool, out: Path, quiet: b
                   flush=True)
 
     try:
-        entries = runner.run_checks(checks, quick=quick, on_result=tick)
+        entries = runner.run_checks(checks, quick=quick, on_result=tick, out=out)  # stored as each finishes
     finally:
         bar.close()
-    runner.save_checks(out, entries)
+    resumed = sum(bool(e.get("resumed")) for e in entries)
+    if resumed and not quiet:
+        print(f"resumed an interrupted run: {resumed} verdict(s) kept from it, "
+              f"{len(entries) - resumed} run now", file=sys.stderr)
     if as_json:
         print(json.dumps(entries, indent=2))
         return entries
@@ -418,8 +424,7 @@ def _build_report(out: Path, exps: list[harness.Experiment], checks: list[Any], 
 
         bar = tqdm(total=len(missing), desc="checks", disable=_bars_off(quiet), leave=False)
         try:
-            runner.save_checks(out, runner.run_checks(missing, quick=True,
-                                                      on_result=lambda _e: bar.update(1)))
+            runner.run_checks(missing, quick=True, on_result=lambda _e: bar.update(1), out=out)
         finally:
             bar.close()
     return report.build(out, exps, checks)
@@ -656,6 +661,44 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())
 
 
+def _check_out(out: str) -> None:
+    """``--out`` must be a folder (it is created if missing): one line before any work if it,
+    or a folder above it, is a file."""
+    p = Path(out)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                which = "" if q == p else f" ({q} above it is a file)"
+                raise CLIError(f"--out {out} is not a folder{which} — give a folder for results/, figures/ and "
+                               "report/ (it is created if missing)")
+            return
+
+
+#: The fix for each file-system failure, by errno.
+_FS_FIX = {
+    errno.EROFS: "the file system is read-only — choose a writable --out",
+    errno.ENOSPC: "the disk is full — free some space (or choose another --out) and rerun: finished results "
+                  "are kept",
+    errno.EDQUOT: "the disk quota is used up — free some space (or choose another --out) and rerun: finished "
+                  "results are kept",
+    errno.EACCES: "permission denied — choose a folder you can write (--out), or fix its permissions",
+    errno.EPERM: "permission denied — choose a folder you can write (--out), or fix its permissions",
+    errno.ENOTDIR: "a part of the path is a file, not a folder — choose another --out",
+    errno.EISDIR: "it is a folder where a file belongs — move the folder away",
+}
+
+
+def _fs_line(e: OSError) -> str:
+    """One line for a file-system failure: the path, the cause and the fix."""
+    where = ""
+    if e.filename:
+        parts = Path(os.fsdecode(e.filename)).parts   # name the folder, not a temp file inside it
+        cut = next((i for i, part in enumerate(parts) if part.startswith(".") and part.endswith(".tmp")), None)
+        where = f" {Path(*parts[:cut]) if cut else Path(*parts)}"
+    fix = _FS_FIX.get(e.errno or 0, "fix the path or the file system and rerun")
+    return f"cannot write{where}: {e.strerror or type(e).__name__} — {fix}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``regimes`` console script."""
     ap = build_parser()
@@ -666,6 +709,8 @@ def main(argv: list[str] | None = None) -> int:
     from regimes.sweep import SweepError
 
     try:
+        if getattr(args, "out", None) is not None:
+            _check_out(args.out)
         if hasattr(args, "threads"):
             harness.configure_threads(args.threads, args.mode)
         if hasattr(args, "out"):   # the training runs experiments and checks share (regimes.runcache)
@@ -684,6 +729,12 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted — finished points and results are kept; rerun the same command to "
               "resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as e:   # a full disk, a read-only --out: one line (matplotlib may wrap the OSError)
+        ose = harness.os_error_in(e)
+        if ose is None or (ose.errno not in _FS_FIX and ose.filename is None):
+            raise
+        print(f"error: {_fs_line(ose)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

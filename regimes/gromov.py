@@ -244,7 +244,11 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
     accuracy), ``t_grok`` (first at held-out accuracy ≥ ``grok_threshold``), ``t_onset`` (first
     at held-out accuracy ≥ ``onset_level``, the onset of generalisation), ``t_peak``
     (:func:`heldout_loss_peak` up to ``t_grok``, or over the whole run if it never grokked), the
-    held-out loss at the peak, final accuracies, ``stopped_at`` (early stop) and ``wall_s``.
+    held-out loss at the peak, final accuracies, ``stopped_at`` (early stop), ``wall_s`` and
+    ``diverged_at``: ``None``, or the step at which the loss became non-finite (too large an lr
+    for plain GD). A diverged run is a finding, not an error: it is recorded (its curves and
+    times up to the last finite evaluation, ``diverged_between`` the steps the blow-up is known
+    to lie in) and ``net1`` is ``None`` (no finite trained net to keep).
 
     Raises ``ValueError`` for an invalid config.
     """
@@ -252,7 +256,7 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
 
     from regimes.metrics.grokking import first_crossing
     from regimes.tasks import Task, sample_split
-    from regimes.train import TrainConfig, objective_and_grad, train
+    from regimes.train import NonFiniteError, TrainConfig, objective_and_grad, train
 
     config.validate()
     check_device("device", device)
@@ -283,9 +287,13 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
     t0 = time.perf_counter()
     net1 = None
     stopped_at = None
+    diverged: NonFiniteError | None = None
     try:
         res = train(net0, split.train, tc, test=split.test, callbacks=cbs, device=device)
         net1 = res.net
+    except NonFiniteError as e:   # the run blew up: keep what it measured before, and go on
+        diverged = e
+        rows = [r for r in rows if all(math.isfinite(v) for v in r.values() if isinstance(v, float))]
     except _Stop:
         stopped_at = int(rows[-1]["step"])
         # the net at the stopping evaluation (stored by the experiments; no effect on the run)
@@ -307,6 +315,8 @@ def gromov_run(config: GromovRunConfig, *, device: str = "cpu", keep_net: bool =
         "heldout_loss_at_peak": None if i_peak is None else float(arrays["test_loss"][i_peak]),
         "final_train_acc": float(arrays["train_acc"][-1]), "final_test_acc": float(arrays["test_acc"][-1]),
         "final_test_loss": float(arrays["test_loss"][-1]), "stopped_at": stopped_at, "wall_s": wall,
+        "diverged_at": None if diverged is None else int(diverged.step),
+        "diverged_between": None if diverged is None else [int(s) for s in diverged.step_range],
     }
     if keep_net:
         return summary, arrays, (net0, net1)
@@ -325,7 +335,8 @@ def g1_verdict(rows: list[dict[str, Any]], window: float = G1_WINDOW) -> dict[st
 
     with t_onset the first step at held-out accuracy ≥ ``onset_level`` and t_grok the first at
     ≥ ``grok_threshold``. INCONCLUSIVE when some seed never reached the onset or t_grok (the
-    event the claim is about did not happen); a seed whose held-out loss never rises fails.
+    event the claim is about did not happen, e.g. the run diverged first); a seed whose
+    held-out loss never rises fails.
     Returns ``verdict``, ``measured`` (the largest ratio over seeds; NaN if undefined),
     ``smallest`` (the smallest ratio) and ``per_seed`` rows.
     """
@@ -335,7 +346,7 @@ def g1_verdict(rows: list[dict[str, Any]], window: float = G1_WINDOW) -> dict[st
         to, tg, tp = r["t_onset"], r["t_grok"], r["t_peak"]
         d = None if to is None or tg is None or tp is None else (to - tp) / tg
         per_seed.append({"seed": r["config"]["seed"], "t_mem": r["t_mem"], "t_peak": tp, "t_onset": to,
-                         "t_grok": tg, "ratio": d,
+                         "t_grok": tg, "ratio": d, "diverged_at": r.get("diverged_at"),
                          "holds": None if to is None or tg is None else (d is not None and 0 <= d <= window)})
     if not per_seed or any(s["holds"] is None for s in per_seed):
         verdict = "INCONCLUSIVE"
@@ -399,7 +410,7 @@ def fraction_sweep(optimizer: str, seed: int, *, fractions: list[float] | None =
         if nets is not None:
             nets[f] = net
         rows.append({"optimizer": optimizer, "seed": seed, "fraction": f, "t_grok": s["t_grok"], "skipped": False,
-                     "t_mem": s["t_mem"], "final_test_acc": s["final_test_acc"]})
+                     "t_mem": s["t_mem"], "final_test_acc": s["final_test_acc"], "diverged_at": s["diverged_at"]})
         failed = s["t_grok"] is None
     return rows
 

@@ -41,8 +41,11 @@ import importlib.util
 import inspect
 import json
 import marshal
+import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,9 +57,13 @@ import numpy as np
 from regimes._validate import check_seed
 from regimes.settings import schema
 from regimes.store import (
+    DIGEST_KEY,
+    PACKAGE_DIR,
     REPO_ROOT,
+    arrays_digest,
     atomic_write_json,
     atomic_write_npz,
+    clean_stale_temps,
     config_hash,
     git_revision,
     jsonable,
@@ -65,6 +72,7 @@ from regimes.store import (
     machine,
     read_complete,
     source_file,
+    temp_tag,
     versions,
 )
 
@@ -286,7 +294,10 @@ def compute_result(exp: Experiment, cfg: dict[str, Any], code: dict[str, str], *
 
     with runcache.using(Path(out) / "results" / "runs", force=force):   # runs shared with the checks
         metrics, arrays = exp.compute(ctx)
-    return result_record(exp, cfg, key, code, metrics, time.perf_counter() - t0), arrays
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    record = result_record(exp, cfg, key, code, metrics, time.perf_counter() - t0)
+    record[DIGEST_KEY] = arrays_digest(arrays)   # ties the JSON to its .npz (checked on every read)
+    return record, arrays
 
 
 # --------------------------------------------------------------------------- run context
@@ -330,7 +341,8 @@ class RunContext:
             return hit[0]["metrics"], hit[1]
         metrics, arrays = fn()
         atomic_write_npz(npath, arrays)
-        atomic_write_json(jpath, {"key": key, "metrics": metrics, "complete": True})
+        atomic_write_json(jpath, {"key": key, "metrics": metrics, DIGEST_KEY: arrays_digest(arrays),
+                                  "complete": True})
         return metrics, arrays
 
     def map(self, keys: list[dict[str, Any]], fn: Callable[[dict[str, Any]], tuple[dict[str, Any], Arrays]],
@@ -459,6 +471,7 @@ def run(
     result_path, npz_path = results_dir / f"{exp.name}.json", results_dir / f"{exp.name}.npz"
     figure_path = figures_dir / f"{exp.name}.png"
 
+    clean_out(out)   # temp files of killed runs
     cached = False
     result: dict[str, Any] | None = None
     hit = None if force else read_complete(cache_json, cache_npz)
@@ -471,11 +484,83 @@ def run(
         # Plot from what was stored, exactly as a cache hit would: a figure never
         # sees in-memory-only types (int dict keys, numpy scalars, NaN for null).
         result, arrays = json.loads(cache_json.read_text()), load_npz(cache_npz)
-    atomic_write_npz(npz_path, arrays)
-    atomic_write_json(result_path, result)
-    figure_path.parent.mkdir(parents=True, exist_ok=True)
-    exp.plot(result, arrays, figure_path)
+    # a cache hit whose files are already in place writes nothing (a read-only --out works)
+    if not _holds(result_path, npz_path, result):
+        atomic_write_npz(npz_path, arrays)
+        atomic_write_json(result_path, result)
+    if _stale_figure(exp, figure_path, result_path):
+        draw_figure(exp, result, arrays, figure_path)
     return RunOutcome(result_path, figure_path, cached, result)
+
+
+def clean_out(out: str | Path) -> int:
+    """Remove the temp files and folders that killed runs left in ``out`` (its ``results/``
+    and ``figures/`` trees and the report's build folders at the top); return how many. A
+    running process's temp files are kept (:func:`regimes.store.clean_stale_temps`)."""
+    out = Path(out)
+    return (clean_stale_temps(out, recursive=False) + clean_stale_temps(out / "results")
+            + clean_stale_temps(out / "figures"))
+
+
+def _holds(jpath: Path, npath: Path, record: dict[str, Any]) -> bool:
+    """Whether ``jpath``/``npath`` already hold ``record`` and its arrays (tied by their digest)."""
+    try:
+        have = read_complete(jpath, npath) if DIGEST_KEY in record else None
+    except ValueError:
+        return False
+    return have is not None and jsonable(have[0]) == jsonable(record)
+
+
+def _stale_figure(exp: Experiment, figure: Path, result: Path) -> bool:
+    """Whether ``figure`` must be (re)drawn: it is missing, or older than the result it shows,
+    the experiment's script (its ``plot``) or the suite's figure style (:mod:`regimes.plots`)."""
+    try:
+        drawn = figure.stat().st_mtime
+    except OSError:
+        return True
+    sources = [result, PACKAGE_DIR / "plots.py", source_file(exp.plot)]
+    for src in sources:
+        try:
+            if src is not None and src.stat().st_mtime >= drawn:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def os_error_in(e: BaseException) -> OSError | None:
+    """The ``OSError`` behind ``e`` (``e`` itself, or its cause or context), or ``None``: a full
+    disk inside matplotlib surfaces as an ``AttributeError`` raised while it cleans up."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, OSError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def draw_figure(exp: Experiment, result: dict[str, Any], arrays: Arrays, path: Path) -> None:
+    """Draw ``exp``'s figure at ``path`` atomically: the plot writes into a temp folder beside
+    ``path`` and each file it wrote (the PNG, the PDF beside it, ...) is moved under its final
+    name with ``os.replace``, so a kill or a full disk never leaves a truncated figure. An
+    ``OSError`` behind the plot's error is raised as itself, naming the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.stem}.{temp_tag()}.", suffix=".tmp"))
+    try:
+        try:
+            exp.plot(result, arrays, tmp / path.name)
+        except Exception as e:
+            ose = os_error_in(e)
+            if ose is None or ose is e:
+                raise
+            raise type(ose)(ose.errno, ose.strerror, str(path)) from None
+        for f in sorted(tmp.iterdir(), key=lambda f: f.suffix != path.suffix):   # the PNG first
+            os.replace(f, path.parent / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def configure_threads(threads: int | None, mode: str) -> None:
@@ -652,23 +737,31 @@ def write_sweep(exp: Experiment, results: list[Any], *, out: str | Path, mode: s
     ``out/results/NN_slug.sweep.json``; returns the index's path. ``on_point(tag, figure,
     cached)`` (optional) is called after each point is written."""
     out = Path(out)
+    ipath = out / "results" / f"{exp.name}.sweep.json"
     index = []
     for r in results:
         tag = point_tag(r.point)
         rpath = out / "results" / exp.name / f"{tag}.json"
         fpath = out / "figures" / exp.name / f"{tag}.png"
-        atomic_write_npz(rpath.with_suffix(".npz"), r.arrays)
-        atomic_write_json(rpath, r.metrics)
-        fpath.parent.mkdir(parents=True, exist_ok=True)
-        exp.plot(r.metrics, r.arrays, fpath)
+        if not _holds(rpath, rpath.with_suffix(".npz"), r.metrics):
+            atomic_write_npz(rpath.with_suffix(".npz"), r.arrays)
+            atomic_write_json(rpath, r.metrics)
+        if _stale_figure(exp, fpath, rpath):
+            draw_figure(exp, r.metrics, r.arrays, fpath)
+        # paths relative to the index's folder: the sweep loads from any working directory
         index.append({"point": {"seed": r.point["seed"], **r.point["overrides"]},
-                      "config_hash": r.hash, "cached": r.cached, "result": str(rpath),
-                      "figure": str(fpath)})
+                      "config_hash": r.hash, "cached": r.cached,
+                      "result": os.path.relpath(rpath, ipath.parent), "figure": os.path.relpath(fpath, ipath.parent)})
         if on_point:
             on_point(tag, fpath, r.cached)
-    ipath = out / "results" / f"{exp.name}.sweep.json"
-    atomic_write_json(ipath, {"experiment": exp.name, "mode": mode, "executor": executor, "jobs": jobs,
-                              "points": index, "complete": True})
+    record = {"experiment": exp.name, "mode": mode, "executor": executor, "jobs": jobs,
+              "points": index, "complete": True}
+    try:
+        same = json.loads(ipath.read_text()) == jsonable(record)
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        atomic_write_json(ipath, record)
     return ipath
 
 
@@ -705,7 +798,7 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
     gallery = Path(gallery)
     found = []
     for exp in exps:
-        hit = read_complete(out / "results" / f"{exp.name}.json", out / "results" / f"{exp.name}.npz")
+        hit = read_complete(out / "results" / f"{exp.name}.json", out / "results" / f"{exp.name}.npz", strict=True)
         if hit is None or hit[0].get("config", {}).get("mode") != mode:
             raise FileNotFoundError(f"no finished {mode}-mode result for {exp.name} under {out / 'results'}: "
                                     f"run `regimes run {exp.number} --{mode} --out {out}` first")
@@ -724,13 +817,17 @@ def publish(exps: list[Experiment], *, out: str | Path = REPO_ROOT, mode: str = 
         atomic_write_json(to / f"{exp.name}.json", result)
         atomic_write_npz(to / f"{exp.name}.npz", arrays)
         stored, stored_arrays = json.loads((to / f"{exp.name}.json").read_text()), load_npz(to / f"{exp.name}.npz")
-        exp.plot(stored, stored_arrays, gallery / f"{exp.name}.png")   # and its vector copy, NN_slug.pdf
+        draw_figure(exp, stored, stored_arrays, gallery / f"{exp.name}.png")   # and its vector copy, NN_slug.pdf
         manifest["experiments"][exp.name] = {k: result.get(k) for k in
                                              ("config_hash", "git_revision", "wall_time_s", "finished_at", "host")}
         manifest["experiments"][exp.name]["seed"] = result["config"].get("seed")
         manifest["experiments"][exp.name]["overrides"] = jsonable(over)
     if checks_src.exists():
-        checks = json.loads(checks_src.read_text())
+        try:
+            checks = json.loads(checks_src.read_text())
+        except ValueError as e:
+            raise ValueError(f"the stored verdicts {checks_src} are corrupt ({e}): rerun `regimes check` after "
+                             "deleting or moving the file") from None
         atomic_write_json(to / "checks.json", checks)
         manifest["checks"] = {e["id"]: {"verdict": e.get("verdict"), "mode": e.get("mode"), "wall_s": e.get("wall_s"),
                                         "git_revision": e.get("git_revision")}
@@ -775,12 +872,40 @@ def _runs_in(result_path: Path, base_point: dict[str, Any]) -> list[tuple[dict[s
     """(point, run_key, result path) of every run stored in one result file."""
     from regimes.runs import stored_runs
 
-    hit = read_complete(result_path, result_path.with_suffix(".npz"))
-    if hit is None:
+    if not result_path.exists():
         return []
+    hit = read_complete(result_path, result_path.with_suffix(".npz"), strict=True)
+    if hit is None:
+        raise ValueError(f"the stored result {result_path} (or its {result_path.with_suffix('.npz').name}) is "
+                         f"missing, half-written or corrupt: delete both files and run `{_rerun_command(result_path)}` "
+                         "to write them again")
     seed = hit[0].get("config", {}).get("seed")
     return [({**({"seed": seed} if seed is not None else {}), **base_point, **run["point"]}, key, result_path)
             for key, run in stored_runs(hit[1]).items()]
+
+
+def _rerun_command(result_path: Path) -> str:
+    """The ``regimes run`` command that writes ``result_path`` again: its number, mode and seed,
+    and a ``--set`` for every top-level config value that differs from the mode's config (read
+    from the JSON if it still parses; the bare command otherwise)."""
+    sweep_point = result_path.parent.name != "results"   # results/NN_slug/<tag>.json
+    num = (result_path.parent.name if sweep_point else result_path.stem)[:2]
+    try:
+        cfg = json.loads(result_path.read_text())["config"]
+        mode, seed = cfg["mode"], cfg["seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"regimes run {num}"
+    sets = ""
+    script = next(iter(sorted(EXPERIMENTS_DIR.glob(f"{num}_*.py"))), None)
+    if script is not None:
+        with contextlib.suppress(Exception):
+            base = mode_config(load_script(script), mode)
+            skip = {"experiment", "mode", "seed", "device"}
+            sets = "".join(f" --set {k}={json.dumps(jsonable(v), separators=(',', ':'))}"
+                           for k, v in cfg.items() if k not in skip and base.get(k) != v)
+    out = result_path.parent.parent.parent if sweep_point else result_path.parent.parent
+    where = "" if out.resolve() == REPO_ROOT else f" --out {out}"
+    return f"regimes run {num} --{mode} --seed {seed}{sets}{where}"
 
 
 def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | str = False,
@@ -826,13 +951,16 @@ def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | 
         how = f"regimes run {num} --quick" + ("" if out.resolve() == REPO_ROOT else f" --out {out}")
     found = sorted(p for p in results_dir.glob(f"{num}_*.json") if not p.name.endswith(".sweep.json"))
     sweeps = sorted(results_dir.glob(f"{num}_*.sweep.json"))
+    entries: list[dict[str, Any]] = []
     candidates: list[tuple[dict[str, Any], str, Path]] = []
     for path in found:
         candidates += _runs_in(path, {})
     for spath in sweeps:
+        entries = []
         with contextlib.suppress(OSError, ValueError, KeyError):
-            for entry in json.loads(spath.read_text())["points"]:
-                candidates += _runs_in(Path(entry["result"]), dict(entry["point"]))
+            entries = json.loads(spath.read_text())["points"]
+        for entry in entries:   # paths are relative to the index's folder
+            candidates += _runs_in(spath.parent / entry["result"], dict(entry["point"]))
     if not candidates:
         raise FileNotFoundError(f"no stored training run of experiment {num} under {results_dir}: "
                                 f"`{how}` produces it")
@@ -853,7 +981,7 @@ def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | 
     pt, key, path = matches[0]
     from regimes.runs import rebuild_net, stored_runs
 
-    result, arrays = json.loads(path.read_text()), load_npz(path.with_suffix(".npz"))
+    result, arrays = read_complete(path, path.with_suffix(".npz"), strict=True)  # read by _runs_in just now
     snaps = stored_runs(arrays)[key]["snapshots"]
     pre = f"params/{key}/" if key else "params/"
     nets = {s: rebuild_net(arrays, key, s) for s in snaps}

@@ -98,15 +98,28 @@ def save(fig: plt.Figure, path: str | Path, caption: str | None = None) -> None:
     text = None
     if caption:
         text = fig.text(0.01, -0.02, _wrap(fig, caption, 0.01, 7), ha="left", va="top", fontsize=7)
-    fig.savefig(path, bbox_inches="tight")
+    # rendered in memory and written atomically: a kill or a full disk never leaves a
+    # truncated figure under its final name
+    _save_atomic(fig, path, "png")
     # the PNG's draw placed every axis: keep those positions for the PDF instead of solving the
-    # constrained layout again (the same layout, one solve less)
+    # constrained layout again (the same layout, one solve less); the PDF carries the caption as
+    # its metadata, not on the page
     fig.set_layout_engine("none")
     if text is not None:
         text.remove()
-    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight",
-                metadata={"Subject": caption.replace("$", "")} if caption else None)
+    _save_atomic(fig, path.with_suffix(".pdf"), "pdf",
+                 metadata={"Subject": caption.replace("$", "")} if caption else None)
     plt.close(fig)
+
+
+def _save_atomic(fig: plt.Figure, path: Path, fmt: str, metadata: dict[str, str] | None = None) -> None:
+    import io
+
+    from regimes.store import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, bbox_inches="tight", metadata=metadata)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _wrap(fig: plt.Figure, text: str, x: float, fontsize: float) -> str:

@@ -484,7 +484,7 @@ def build(out: str | Path, experiments: list[harness.Experiment], checks: list[C
     entries = with_committed(load_checks(out) if entries is None else entries, checks)
     final = out / "report"
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".report-"))
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".report.{store.temp_tag()}.", suffix=".tmp"))  # see clean_stale_temps
     try:
         (tmp / "figures").mkdir()
         results, images = {}, {}
@@ -507,7 +507,7 @@ def build(out: str | Path, experiments: list[harness.Experiment], checks: list[C
         os.chmod(tmp, 0o755)
         old = None
         if final.exists():
-            old = out / f".report-old-{os.getpid()}-{time.time_ns()}"
+            old = out / f".report-old.{store.temp_tag()}.{time.time_ns()}.tmp"
             os.replace(final, old)
         os.replace(tmp, final)
         if old is not None:

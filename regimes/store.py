@@ -35,6 +35,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -48,29 +49,135 @@ REPO_ROOT = PACKAGE_DIR.parent
 Arrays = dict[str, np.ndarray]
 
 __all__ = [
-    "PACKAGE_DIR", "PRESENTATION_MODULES", "REPO_ROOT", "Arrays", "atomic_write_bytes", "atomic_write_json",
-    "atomic_write_npz", "config_hash", "fn_fingerprint", "git_revision", "hashable", "jsonable",
-    "library_fingerprint", "load_npz", "machine", "read_complete", "source_file", "versions",
+    "DIGEST_KEY",
+    "PACKAGE_DIR",
+    "PRESENTATION_MODULES",
+    "REPO_ROOT",
+    "Arrays",
+    "MismatchError",
+    "arrays_digest",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_npz",
+    "clean_stale_temps",
+    "config_hash",
+    "fn_fingerprint",
+    "git_revision",
+    "hashable",
+    "jsonable",
+    "library_fingerprint",
+    "load_npz",
+    "load_torch_state",
+    "machine",
+    "read_complete",
+    "source_file",
+    "temp_tag",
+    "versions",
 ]
 
 
 # --------------------------------------------------------------------------- atomic writes
+def temp_tag() -> str:
+    """This process's mark in the names of its temp files: ``h<host hash>p<pid>``, so that
+    :func:`clean_stale_temps` removes only the leftovers of processes that are gone."""
+    return f"h{hashlib.sha256(platform.node().encode()).hexdigest()[:6]}p{os.getpid()}"
+
+
+def _fs_error(e: OSError, path: Path) -> OSError:
+    """``e`` naming ``path`` if it names no file (``os.write`` on a full disk names none)."""
+    if e.filename is None and e.errno is not None:
+        return type(e)(e.errno, e.strerror or os.strerror(e.errno), str(path))
+    return e
+
+
+@functools.cache
+def _umask() -> int:
+    """This process's umask, read without changing it (``/proc`` on Linux; 0o022 elsewhere)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``
-    (creating the folder): readers see the old file or the whole new one, never a part."""
+    (creating the folder): readers see the old file or the whole new one, never a part.
+
+    The temp file is ``.{name}.{temp_tag()}.XXXX.tmp``; it is removed on any error, and one
+    left by a killed process is removed by :func:`clean_stale_temps`. An ``OSError`` (a full
+    disk, a read-only folder) always names ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{temp_tag()}.", suffix=".tmp")
+    except OSError as e:
+        raise _fs_error(e, path) from None
+    try:
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())   # as open() would create it (mkstemp makes it 0600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as e:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _fs_error(e, path) from None
         raise
+
+
+def clean_stale_temps(folder: Path, *, recursive: bool = True, max_age_s: float = 86400.0) -> int:
+    """Remove the temp files and folders (``.*.tmp``) that killed writers left under ``folder``;
+    return how many.
+
+    One written by a process of this host is removed once that process is gone; one from
+    another host (a shared folder) or without a readable mark, once it is ``max_age_s`` old.
+    A live writer's temp file is never touched. Errors (a read-only folder) are ignored:
+    cleaning is a courtesy, never a reason to fail."""
+    import shutil
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    host = temp_tag().split("p", 1)[0]
+    removed = 0
+    walk = os.walk(folder) if recursive else [(str(folder), [d.name for d in folder.iterdir() if d.is_dir()],
+                                               [f.name for f in folder.iterdir() if not f.is_dir()])]
+    for root, dirs, files in walk:
+        for name in [*files, *dirs]:
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            p = Path(root) / name
+            parts = name[1:-4].rsplit(".", 2)
+            tag = parts[1] if len(parts) == 3 else ""
+            stale = False
+            if tag.startswith(host + "p") and tag[len(host) + 1:].isdigit():
+                pid = int(tag[len(host) + 1:])
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    stale = True
+                except OSError:
+                    pass
+            if not stale:
+                with contextlib.suppress(OSError):
+                    stale = time.time() - p.lstat().st_mtime > max_age_s
+            if stale:
+                with contextlib.suppress(OSError):
+                    if p.is_dir() and not p.is_symlink():
+                        shutil.rmtree(p)
+                    else:
+                        p.unlink()
+                    removed += 1
+        if recursive:
+            dirs[:] = [d for d in dirs if not (d.startswith(".") and d.endswith(".tmp"))]
+    return removed
 
 
 def jsonable(obj: Any) -> Any:
@@ -115,16 +222,93 @@ def load_npz(path: Path) -> Arrays:
         return {k: z[k] for k in z.files}
 
 
-def read_complete(jpath: Path, npath: Path) -> tuple[dict[str, Any], Arrays] | None:
+def load_torch_state(path: Path, *, what: str = "checkpoint", keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A state dict saved with ``torch.save`` (a training checkpoint), loaded safely.
+
+    Loads with ``weights_only=True``: tensors and plain containers only, so a crafted
+    file whose pickle would run code (a ``__reduce__`` payload) is refused, never executed.
+    Anything that is not such a dict holding every name in ``keys`` (an empty, truncated or
+    zeroed file, JSON, a foreign pickle, a folder) raises one ``ValueError`` that names the
+    file and the fix, instead of the half-dozen raw errors ``torch.load`` gives.
+
+    >>> import tempfile, torch
+    >>> f = Path(tempfile.mkdtemp()) / "ck.pt"; _ = f.write_bytes(b"")
+    >>> load_torch_state(f)
+    Traceback (most recent call last):
+    ...
+    ValueError: checkpoint ... is not a readable checkpoint (...): delete it to start over
+    """
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    fix = "delete it to start over"
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder, not a checkpoint file: give a file path, or "
+                         f"move the folder away to start over")
+    try:
+        with warnings.catch_warnings():   # "pickle protocol 4" on a foreign pickle: refused below anyway
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, TypeError, ValueError,
+            AttributeError, IndexError, UnicodeDecodeError, zipfile.BadZipFile) as e:
+        msg = " ".join(str(e).split())[:160]
+        raise ValueError(f"{what} {path} is not a readable {what} ({type(e).__name__}: {msg}): {fix}") from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if not isinstance(state, dict) or missing:
+        found = type(state).__name__ if not isinstance(state, dict) else f"a dict without {missing}"
+        raise ValueError(f"{what} {path} is not a {what} of this suite (it holds {found}): {fix}")
+    return state
+
+
+#: The key under which a result's JSON records :func:`arrays_digest` of its ``.npz``.
+DIGEST_KEY = "arrays_sha256"
+
+
+def arrays_digest(arrays: Arrays) -> str:
+    """A 16-hex-digit hash of the *content* of ``arrays`` (names, dtypes, shapes, bytes; not
+    the zip's timestamps), which a result's JSON records under :data:`DIGEST_KEY` to tie it
+    to its ``.npz``.
+
+    >>> arrays_digest({"a": np.arange(3)}) == arrays_digest({"a": np.arange(3)})
+    True
+    >>> arrays_digest({"a": np.arange(3)}) == arrays_digest({"a": np.arange(3.0)})
+    False
+    """
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(np.asarray(arrays[name]))
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+class MismatchError(ValueError):
+    """A result's JSON and ``.npz`` do not belong together (different digests)."""
+
+
+def read_complete(jpath: Path, npath: Path, *, strict: bool = False) -> tuple[dict[str, Any], Arrays] | None:
     """The JSON at ``jpath`` (if marked ``"complete": true``) and the arrays at ``npath``;
-    ``None`` if either is missing, half-written or corrupt, so such an entry is recomputed."""
+    ``None`` if either is missing, half-written or corrupt, so such an entry is recomputed.
+
+    A JSON that records :data:`DIGEST_KEY` must match the arrays (a pair torn apart by a
+    kill between its two writes, or files copied from two runs): otherwise ``None``, or with
+    ``strict=True`` a :class:`MismatchError` (a ``ValueError``) naming both files."""
     try:
         stored = json.loads(Path(jpath).read_text())
         if not isinstance(stored, dict) or stored.get("complete") is not True:
             return None
-        return stored, load_npz(npath)
+        arrays = load_npz(npath)
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
         return None
+    want = stored.get(DIGEST_KEY)
+    if want is not None and want != arrays_digest(arrays):
+        if strict:
+            raise MismatchError(f"{jpath} and {npath} do not belong together (the arrays' digest is not the one "
+                                "the JSON records): they come from different runs; rerun to write a matching pair")
+        return None
+    return stored, arrays
 
 
 # --------------------------------------------------------------------------- hashing

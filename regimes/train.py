@@ -100,7 +100,7 @@ from regimes._validate import check_choice, check_int, check_positive
 from regimes.metrics.margins import margins
 from regimes.models.protocol import Model, Params
 from regimes.models.quadratic import QuadraticNet
-from regimes.store import atomic_write_bytes
+from regimes.store import atomic_write_bytes, load_torch_state
 from regimes.tasks import Dataset, clean_pairs, heldout
 
 __all__ = [
@@ -1057,7 +1057,7 @@ def _restore_callbacks(cbs: Sequence[Any], states: list | None, path: Path) -> N
 def _load_checkpoint(path: Path, config: TrainConfig, net: Any) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_torch_state(path, keys=("step", "config", "dtype", "history"))
     old = dict(state["config"])
     new = config.as_dict()
     ignore = {"steps", "eval_every", "eval_steps", "checkpoint_every", "check_finite_every", "stall_patience",

@@ -173,9 +173,9 @@ def test_run_seeds_and_set_lists_make_a_cached_sweep(tmp_path: Path,
     assert sorted((p["point"]["k"], p["point"]["seed"]) for p in index["points"]) == [
         (2, 0), (2, 1), (4, 0), (4, 1)]
     for p in index["points"]:
-        res = json.loads(Path(p["result"]).read_text())
+        res = json.loads((out / "results" / p["result"]).read_text())
         assert res["config"]["seed"] == p["point"]["seed"] and res["config"]["k"] == p["point"]["k"]
-        assert len(res["metrics"]) == 2 and Path(p["figure"]).stat().st_size > 0
+        assert len(res["metrics"]) == 2 and (out / "results" / p["figure"]).stat().st_size > 0
     assert not (out / "results" / "91_tinya.json").exists()  # the canonical result is untouched
     code, text, _ = invoke(args, capsys)
     assert code == 0 and "4 points (0 computed, 4 cached)" in text
@@ -199,7 +199,8 @@ def test_set_reaches_into_a_nested_config(tmp_path: Path, capsys: pytest.Capture
                             "run.lr=0.2,0.3", "--quiet"], capsys)
     assert code == 0 and "2 points (2 computed, 0 cached)" in text
     index = json.loads((out / "results" / "91_tinya.sweep.json").read_text())
-    assert sorted(json.loads(Path(p["result"]).read_text())["metrics"]["lr"] for p in index["points"]) == [0.2, 0.3]
+    assert sorted(json.loads((out / "results" / p["result"]).read_text())["metrics"]["lr"]
+                  for p in index["points"]) == [0.2, 0.3]
 
 
 def test_run_from_a_non_tty_subprocess_prints_no_progress_bars(tmp_path: Path) -> None:

@@ -78,6 +78,8 @@ def c19_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     Returns ``{"verdict", "per_p", "exponent" (an ExponentFit dict, reported, not scored),
     "measured" (the smallest seed-mean margin / construction margin over p), "bound" (1.0)}``.
+    A run that does not fit its training set (or ends at margin ≤ 0) is censored in the
+    exponent's fit and makes the verdict INCONCLUSIVE: its margin is no maximum margin.
     """
     per_p = []
     for p in sorted({r["p"] for r in rows}):
@@ -87,7 +89,12 @@ def c19_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
                       "ratio": m.estimate / rs[0]["construction_norm_margin"],
                       "heldout_acc": mean_ci([r["heldout_acc"] for r in rs]).as_dict(),
                       "train_acc_min": min(r["train_acc"] for r in rs)})
-    fit = fit_exponent([r["p"] for r in rows], [r["norm_margin"] for r in rows], [r["seed"] for r in rows])
+    # a run that does not fit its training set, or ends at margin ≤ 0, measured no maximum margin:
+    # it is censored (not fitted; listed in the fit), and the verdict below is INCONCLUSIVE
+    censored = [not (r["train_acc"] >= 1.0 and math.isfinite(r["norm_margin"]) and r["norm_margin"] > 0)
+                for r in rows]
+    fit = fit_exponent([r["p"] for r in rows], [r["norm_margin"] for r in rows], [r["seed"] for r in rows],
+                       censored=censored)
     measured = min(e["ratio"] for e in per_p)
     lows = [e["norm_margin"]["low"] / e["construction"] for e in per_p]
     highs = [e["norm_margin"]["high"] / e["construction"] for e in per_p]

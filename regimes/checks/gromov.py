@@ -86,7 +86,8 @@ def g1_point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
         summary, arrays, (_, net) = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}),
                                                device=key["device"], keep_net=True)
-        return summary, {**{k: arrays[k] for k in G1_CURVES}, **net_arrays(net)}
+        # a diverged run (summary["diverged_at"]) has no finite net: its curves up to the blow-up are kept
+        return summary, {**{k: arrays[k] for k in G1_CURVES}, **(net_arrays(net) if net is not None else {})}
 
     return runcache.cached("G1", {**key, "device": "cpu" if key["device"] == "cpu" else "cuda"}, train)
 

@@ -64,7 +64,8 @@ def center_gram(K: torch.Tensor) -> torch.Tensor:
     A kernel that is constant up to round-off (all features equal) centres to exactly 0, not to
     the few-ulp residues the means leave (for a constant c·11ᵀ the computed mean differs from c
     by up to ~n·eps·|c|, so HKH ≠ 0 in about two thirds of random (c, n)): a centred Gram whose
-    norm is within that bound, ‖HKH‖_F ≤ 4·n·eps·‖K‖_F (eps of the dtype ``K`` was given in), is round-off and has no direction, and
+    norm is within that bound, ‖HKH‖_F ≤ 4·n·eps·‖K‖_F (eps of the dtype ``K`` was given in), is
+    round-off and has no direction, and
     every alignment or distance of it is then undefined instead of a number read off round-off.
 
     >>> K = torch.full((7, 7), 0.7, dtype=torch.float64)
