@@ -192,6 +192,12 @@ def test_set_reaches_lists_json_rows_and_schema_fields(capsys, tmp_path):
     # a comma sweep on a one-value key; a JSON object is one value, never split on commas
     assert [c["base"]["fraction"] for c in _printed(_cli(capsys, "run", "14", "--set", "base.fraction=0.5,0.6",
                                                          *o)[1])] == [0.5, 0.6]
+    # App. A.1 written out in the paper tier, so λ∞ is one leaf a short key reaches (lr 1 and λ 1e-4 on
+    # ½(g − y)² are lr 1/2 and λ 2e-4 on the suite's mean loss, the default square_loss reading)
+    (c,) = _printed(_cli(capsys, "run", "07", "--paper", *o)[1])
+    assert c["settings"] == {"paper": {"lr": 0.5, "lam_inf": 2e-4}} and c["steps"] == 50_000 and c["beta"] == 2.25
+    (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--set", "lam_inf=1e-3", *o)[1])
+    assert c["settings"] == {"paper": {"lr": 0.5, "lam_inf": 1e-3}}
     (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--set", 'settings.paper={"lam_inf":1e-3,"lr":0.1}', *o)[1])
     assert c["settings"]["paper"] == {"lam_inf": 1e-3, "lr": 0.1}
     # a row of a list of sub-configs, and a dataclass field the tier does not spell out, by short key
