@@ -121,3 +121,28 @@ def test_quick_checks_give_a_real_verdict(cid: str) -> None:
     r = run_check(cid)
     assert r.verdict in ("PASS", "FAIL", "INCONCLUSIVE")
     assert len({row["seed"] for row in r.details["runs"]}) >= 3
+
+
+def test_direction_record_is_the_angle_between_evaluations_and_settles() -> None:
+    """rich_run's direction measure: the angle θ turns between evaluations is 0 for a pure rescaling
+    (normalized GD late in the loss-only reading grows θ along a fixed direction), π/2 between
+    orthogonal θ, and 2·asin(‖u − v‖/2) keeps its digits for tiny angles where arccos(u·v) rounds
+    to 0; the settling step is the first from which every angle stays below DIRECTION_TOL."""
+    from regimes.runs import DIRECTION_TOL, _DirectionCallback, _settled_at
+
+    cb, rec = _DirectionCallback(), {}
+    theta = {"W": torch.tensor([[3.0, 4.0]], dtype=torch.float64), "V": torch.zeros(1, 1, dtype=torch.float64)}
+    cb(0, theta, rec)
+    assert math.isnan(rec["theta_angle"])
+    cb(1, {k: 2.5 * v for k, v in theta.items()}, rec)
+    assert rec["theta_angle"] == 0.0
+    cb(2, {"W": torch.tensor([[-4.0, 3.0]], dtype=torch.float64), "V": torch.zeros(1, 1, dtype=torch.float64)}, rec)
+    assert rec["theta_angle"] == pytest.approx(math.pi / 2, abs=1e-15)
+    eps = 1e-9
+    cb(3, {"W": torch.tensor([[-4.0 * math.cos(eps) - 3.0 * math.sin(eps), 3.0 * math.cos(eps) - 4.0 * math.sin(eps)]],
+                             dtype=torch.float64), "V": torch.zeros(1, 1, dtype=torch.float64)}, rec)
+    assert rec["theta_angle"] == pytest.approx(eps, rel=1e-6)
+    small, big = DIRECTION_TOL / 10, DIRECTION_TOL * 10
+    assert _settled_at([0, 10, 20, 30, 40], [math.nan, big, small, big, small]) == 40
+    assert _settled_at([0, 10, 20, 30], [math.nan, big, small, small]) == 20
+    assert _settled_at([0, 10, 20], [math.nan, big, big]) is None
