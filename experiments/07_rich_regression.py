@@ -37,7 +37,8 @@ import numpy as np
 from regimes import plots
 from regimes.constructions import fourier_interpolator
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, paper_config, rich_run
+from regimes.runs import file_params, paper_config, stored_rich_run
+from regimes.settings.grids import C15
 from regimes.settings.mohamadi import regression_step, resolve_reading
 from regimes.stats import mean_ci
 
@@ -45,21 +46,20 @@ from regimes.stats import mean_ci
 #: square_loss reading, written out so that the resolved config (--print-config) shows them
 _A1 = dict(zip(("lr", "lam_inf"), regression_step(resolve_reading()["square_loss"]), strict=True))
 SETTINGS = {"paper": _A1, "substitute": {"optimizer": "adam", "lr": 0.01, "lam_inf": 1e-2, "dtype": "float64"}}
-QUICK = {"ps": [7, 11, 13], "seeds": [0, 1, 2], "beta": 2.25, "betas": [2.0, 2.25, 2.5], "sweep_p": 11,
-         "steps": 5000, "n_evals": 50, "settings": SETTINGS}
+#: quick and full: the grid check C15 judges (regimes.settings.grids), each paper-setting run stored once
+QUICK = {**C15["quick"], "beta": 2.25, "betas": [2.0, 2.25, 2.5], "sweep_p": 11, "settings": SETTINGS}
 #: the paper tier: App. A.1's GD only (no substitute row): p ≤ 23 at its shortest budget (50k steps),
 #: Fig 2's p = 31 and 47 at its longest (200k steps; 3 seeds: about 11 CPU-minutes a run at p = 47)
 PAPER = {"ps": [11, 17, 23, 31, 47], "seeds": [0, 1, 2, 3, 4], "beta": 2.25, "betas": [2.25], "sweep_p": 11,
          "steps": 50_000, "n_evals": 100, "settings": {"paper": _A1},
          "long": {"ps": [31, 47], "steps": 200_000, "seeds": [0, 1, 2], "kernel_baseline": False}}
-FULL = {"ps": [11, 17, 23, 31], "seeds": [0, 1, 2, 3, 4], "beta": 2.25, "betas": [2.0, 2.25, 2.5],
-        "sweep_p": 17, "steps": 400_000, "n_evals": 400, "settings": SETTINGS}
+FULL = {**C15["full"], "beta": 2.25, "betas": [2.0, 2.25, 2.5], "sweep_p": 17, "settings": SETTINGS}
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     over = {**key["overrides"], "n_exponent": key["beta"], "steps": key["steps"], "n_evals": key["n_evals"],
             "kernel_baseline": key["kernel"]}
-    return rich_run(paper_config("regression", key["p"], key["seed"], **over), device=key["device"])
+    return stored_rich_run(paper_config("regression", key["p"], key["seed"], **over), device=key["device"])
 
 
 def budget(c: dict[str, Any], p: int) -> tuple[int, list[int]]:

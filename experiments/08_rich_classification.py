@@ -31,7 +31,8 @@ import numpy as np
 
 from regimes import plots
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, paper_config, rich_run
+from regimes.runs import file_params, paper_config, stored_rich_run
+from regimes.settings.grids import C16
 from regimes.settings.mohamadi import reading_label, resolve_reading
 from regimes.stats import fit_exponent, mean_ci
 
@@ -40,14 +41,14 @@ WHOLE_F32 = {"normalization": "whole", "dtype": "float32"}
 LOSS_F64 = {"normalization": "loss", "dtype": "float64"}
 LOSS_F32 = {"normalization": "loss", "dtype": "float32"}
 
-QUICK = {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000, "n_evals": 40, "readings": [WHOLE_F32, LOSS_F64]}
+#: quick and full: the grid checks C16 and C16b judge (regimes.settings.grids), each run stored once
+QUICK = {**C16["quick"], "readings": [WHOLE_F32, LOSS_F64]}
 #: the paper tier: App. A.2's setting, 3,000 steps (App. A.2 allows up to 100k). Under the whole-gradient
 #: reading the ℓ∞ penalty dominates the gradient from step ~250 (p = 23) to ~800 (p = 61), and held-out
 #: accuracy no longer moves after that; under the loss-only reading it keeps rising after the fit.
 PAPER = {"ps": [17, 23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 3000, "n_evals": 60,
          "readings": [WHOLE_F32, LOSS_F64, LOSS_F32]}
-FULL = {"ps": [23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 100_000, "n_evals": 200,
-        "readings": [WHOLE_F32, LOSS_F64]}
+FULL = {**C16["full"], "readings": [WHOLE_F32, LOSS_F64]}
 
 
 def reading_name(reading: dict[str, str]) -> str:
@@ -59,7 +60,7 @@ def reading_name(reading: dict[str, str]) -> str:
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     cfg = paper_config("classification", key["p"], key["seed"], reading=key["reading"], steps=key["steps"],
                        n_evals=key["n_evals"])
-    return rich_run(cfg, device=key["device"])
+    return stored_rich_run(cfg, device=key["device"])
 
 
 def summarize(runs: list[dict[str, Any]], ps: list[int]) -> dict[str, Any]:

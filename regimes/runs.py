@@ -243,6 +243,16 @@ def _penalty_dominated_at(history: dict[str, list]) -> int | None:
     return None
 
 
+def stored_rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`rich_run`, stored once under its full config (:func:`regimes.runcache.cached`): an
+    experiment and the check that judges its claim (07 and C15, 08 and C16/C16b) train each run of
+    their shared grid once."""
+    from regimes import runcache
+
+    return runcache.cached("rich", {"config": config.as_dict(), "device": str(device)},
+                           lambda: rich_run(config, device=device))
+
+
 #: θ's direction has settled once the angle it turns between evaluations stays below this
 #: (radians) for the rest of the run; :func:`rich_run`'s ``direction_settled_at``.
 DIRECTION_TOL = 1e-4

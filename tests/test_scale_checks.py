@@ -82,9 +82,10 @@ def test_c15_verdicts_on_hand_made_runs(fake_grid) -> None:
 
 
 def test_paper_config_is_app_a_and_refuses_bad_input() -> None:
+    # App. A.1's lr 1 and λ 1e-4 on ½(g − y)² (the default square_loss reading) = lr 1/2, λ 2e-4 on the mean
     reg, cls = paper_config("regression", 11), paper_config("classification", 11)
     assert (reg.optimizer, reg.lr, reg.lam_inf, reg.width_mult, reg.n_exponent, reg.loss) == \
-        ("gd", 0.5, 1e-4, 4, 2.25, "mse")
+        ("gd", 0.5, 2e-4, 4, 2.25, "mse")
     assert (cls.optimizer, cls.lr, cls.lam_inf, cls.width_mult, cls.loss) == \
         ("normalized_gd", 10.0, 1e-20, 8, "cross_entropy")
     assert reg.n == round(2 * 11**2.25) and cls.n == round(2 * 11 ** (5 / 3))
@@ -146,3 +147,20 @@ def test_direction_record_is_the_angle_between_evaluations_and_settles() -> None
     assert _settled_at([0, 10, 20, 30, 40], [math.nan, big, small, big, small]) == 40
     assert _settled_at([0, 10, 20, 30], [math.nan, big, small, small]) == 20
     assert _settled_at([0, 10, 20], [math.nan, big, big]) is None
+
+
+def test_checks_c16_judge_experiment_08s_stored_runs_without_retraining(tmp_path, monkeypatch) -> None:
+    """One grid per claim: C16 and C16b read regimes.settings.grids.C16, as experiment 08 does, and
+    every run goes through the run cache, so after the experiment the checks train nothing."""
+    from regimes import harness, runcache, runs
+    from regimes.settings import grids
+
+    tiny = {"ps": [5, 7], "seeds": [0, 1], "steps": 10, "n_evals": 2}
+    monkeypatch.setitem(grids.C16, "quick", tiny)
+    exp = {e.number: e for e in harness.discover()}["08"]
+    harness.run(exp, out=tmp_path, quiet=True, overrides=tiny)
+    monkeypatch.setattr(runs, "rich_run", lambda *a, **k: pytest.fail("a check retrained a stored run"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        for cid in ("C16", "C16b"):
+            r = run_check(cid)
+            assert {(row["p"], row["seed"]) for row in r.details["runs"]} == {(5, 0), (5, 1), (7, 0), (7, 1)}

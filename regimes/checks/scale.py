@@ -37,14 +37,14 @@ from typing import Any
 import numpy as np
 
 from regimes.checks import CheckResult, register
+from regimes.settings import grids
 
 __all__ = ["C15_GRID", "C16_GRID", "C16_READINGS", "c15", "c16", "c16b", "rich_grid"]
 
-#: (p values, seeds, steps) per mode.
-C15_GRID = {"quick": {"ps": [7, 11, 13], "seeds": [0, 1, 2], "steps": 5000},
-            "full": {"ps": [11, 17, 23], "seeds": [0, 1, 2, 3, 4], "steps": 50_000}}
-C16_GRID = {"quick": {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000},
-            "full": {"ps": [23, 31, 47], "seeds": [0, 1, 2, 3, 4], "steps": 20_000}}
+#: (p values, seeds, steps, evaluations) per mode: the grids experiments 07 and 08 draw
+#: (regimes.settings.grids), so a check after its experiment retrains nothing
+C15_GRID = grids.C15
+C16_GRID = grids.C16
 
 
 #: the reading of eq. A.1 each classification check runs under
@@ -54,12 +54,12 @@ C16_READINGS = {"C16": {"normalization": "whole", "dtype": "float32"},
 
 def rich_grid(setting: str, ps: list[int], seeds: list[int], steps: int, reading: dict[str, str] | None = None,
               **overrides: Any) -> list[dict[str, Any]]:
-    """:func:`regimes.runs.rich_run` at the paper's config under ``reading`` for every (p, seed);
-    one summary each."""
-    from regimes.runs import paper_config, rich_run
+    """:func:`regimes.runs.rich_run` at the paper's config under ``reading`` for every (p, seed),
+    each stored once (:func:`regimes.runs.stored_rich_run`); one summary each."""
+    from regimes.runs import paper_config, stored_rich_run
 
-    return [{"p": p, "seed": s, **rich_run(paper_config(setting, p, s, reading=reading, steps=steps,
-                                                         **overrides))[0]}
+    return [{"p": p, "seed": s, **stored_rich_run(paper_config(setting, p, s, reading=reading, steps=steps,
+                                                               **overrides))[0]}
             for p in ps for s in seeds]
 
 
@@ -88,7 +88,7 @@ def _exponent(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
 def c15(quick: bool = True) -> CheckResult:
     """C15 over :data:`C15_GRID` (see the module docstring for the criteria)."""
     grid = C15_GRID["quick" if quick else "full"]
-    rows = rich_grid("regression", grid["ps"], grid["seeds"], grid["steps"])
+    rows = rich_grid("regression", grid["ps"], grid["seeds"], grid["steps"], n_evals=grid["n_evals"])
     fits = all(r["train_loss"] <= 1e-3 * r["p"] for r in rows)
     ratio = _per_p(rows, "heldout_l2_ratio")
     acc = _per_p(rows, "heldout_acc")
@@ -110,7 +110,8 @@ def _c16(check_id: str, quick: bool) -> CheckResult:
 
     grid = C16_GRID["quick" if quick else "full"]
     reading = C16_READINGS[check_id]
-    rows = rich_grid("classification", grid["ps"], grid["seeds"], grid["steps"], reading=reading)
+    rows = rich_grid("classification", grid["ps"], grid["seeds"], grid["steps"], reading=reading,
+                     n_evals=grid["n_evals"])
     fits = all(r["train_acc"] == 1.0 for r in rows)
     acc = _per_p(rows, "heldout_acc")
     kernel = _per_p(rows, "kernel_heldout_acc")
