@@ -23,6 +23,7 @@ from regimes.constructions import analytic_accuracy, fourier_interpolator, gromo
 from regimes.harness import Experiment, RunContext, main
 from regimes.metrics import margins
 from regimes.models.quadratic import QuadraticNet
+from regimes.settings.mohamadi import APP_A2
 from regimes.tasks import Task, sample_split
 from regimes.train import TrainConfig, train
 
@@ -75,8 +76,8 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         split = sample_split(Task(pt), fraction=c["train_fraction"], seed=ctx.seed)
         net = QuadraticNet.init(pt, 8 * pt, seed=ctx.seed)
         res = train(net, split.train, TrainConfig(
-            steps=c["train_steps"], lr=10.0, optimizer="normalized_gd", loss="cross_entropy",
-            lam_inf=1e-20, eval_every=max(1, c["train_steps"] // 20)), test=split.test)
+            steps=c["train_steps"], lr=APP_A2["lr"], optimizer=APP_A2["optimizer"], loss=APP_A2["loss"],
+            lam_inf=APP_A2["lam_inf"], eval_every=max(1, c["train_steps"] // 20)), test=split.test)
         pa = phase_alignment(res.net.W, res.net.V, min_power=c["min_power"])
         return ({"test_acc": res.final["test_acc"], "train_acc": res.final["train_acc"]},
                 {"delta": pa["delta"].numpy(), "keep": pa["keep"].numpy(),

@@ -124,7 +124,7 @@ from regimes.kernels import kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import entk
 from regimes.runs import file_params, net_arrays
-from regimes.settings.mohamadi import resolve_reading
+from regimes.settings.mohamadi import APP_A2, resolve_reading
 from regimes.stats import fit_exponent, mean_ci, threshold_crossing
 from regimes.tasks import Task, sample_split
 from regimes.train import TrainConfig, train
@@ -134,7 +134,8 @@ from regimes.train import TrainConfig, train
 #: regimes.runs.C17B_RUN); ``max_margin`` — :func:`regimes.extremal.max_margin`'s stages
 METHOD_SETTINGS = {"adamw_lr": 1e-3, "adamw_wd": 1.0, "adamw_steps": 1500,
                    "mm_temperatures": [0.05, 0.2, 1.0], "mm_steps_per_stage": 500}
-QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": 10.0, "lam_inf": 1e-20,
+QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": APP_A2["lr"],
+         "lam_inf": APP_A2["lam_inf"],
          "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5, "rel_resolution": 0.2,
          "ceiling_heldout": 1, "reference_search": ["kernel"], "confidence": 0.95, "bootstrap": 2000,
          "methods": ["kernel", "net", "net_loss"], **METHOD_SETTINGS}
@@ -142,8 +143,9 @@ QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, 
 #: 1,000 steps (AdamW and the max-margin net are in FULL: four methods do not fit the tier's budget)
 PAPER = {**QUICK, "seeds": 5, "steps": 1000, "rel_resolution": 0.1, "bootstrap": 5000,
          "methods": ["kernel", "net", "net_loss"]}
-FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000, "lr": 10.0,
-        "lam_inf": 1e-20, "dtype": "float64", "acc_threshold": 0.95, "l2_threshold": 0.5, "lo_exp": 1.5,
+FULL = {"ps": [11, 13, 17, 19, 23, 29, 31, 37, 41, 47], "seeds": 5, "width_mult": 8, "steps": 5000,
+        "lr": APP_A2["lr"], "lam_inf": APP_A2["lam_inf"], "dtype": "float64", "acc_threshold": 0.95,
+        "l2_threshold": 0.5, "lo_exp": 1.5,
         "rel_resolution": 0.05, "ceiling_heldout": 1, "reference_search": ["kernel", "net"], "confidence": 0.95,
         "bootstrap": 5000, "methods": ["kernel", "net", "net_loss", "adamw", "max_margin"], **METHOD_SETTINGS}
 

@@ -36,15 +36,16 @@ from regimes import plots
 from regimes.checks.dynamics import gap_verdict
 from regimes.harness import Experiment, RunContext, main
 from regimes.runs import C17B_RUN, TrackedRunConfig, file_params, init_scale_run
-from regimes.settings.mohamadi import reading_label, regression_step, resolve_reading
+from regimes.settings.mohamadi import APP_A2, reading_label, regression_step, resolve_reading
 from regimes.stats import mean_ci
 
 QUICK = {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN}
 #: the paper tier: Fig 1 middle's setting (App. A.2: normalized GD, lr 10, λ∞ 1e-20, cross-entropy,
 #: n = 2p^{5/3}, h = 8p as in experiment 08), p = 31, 5 seeds
 PAPER = {"alphas": [0.25, 0.5, 1.0, 2.0, 4.0], "seeds": [0, 1, 2, 3, 4],
-         "run": {"p": 31, "width_mult": 8, "optimizer": "normalized_gd", "lr": 10.0, "lam_inf": 1e-20,
-                 "weight_decay": 0.0, "loss": "cross_entropy", "steps": 3000, "track": False, "n_track": 60},
+         "run": {"p": 31, "width_mult": 8, "optimizer": APP_A2["optimizer"], "lr": APP_A2["lr"],
+                 "lam_inf": APP_A2["lam_inf"], "weight_decay": 0.0, "loss": APP_A2["loss"], "steps": 3000,
+                 "track": False, "n_track": 60},
          "readings": [{"normalization": "whole", "dtype": "float32"}, {"normalization": "loss", "dtype": "float64"}]}
 FULL = {"alphas": [0.25, 0.5, 1.0, 2.0], "seeds": [0, 1, 2, 3, 4],
         "run": {"p": 47, "setting": "regression", "n_rule": "2p^2.25", "optimizer": "gd",

@@ -39,15 +39,19 @@ import torch
 
 from regimes.harness import Experiment, main
 from regimes.runs import ParamSnapshots, file_params, net_arrays
+from regimes.settings.mohamadi import APP_A3
 
 QUICK = {"p": 17, "d_model": 32, "n_heads": 4, "d_mlp": 128, "optimizer": "adamw", "lr": 3e-3,
-         "weight_decay": 1.0, "lam_inf": 1e-20, "steps": 3000, "n_track": 30, "after_pairs": 60, "seeds": [0, 1, 2]}
+         "weight_decay": 1.0, "lam_inf": APP_A3["lam_inf"], "steps": 3000, "n_track": 30, "after_pairs": 60,
+         "seeds": [0, 1, 2]}
 #: the paper tier: App. A.3 (full-batch GD, lr 0.25, λ∞ 1e-20) on the full-size block (d_model 128)
 #: at p = 17, 5 seeds; a seed whose loss blows up is recorded as diverged (step and last metrics)
-PAPER = {"p": 17, "d_model": 128, "n_heads": 4, "d_mlp": 512, "optimizer": "gd", "lr": 0.25, "weight_decay": 0.0,
-         "lam_inf": 1e-20, "steps": 3000, "n_track": 30, "after_pairs": 60, "seeds": [0, 1, 2, 3, 4]}
-FULL = {"p": 53, "d_model": 128, "n_heads": 4, "d_mlp": 512, "optimizer": "gd", "lr": 0.25, "weight_decay": 0.0,
-        "lam_inf": 1e-20, "steps": 30_000, "n_track": 50, "after_pairs": 300, "seeds": [0, 1, 2, 3, 4]}
+PAPER = {"p": 17, "d_model": 128, "n_heads": 4, "d_mlp": 512, "optimizer": APP_A3["optimizer"], "lr": APP_A3["lr"],
+         "weight_decay": 0.0, "lam_inf": APP_A3["lam_inf"], "steps": 3000, "n_track": 30, "after_pairs": 60,
+         "seeds": [0, 1, 2, 3, 4]}
+FULL = {"p": 53, "d_model": 128, "n_heads": 4, "d_mlp": 512, "optimizer": APP_A3["optimizer"], "lr": APP_A3["lr"],
+        "weight_decay": 0.0, "lam_inf": APP_A3["lam_inf"], "steps": 30_000, "n_track": 50, "after_pairs": 300,
+        "seeds": [0, 1, 2, 3, 4]}
 
 
 def _run(c: dict[str, Any], seed: int, device: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

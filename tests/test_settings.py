@@ -294,3 +294,27 @@ def test_check_g1_judges_experiment_15s_stored_runs(capsys, tmp_path, monkeypatc
         res = g1(quick=True)
     assert res.details["seeds"] == [0, 1]
     assert res.details["per_seed"] == exp15.result["metrics"]["per_seed"]
+
+
+def test_no_paper_setting_is_written_outside_the_settings_layer():
+    """App. A's stated values live in regimes/settings/mohamadi.py alone: no other module of the
+    package and no experiment script holds the literal ℓ∞ strength 1e-20 (A.2, A.3) or 1e-4 (A.1), nor
+    a config dict pairing App. A's optimizer with its learning rate (normalized GD at 10, GD at 0.25)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [f for f in (*(root / "regimes").rglob("*.py"), *(root / "experiments").glob("*.py"))
+             if "settings" not in f.relative_to(root).parts]
+    found = []
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Constant) and node.value in (1e-20,):
+                found.append(f"{f.relative_to(root)}:{node.lineno}: {node.value!r}")
+            if isinstance(node, ast.Dict):
+                d = {k.value: v.value for k, v in zip(node.keys, node.values, strict=True)
+                     if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+                if (d.get("optimizer"), d.get("lr")) in (("normalized_gd", 10.0), ("gd", 0.25)) or \
+                        (d.get("lam_inf") == 1e-4 and d.get("optimizer") == "gd"):
+                    found.append(f"{f.relative_to(root)}:{node.lineno}: {d}")
+    assert not found, "App. A literals outside regimes/settings: " + "; ".join(found)
