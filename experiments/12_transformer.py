@@ -39,7 +39,7 @@ import torch
 
 from regimes.harness import Experiment, main
 from regimes.runs import ParamSnapshots, file_params, net_arrays
-from regimes.settings.mohamadi import APP_A3
+from regimes.settings.mohamadi import APP_A3, resolve_reading
 
 QUICK = {"p": 17, "d_model": 32, "n_heads": 4, "d_mlp": 128, "optimizer": "adamw", "lr": 3e-3,
          "weight_decay": 1.0, "lam_inf": APP_A3["lam_inf"], "steps": 3000, "n_track": 30, "after_pairs": 60,
@@ -143,7 +143,9 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     metrics.update(per_seed=per_seed, summary=summary, seeds=list(c["seeds"]), curves_seed=int(c["seeds"][first]),
                    n_diverged=len(per_seed) - len(trained),
                    diverged={str(r["seed"]): r["diverged_at"] for r in per_seed if r["diverged_at"] is not None},
-                   exit_before_mem_every_seed=bool(trained) and all(r["exit_after_mem"] is False for r in trained))
+                   exit_before_mem_every_seed=bool(trained) and all(r["exit_after_mem"] is False for r in trained),
+                   # App. A.3 leaves the architecture open: this block is the suite's one reading of it
+                   reading=resolve_reading({"transformer": "suite_v1"}))
     return metrics, arrays
 
 
