@@ -555,8 +555,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     methods = check_methods(c.get("methods", ["kernel", "net"]))
     col = {"kernel": plots.COLORS[1], "net": plots.COLORS[0], "net_loss": plots.COLORS[4], "adamw": plots.COLORS[2],
            "max_margin": plots.COLORS[3]}
-    lab = {"kernel": "eNTK regression", "net": "ℓ∞-regularised net (whole-gradient normalization)",
-           "net_loss": "ℓ∞-regularised net (loss-only normalization)", "adamw": "AdamW net",
+    lab = {"kernel": "eNTK regression", "net": "net, whole-gradient norm.", "net_loss": "net, loss-only norm.",
+           "adamw": "AdamW net",
            "max_margin": "max-ℓ∞-margin net"}
     # small horizontal offsets so the methods' markers at one p do not hide each other
     off = {m: 1.0 + 0.012 * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
@@ -613,16 +613,16 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
             a.set_xscale("log")
             a.set_xticks(ps, [str(p) for p in ps])
             a.minorticks_off()
-            a.set_xlabel("p")
+            a.set_xlabel("$p$")
         ax.set_yscale("log")
-        ax.set_ylabel("n* (training pairs; bar = search bracket)")
+        ax.set_ylabel("$n^*$ (training pairs; bar = search bracket)")
         ax.set_title(titles[name])
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=5.5, loc="lower right")
         axf.axhline(1.0, color="black", lw=0.8, ls=":")
         axf.set_ylim(0, 1.12)
-        axf.set_ylabel("fraction n*/p²")
-        axf.set_title(f"fraction of the p² pairs needed — {titles[name][:3]}")
-        axf.legend(fontsize=6, loc="lower left")
+        axf.set_ylabel("fraction $n^*/p^2$")
+        axf.set_title(f"fraction of the $p^2$ pairs needed — {titles[name][:3]}")
+        axf.legend(fontsize=5.5, loc="lower left")
     fit_txt = "; ".join(f"{lab[meth]} " + ", ".join(f"{f['mean']:.0%}" for f in m["train_fit"][meth])
                         for meth in methods if meth != "kernel")
     k = c["ceiling_heldout"]

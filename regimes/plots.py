@@ -141,7 +141,9 @@ def _wrap(fig: plt.Figure, text: str, x: float, fontsize: float) -> str:
     for para in text.split("\n"):
         line, used = [], 0.0
         # a $…$ span is one unbreakable token (mathtext must not be split across lines)
-        for word in re.findall(r"\S*\$[^$]*\$\S*|\S+", para) or [""]:
+        # (a word is a run of non-space characters and whole $…$ spans: greedy \S* around one span
+        # would pair the closing $ of one span with the opening $ of the next)
+        for word in re.findall(r"(?:[^\s$]|\$[^$]*\$)+|\S+", para) or [""]:
             w = width(word) if word else 0.0
             if line and used + space + w > limit:
                 out.append(" ".join(line))

@@ -91,3 +91,17 @@ def test_figure_is_fit_for_a_paper(tier: str, name: str, monkeypatch: pytest.Mon
         assert not problems, "\n".join(problems)
     finally:
         plt.close(fig)
+
+
+def test_caption_wrapping_never_splits_a_math_span() -> None:
+    """Every wrapped caption line holds whole $…$ spans (an even count of $): a span split across
+    lines, or a closing $ paired with the next span's opening one, turns mathtext into garbage."""
+    from regimes.plots import _wrap
+
+    fig = plt.figure(figsize=(3, 2))
+    text = ("bisection over [$p^{1.5}$, $p^2 - p$] (held-out set at the ceiling). Exponents "
+            "$n^* \\propto p^\\beta$ [95% CI]: acc $p^{1.74}$ [1.53, 1.93], l2 $p^{1.46}$ " * 4)
+    lines = _wrap(fig, text, 0.01, 7).split("\n")
+    plt.close(fig)
+    assert len(lines) > 3 and all(line.count("$") % 2 == 0 for line in lines)
+    assert " ".join(lines).split() == text.split()
