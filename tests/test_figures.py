@@ -25,7 +25,7 @@ from regimes.store import load_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 #: experiments whose plot functions are being rewritten with their claims; fixed with them
-PENDING = {"07", "08", "09", "10", "11"}
+PENDING: set[str] = set()
 REPR = re.compile(r"\bNone\b|\bnan\b|\bTrue\b|\bFalse\b|\{'|\[\[|\binf\b")
 CASES = [(tier, path.stem) for tier in ("quick", "paper")
          for path in sorted((ROOT / "docs" / "results" / tier).glob("[0-9][0-9]_*.json"))]
