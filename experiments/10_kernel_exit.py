@@ -32,6 +32,7 @@ regression with GD (p = 47, n = 2p^{2.25}, 5,000-triple evaluation subset).
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -197,7 +198,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path) -> None:
             if t is not None:
                 ax.axvline(max(t, 1), color="0.3", ls=ls, lw=0.9)
                 ax.text(max(t, 1), 1.0, name, rotation=90, va="top", ha="right", fontsize=7)
-        ax.set_title(f"{run['name']} (seed {run['seeds'][0]})", fontsize=8)
+        ax.set_title(textwrap.fill(f"{run['name']} (seed {run['seeds'][0]})", 48), fontsize=8)
         if i == 0:
             h1, l1 = ax.get_legend_handles_labels()
             h2, l2 = ax2.get_legend_handles_labels()
