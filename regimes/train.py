@@ -33,9 +33,9 @@ update (``tests/test_train.py`` cross-checks Adam, AdamW and SGD with momentum):
     whenever any entry of ∇L is nonzero, and a zero gradient leaves θ unchanged. Once the
     data gradient falls below λ (cross-entropy margins ≳ 45 with λ = 1e-20) the direction
     is the ℓ∞ subgradient's: the step moves the largest entry by ±η, flipping it back and
-    forth (a period-2 cycle, reported as the stall kind ``"penalty_flip"``), while the rest of
-    θ moves by ≈ η‖∇L_data‖/λ per step. That is the reading, not round-off: in exact
-    arithmetic the run is as slow.
+    forth (records ``grad_data_l2`` < ``grad_penalty_l2``; a bitwise period-2 cycle is the stall
+    kind ``"cycle2"``), while the rest of θ moves by ≈ η‖∇L_data‖/λ per step. That is the
+    reading, not round-off: in exact arithmetic the run is as slow.
   - ``"loss"``: ℓ is the data loss alone and the penalties are added outside,
     θ ← θ − η(∇L_data/‖∇L_data‖₂ + λ∂‖θ‖∞ + wd θ). Only the *direction* of ∇L_data enters, so
     the cross-entropy gradient is computed up to a positive factor that keeps it
@@ -43,7 +43,8 @@ update (``tests/test_train.py`` cross-checks Adam, AdamW and SGD with momentum):
     all entries of (f_j − f_y − ℓ_i), i.e. each example is weighted by exp(−(q_i − q_min))
     relative to the smallest margin. The direction is then exact to rounding after exp(−q)
     itself has underflowed (margins ≳ 104 in float32, ≳ 745 in float64), and a run keeps
-    growing its margin for its whole budget.
+    growing its margin for its whole budget. (The shift is the quadratic net's hand-written
+    gradient; a functional model steps along its autograd gradient, unshifted.)
 
 * ``"sgd"``: heavy-ball momentum as in ``torch.optim.SGD`` (dampening 0):
   b ← μ b + ∇L (b = ∇L at the first step), θ ← θ − η b. Full batch, so not stochastic.
