@@ -105,30 +105,41 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
     m, c = result["metrics"], result["config"]
     fig, axes = plots.subplots(ncols=2, width=4.4, height=3.4)
     ax, bx = axes[0]
-    i = 0
-    for hm in c["width_mults"]:
-        for p in c["ps"]:
-            col = plots.COLORS[i % len(plots.COLORS)]
-            i += 1
-            cs = sorted((x for x in m["cells"] if x["p"] == p and x["width_mult"] == hm), key=lambda x: x["n"])
-            xs = [x["n_over_p2"] for x in cs]
-            mk = "o" if hm == 8 else "s"
-            plots.errorbar_ci(ax, xs, [x["r_star_over_rc"] for x in cs], color=col, marker=mk,
-                              label=f"p={p}, h={hm}p")
-            ax.plot(xs, [x["r_lower_bound"] / x["r_c"] for x in cs], color=col, linestyle=":", linewidth=0.8)
-            plots.errorbar_ci(bx, xs, [x["heldout_acc"] for x in cs], color=col, marker=mk, label=f"p={p}, h={hm}p")
-            rc = [(x["n_over_p2"], x["rc_heldout_acc"]) for x in cs if x["rc_heldout_acc"] is not None]
-            if rc:
-                bx.plot([a for a, _ in rc], [b["estimate"] for _, b in rc], color=col, linestyle="--", linewidth=1)
+    # one n per (p, h) (the paper tier's single n = 2p^{2.25}): one series per width across p;
+    # else one series per (p, h) across n/p²
+    by_p = len(c["n_exponents"]) == 1
+    series = ([(hm, None) for hm in c["width_mults"]] if by_p else
+              [(hm, p) for hm in c["width_mults"] for p in c["ps"]])
+    for i, (hm, p) in enumerate(series):
+        col = plots.COLORS[i % len(plots.COLORS)]
+        cs = sorted((x for x in m["cells"] if x["width_mult"] == hm and (p is None or x["p"] == p)),
+                    key=lambda x: (x["p"], x["n"]))
+        xs = [x["p"] if by_p else x["n_over_p2"] for x in cs]
+        mk = "o" if hm == 8 else "s"
+        label = f"$h = {hm}p$" if by_p else f"$p = {p}$, $h = {hm}p$"
+        plots.errorbar_ci(ax, xs, [x["r_star_over_rc"] for x in cs], color=col, marker=mk, label=label)
+        ax.plot(xs, [x["r_lower_bound"] / x["r_c"] for x in cs], color=col, linestyle=":", linewidth=0.8)
+        plots.errorbar_ci(bx, xs, [x["heldout_acc"] for x in cs], color=col, marker=mk, label=label)
+        rc = [(xv, x["rc_heldout_acc"]) for xv, x in zip(xs, cs, strict=True) if x["rc_heldout_acc"] is not None]
+        if rc:
+            bx.plot([a for a, _ in rc], [b["estimate"] for _, b in rc], color=col, linestyle="--", linewidth=1)
+        if by_p:
+            bx.plot(xs, [1 / x["p"] for x in cs], color="0.4", linestyle=":", linewidth=0.6)
+        else:
             bx.axhline(1 / p, color=col, linestyle=":", linewidth=0.6)
     ax.axhline(1.0, color="k", linewidth=0.8)
+    xlabel = "$p$ (at $n = 2p^{" + f"{c['n_exponents'][0]:g}" + "}$)" if by_p else "$n / p^2$"
     ax.set_xscale("log")
-    ax.set_xlabel("n / p²")
-    ax.set_ylabel("r* / r_c (smallest interpolating radius)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("$r^* / r_c$ (smallest interpolating radius)")
     ax.legend(fontsize=6)
     bx.set_xscale("log")
-    bx.set_xlabel("n / p²")
-    bx.set_ylabel("clean held-out acc (at r* —, at r_c --)")
+    bx.set_xlabel(xlabel)
+    if by_p:
+        for a in (ax, bx):
+            a.set_xticks(c["ps"], [str(p) for p in c["ps"]])
+            a.minorticks_off()
+    bx.set_ylabel("clean held-out acc (at $r^*$ —, at $r_c$ --)")
     bx.set_title(f"C18 (no kernel baseline): {m['c18_verdict_no_kernel']}", fontsize=8)
     s = c["search"]
     gone = "; ".join(f"p={g['p']}, h={g['width_mult']}p: "
@@ -136,7 +147,8 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                      for g in m["memorizers_gone"])
     plots.save(fig, path, caption=(
         f"Projected Adam (lr {s['lr']}, {s['steps']} steps, float64), success = training loss < {s['tol']}; "
-        f"{s['rounds']} search round(s) of {s['per_round']} radii; seeds {c['seeds']}. Dotted (left): the provable "
+        f"{s['rounds']} search round(s) of {s['per_round']} radii; seeds {', '.join(map(str, c['seeds']))}. "
+        "Dotted (left): the provable "
         f"lower bound $(p/4h)^{{1/3}}/r_c$. n/p² from which interpolators found at r_c generalize (acc ≥ "
         f"{GENERALIZING_ACC}): {gone}."))
 
