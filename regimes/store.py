@@ -104,7 +104,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``
     (creating the folder): readers see the old file or the whole new one, never a part.
 
-    The temp file is ``.{name}.{temp_tag()}.XXXX.tmp``; it is removed on any error, and one
+    The temp file is ``.{name}.{temp_tag()}.<random>.tmp``; it is removed on any error, and one
     left by a killed process is removed by :func:`clean_stale_temps`. An ``OSError`` (a full
     disk, a read-only folder) always names ``path``."""
     path = Path(path)
