@@ -33,7 +33,7 @@ from regimes import plots
 from regimes.harness import Experiment, RunContext, main
 from regimes.runs import file_params, paper_config, stored_rich_run
 from regimes.settings.grids import C16
-from regimes.settings.mohamadi import reading_label, resolve_reading
+from regimes.settings.mohamadi import reading_label, reading_name, resolve_reading
 from regimes.stats import fit_exponent, mean_ci
 
 #: the readings run side by side (each a partial reading: the rest take the suite's defaults)
@@ -49,12 +49,6 @@ QUICK = {**C16["quick"], "readings": [WHOLE_F32, LOSS_F64]}
 PAPER = {"ps": [17, 23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 3000, "n_evals": 60,
          "readings": [WHOLE_F32, LOSS_F64, LOSS_F32]}
 FULL = {**C16["full"], "readings": [WHOLE_F32, LOSS_F64]}
-
-
-def reading_name(reading: dict[str, str]) -> str:
-    """The short name of a partial reading, its options in the order given, e.g. ``'loss-float64'``
-    (array and run keys)."""
-    return "-".join(reading.values())
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

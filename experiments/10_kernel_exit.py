@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from regimes.harness import Experiment, main
-from regimes.runs import C17_RUN, file_params, summarize, tracked_run
-from regimes.settings.mohamadi import APP_A1, APP_A2, reading_label, regression_step, resolve_reading
+from regimes.runs import C17_RUN, apply_reading, file_params, summarize, tracked_run
+from regimes.settings.mohamadi import APP_A1, APP_A2, reading_label, resolve_reading
 from regimes.stats import mean_ci
 
 _TRACK = {"n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3}
@@ -79,33 +79,15 @@ PAPER_RUNS = [
 ]
 
 
-def _reading_keys(cfg: dict[str, Any]) -> tuple[str, ...]:
-    """The run-config keys a row's reading sets (so the row may not set them itself)."""
-    return ("dtype", *(("normalize",) if cfg.get("optimizer") == "normalized_gd" else ()),
-            *(("lr", "lam_inf") if cfg.get("setting") == "regression" else ()))
-
-
-def _refuse_reading_keys(rc: dict[str, Any], cfg: dict[str, Any]) -> None:
-    both = [k for k in _reading_keys(cfg) if k in cfg]
-    if both:
-        raise ValueError(f"run {rc.get('name')!r} sets {both} and has a reading, which sets them: change the "
-                         f"reading (e.g. --set runs.N.reading.square_loss=plain or .dtype=float64) instead")
-
-
 def _run_config(rc: dict[str, Any], seed: int) -> dict[str, Any]:
     """A row's :class:`regimes.runs.TrackedRunConfig` fields at ``seed``. A row of the paper's
-    settings has a ``reading`` (options of :mod:`regimes.settings.mohamadi`; ``{}`` = the defaults):
-    it sets the dtype, normalized GD's normalization, and a regression row's lr and λ∞ (the
-    ``square_loss`` reading of App. A.1's "learning rate 1, regularization 1e-4")."""
+    settings has a ``reading`` (``{}`` = the defaults), applied by :func:`regimes.runs.apply_reading`."""
     cfg = {k: v for k, v in rc.items() if k not in ("name", "reading")}
     if rc.get("reading") is not None:
-        full = resolve_reading(rc["reading"])       # an unknown setting or option fails before any work
-        _refuse_reading_keys(rc, cfg)
-        cfg["dtype"] = full["dtype"]
-        if cfg.get("optimizer") == "normalized_gd":
-            cfg["normalize"] = full["normalization"]
-        if cfg.get("setting") == "regression":
-            cfg["lr"], cfg["lam_inf"] = regression_step(full["square_loss"])
+        try:
+            cfg = apply_reading(cfg, rc["reading"])
+        except ValueError as e:
+            raise ValueError(f"run {rc.get('name')!r}: {e} (--set runs.N.reading...)") from None
     return {**cfg, "seed": int(seed)}
 
 

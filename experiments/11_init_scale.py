@@ -35,8 +35,8 @@ import numpy as np
 from regimes import plots
 from regimes.checks.dynamics import gap_verdict
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import C17B_RUN, TrackedRunConfig, file_params, init_scale_run
-from regimes.settings.mohamadi import APP_A2, reading_label, regression_step, resolve_reading
+from regimes.runs import C17B_RUN, TrackedRunConfig, apply_reading, file_params, init_scale_run
+from regimes.settings.mohamadi import APP_A2, reading_label, reading_name, resolve_reading
 from regimes.stats import mean_ci
 
 QUICK = {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN}
@@ -82,19 +82,8 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     readings = [dict(r) for r in c["readings"]] if c.get("readings") is not None else [None]
     runs = {}
     for r in readings:
-        run = dict(c["run"])
-        if r is not None:
-            full = resolve_reading(r)          # an unknown setting or option fails before any work
-            set_by_reading = ("dtype", "normalize", *(("lr", "lam_inf") if run.get("setting") == "regression" else ()))
-            both = [k for k in set_by_reading if k in run]
-            if both:
-                raise ValueError(f"run sets {both}, which the readings set: change the readings instead")
-            run["dtype"] = full["dtype"]
-            if run["optimizer"] == "normalized_gd":
-                run["normalize"] = full["normalization"]
-            if run.get("setting") == "regression":   # App. A.1's lr 1, λ 1e-4 under the square_loss reading
-                run["lr"], run["lam_inf"] = regression_step(full["square_loss"])
-        runs[None if r is None else "-".join(r.values())] = run
+        run = dict(c["run"]) if r is None else apply_reading(c["run"], r)   # before any work
+        runs[None if r is None else reading_name(r)] = run
     keys = [{"alpha": float(a), "seed": s, "run": run, "device": ctx.device, "reading": name}
             for name, run in runs.items() for a in c["alphas"] for s in c["seeds"]]
     done = ctx.map(keys, _point, desc="reading × α × seed")

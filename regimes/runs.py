@@ -60,6 +60,7 @@ __all__ = [
     "ParamSnapshots",
     "RichRunConfig",
     "TrackedRunConfig",
+    "apply_reading",
     "c17_summary",
     "file_params",
     "init_scale_gaps",
@@ -241,6 +242,33 @@ def _penalty_dominated_at(history: dict[str, list]) -> int | None:
         if d < q:
             return int(t)
     return None
+
+
+def apply_reading(run: Mapping[str, Any], reading: Mapping[str, str]) -> dict[str, Any]:
+    """A :class:`TrackedRunConfig` dict under ``reading`` of the paper's open settings
+    (:mod:`regimes.settings.mohamadi`): the reading sets the dtype, normalized GD's
+    normalization, and a regression run's lr and λ∞ (App. A.1's "learning rate 1,
+    regularization 1e-4" on the ``square_loss`` reading, :func:`regression_step`).
+
+    Raises ``ValueError`` for an unknown reading, or for a ``run`` that sets one of those keys
+    itself (the reading would silently override it), before any work.
+
+    >>> apply_reading({"setting": "regression", "optimizer": "gd"}, {"square_loss": "plain"})["lam_inf"]
+    0.0001
+    """
+    full = resolve_reading(reading)
+    owned = ("dtype", *(("normalize",) if run.get("optimizer") == "normalized_gd" else ()),
+             *(("lr", "lam_inf") if run.get("setting") == "regression" else ()))
+    both = [k for k in owned if k in run]
+    if both:
+        raise ValueError(f"the run sets {both} and has a reading, which sets them: change the reading instead "
+                         "(e.g. its square_loss or dtype)")
+    out = {**run, "dtype": full["dtype"]}
+    if run.get("optimizer") == "normalized_gd":
+        out["normalize"] = full["normalization"]
+    if run.get("setting") == "regression":
+        out["lr"], out["lam_inf"] = regression_step(full["square_loss"])
+    return out
 
 
 def stored_rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, np.ndarray]]:

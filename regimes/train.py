@@ -412,20 +412,12 @@ def _objective(data_loss: Any, theta_inf: Any, theta_sq: Any, config: TrainConfi
 
 
 def _penalty_grads(P: Params, config: TrainConfig) -> Params | None:
-    """The penalties' gradient λ·∂‖θ‖_∞ (over all tensors jointly, ``config.linf_ties``) plus
-    the coupled ℓ2 term wd·θ (not for AdamW), per tensor; ``None`` when both are off."""
-    lam, wd = float(config.lam_inf), float(config.weight_decay)
-    coupled = wd and config.optimizer != "adamw"
-    if not lam and not coupled:
+    """The penalties' gradient alone (:func:`_add_penalties` on zeros), per tensor; ``None``
+    when both penalties are off."""
+    if not config.lam_inf and not (config.weight_decay and config.optimizer != "adamw"):
         return None
     out = {k: torch.zeros_like(v) for k, v in P.items()}
-    if lam:
-        _, subs = linf_subgradient_all(list(P.values()), config.linf_ties)
-        for g, sg in zip(out.values(), subs, strict=True):
-            g.add_(sg, alpha=lam)
-    if coupled:
-        for k, g in out.items():
-            g.add_(P[k], alpha=wd)
+    _add_penalties(P, out, config)
     return out
 
 

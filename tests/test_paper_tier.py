@@ -213,3 +213,22 @@ def test_reproduce_paper_runs_only_the_tiered_experiments(tmp_path, capsys):
     stored = json.loads((tmp_path / "results" / "93_tiered.json").read_text())
     assert stored["config"]["mode"] == "paper" and stored["metrics"] == {"n": 4}
     assert not (tmp_path / "results" / "94_plain.json").exists()
+
+
+def test_apply_reading_sets_what_the_reading_owns_and_refuses_a_run_that_sets_it():
+    """A tracked run under a reading: App. A.1's lr 1, λ 1e-4 become lr 1/2, λ 2e-4 on the mean
+    loss under ½(g − y)² and stay lr 1, λ 1e-4 under (g − y)²; normalized GD takes the reading's
+    normalization; the dtype is the reading's; a run that sets any of these itself is refused."""
+    from regimes.runs import apply_reading
+
+    reg = {"setting": "regression", "optimizer": "gd", "p": 11}
+    assert {k: apply_reading(reg, {"square_loss": "half"})[k] for k in ("lr", "lam_inf", "dtype")} == {
+        "lr": 0.5, "lam_inf": 2e-4, "dtype": "float32"}
+    assert (apply_reading(reg, {"square_loss": "plain", "dtype": "float64"})["lam_inf"],
+            apply_reading(reg, {"square_loss": "plain", "dtype": "float64"})["dtype"]) == (1e-4, "float64")
+    cls = {"optimizer": "normalized_gd", "p": 31}
+    assert apply_reading(cls, {"normalization": "loss"})["normalize"] == "loss"
+    assert "normalize" not in apply_reading({"optimizer": "adamw"}, {"normalization": "loss"})
+    for run in ({**reg, "lam_inf": 1e-3}, {**cls, "dtype": "float64"}):
+        with pytest.raises(ValueError, match="has a reading, which sets them"):
+            apply_reading(run, {})

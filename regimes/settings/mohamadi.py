@@ -56,6 +56,7 @@ __all__ = [
     "OpenSetting",
     "n_train",
     "reading_label",
+    "reading_name",
     "regression_step",
     "resolve_reading",
 ]
@@ -196,6 +197,15 @@ def reading_label(reading: Mapping[str, Any], keys: tuple[str, ...] | None = Non
     keys = tuple(reading) if keys is None else keys
     return ", ".join(_LABELS.get((k, full[k]), f"{k} {full[k]}" if k not in ("dtype", "width") else
                                  (full[k] if k == "dtype" else f"h = {full[k]}")) for k in keys)
+
+
+def reading_name(reading: Mapping[str, str]) -> str:
+    """The short name of a partial reading, its options in the order given (array and run keys).
+
+    >>> reading_name({"normalization": "loss", "dtype": "float64"})
+    'loss-float64'
+    """
+    return "-".join(reading.values())
 
 
 def regression_step(square_loss: str) -> tuple[float, float]:
