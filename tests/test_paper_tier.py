@@ -229,6 +229,6 @@ def test_apply_reading_sets_what_the_reading_owns_and_refuses_a_run_that_sets_it
     cls = {"optimizer": "normalized_gd", "p": 31}
     assert apply_reading(cls, {"normalization": "loss"})["normalize"] == "loss"
     assert "normalize" not in apply_reading({"optimizer": "adamw"}, {"normalization": "loss"})
-    for run in ({**reg, "lam_inf": 1e-3}, {**cls, "dtype": "float64"}):
+    for bad in ({**reg, "lam_inf": 1e-3}, {**cls, "dtype": "float64"}):
         with pytest.raises(ValueError, match="has a reading, which sets them"):
-            apply_reading(run, {})
+            apply_reading(bad, {})
