@@ -173,6 +173,7 @@ def plot(result: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> N
                                 xytext=(3, 3), textcoords="offset points")
         ax.axhline(CLS_ACC if b["setting"] == "classification" else REG_ACC, color="0.4", ls="--", lw=0.8)
         ax.set_xticks(range(len(flips)), [_SHORT[f] for f in flips], fontsize=7)
+        ax.set_xlabel("reading flipped (one at a time)")
         ax.set_ylim(-0.02, 1.05)
         ax.set_ylabel("held-out accuracy" if b["setting"] == "classification" else "clean-pair held-out accuracy")
         ax.set_title(f"{b['setting']}: {b['label']}", fontsize=8)
