@@ -13,6 +13,7 @@ from regimes.constructions import gromov_solution
 from regimes.metrics import (
     KernelTracker,
     center_gram,
+    center_targets,
     circle_score,
     cka,
     cosine_distance,
@@ -102,6 +103,46 @@ def test_a_kernel_constant_up_to_round_off_has_no_centred_direction() -> None:
     x = torch.linspace(-1, 1, 9, dtype=torch.float64)
     spread = torch.full((9, 9), 0.3, dtype=torch.float64) + 1e-9 * torch.outer(x, x)
     assert torch.allclose(center_gram(spread), 1e-9 * torch.outer(x, x), rtol=0, atol=1e-15)   # ulps of 0.3
+
+
+def _explicit_centred_cosine(K: torch.Tensor, Y: torch.Tensor) -> float:
+    """⟨HKH, HYYᵀH⟩_F / (‖HKH‖_F ‖HYYᵀH‖_F) with the centring matrix H = I − 11ᵀ/n built
+    explicitly: an implementation independent of the library's column means."""
+    n = K.shape[0]
+    H = torch.eye(n, dtype=torch.float64) - torch.full((n, n), 1.0 / n, dtype=torch.float64)
+    A, B = H @ K @ H, H @ Y @ Y.t() @ H
+    return float((A * B).sum() / (torch.linalg.matrix_norm(A) * torch.linalg.matrix_norm(B)))
+
+
+def test_constant_targets_have_no_centred_direction() -> None:
+    """y − ȳ of constant targets c is exactly 0, but the computed mean of c repeated n times
+    differs from c by an ulp for many (c, n) (0.1 seven times): the residue is a vector of pure
+    round-off, and the centred alignment used to be read off it (a value of ~1e-17, or a
+    ValueError, depending on c and n). Each such centred target vector is now exactly 0 and the
+    centred alignment is refused for every (c, n) tried, also for float32 targets at float32's
+    round-off; targets with a genuine spread of 1e-9 keep their alignment (agreement with the
+    explicit-H formula), and the uncentred alignment of constant targets is unchanged."""
+    gen = torch.Generator().manual_seed(1)
+    K = _psd(9, 4, 3)
+    residues = 0
+    for n in (3, 7, 9):
+        for c in torch.rand(25, generator=gen, dtype=torch.float64):
+            y = torch.full((n,), float(c), dtype=torch.float64)
+            residues += bool(((y - y.mean()) != 0).any())
+            assert bool((center_targets(y[:, None]) == 0).all())
+            with pytest.raises(ValueError, match="centred, constant"):
+                kernel_target_alignment(K[:n, :n], y, center=True)
+            one = torch.ones(n, dtype=torch.float64)   # uncentred: 1ᵀK1 / (n ‖K‖_F), scale-free
+            expected = float(one @ K[:n, :n] @ one) / (n * float(torch.linalg.matrix_norm(K[:n, :n])))
+            assert abs(kernel_target_alignment(K[:n, :n], y) - expected) < 1e-12
+    assert residues > 0   # the round-off this guards against does occur in these draws
+    y32 = torch.full((9,), 0.3, dtype=torch.float32)
+    y32[::2] = torch.nextafter(y32[::2], torch.tensor(1.0))       # one float32 ulp apart
+    with pytest.raises(ValueError, match="centred, constant"):
+        kernel_target_alignment(K, y32, center=True)
+    x = torch.linspace(-1, 1, 9, dtype=torch.float64) ** 3
+    y = 0.3 + 1e-9 * x
+    assert abs(kernel_target_alignment(K, y, center=True) - _explicit_centred_cosine(K, x[:, None])) < 1e-6
 
 
 def test_kernel_change_and_relative_change() -> None:
@@ -533,6 +574,45 @@ def test_tracker_records_nan_for_a_zero_kernel() -> None:
     K1 = entk(net1, split.train.x)
     assert abs(recs[1]["ntk_change_train"] - float(torch.linalg.norm(K1))) < 1e-9
     assert not math.isnan(recs[1]["ntk_align_train"])
+
+
+def test_tracker_centred_metrics_of_a_kernel_constant_up_to_round_off_are_nan() -> None:
+    """The tracker centres with its own hot-path code: an eNTK c·11ᵀ whose centring left a
+    few-ulp constant residue used to get a centred distance of exactly 1 from any centred
+    kernel (the residue is orthogonal to every centred Gram) instead of NaN. It now agrees
+    with center_gram (exactly 0, so NaN like a zero kernel), and a genuine spread of 1e-9 on
+    the same constant keeps its centred alignment (agreement with the explicit-H formula)."""
+    p = 5
+    task = Task(p)
+    split = sample_split(task, n=9, seed=0)
+    n = split.train.x.shape[0]
+    gen = torch.Generator().manual_seed(0)
+    cs = [float(c) for c in torch.rand(40, generator=gen, dtype=torch.float64)]
+    c = next(c for c in cs if float(torch.linalg.matrix_norm(
+        (K := torch.full((n, n), c, dtype=torch.float64)) - K.mean(0) - K.mean(1, keepdim=True) + K.mean())) > 0)
+    x = torch.linspace(-1, 1, n, dtype=torch.float64)
+    spread = 1e-9 * torch.outer(x, x) ** 2
+
+    def kernel(extra):
+        def fn(params, xa, xb=None):
+            return torch.full((xa.shape[0], xa.shape[0]), c, dtype=torch.float64) + extra
+        return fn
+
+    rec: dict = {}
+    KernelTracker(task, split.train.x, split.train.y, kernel_fn=kernel(0.0))(0, {"W": torch.zeros(1)}, rec)
+    assert math.isnan(rec["ntk_calign_train"])
+    assert not math.isnan(rec["ntk_align_train"])   # the uncentred constant kernel has a direction
+    rec = {}
+    KernelTracker(task, split.train.x, split.train.y, kernel_fn=kernel(spread))(0, {"W": torch.zeros(1)}, rec)
+    Y = torch.nn.functional.one_hot(split.train.y, p).double()
+    assert abs(rec["ntk_calign_train"] - _explicit_centred_cosine(c + spread, Y)) < 1e-6
+    tr = KernelTracker(task, split.train.x, split.train.y, steps=[0, 1])
+    net = QuadraticNet.init(p, 8, seed=0, dtype=torch.float64)
+    tr.kernel_fn = kernel(0.0)
+    tr(0, net.params(), rec := {})
+    tr.kernel_fn = lambda params, xa, xb=None: entk(net, xa)
+    tr(1, net.params(), rec := {})
+    assert math.isnan(rec["ntk_cdist_train"])   # the round-off residue used to give exactly 1.0
 
 
 def test_after_kernel_on_a_perfect_kernel() -> None:

@@ -43,6 +43,7 @@ from regimes.metrics.grokking import (
 )
 from regimes.metrics.kernel import (
     center_gram,
+    center_targets,
     cka,
     cosine_distance,
     kernel_change,
@@ -66,6 +67,7 @@ __all__ = [
     "Transition",
     "autodiff_kernel_fn",
     "center_gram",
+    "center_targets",
     "circle_score",
     "cka",
     "cosine_distance",

@@ -23,6 +23,7 @@ import torch
 
 __all__ = [
     "center_gram",
+    "center_targets",
     "cka",
     "cosine_distance",
     "frobenius",
@@ -78,6 +79,24 @@ def center_gram(K: torch.Tensor) -> torch.Tensor:
     # the round-off of the precision the Gram was given in (a float32 Gram's entries carry float32's)
     tol = 4 * K.shape[0] * torch.finfo(given).eps * float(torch.linalg.matrix_norm(K))
     return torch.zeros_like(C) if float(torch.linalg.matrix_norm(C)) <= tol else C
+
+
+def center_targets(Y: torch.Tensor, given: torch.dtype = F64) -> torch.Tensor:
+    """Y − Ȳ (column means removed) of float64 targets ``Y`` (n, k), exactly 0 when it is
+    round-off: ‖Y − Ȳ‖_F ≤ 4·n·eps·‖Y‖_F, eps of ``given`` (the dtype the targets came in; a
+    non-floating dtype counts as float64). Constant targets c leave residues of up to ~n·eps·|c|
+    per entry when c·n is not exact (0.1 repeated 7 times), which a cosine would read as a
+    direction. No validation: the callers validate, and :class:`~regimes.metrics.KernelTracker`
+    calls it once per run.
+
+    >>> Y = torch.full((7, 1), 0.1, dtype=torch.float64)
+    >>> bool((center_targets(Y) == 0).all())
+    True
+    """
+    C = Y - Y.mean(dim=0, keepdim=True)
+    eps = torch.finfo(given if given.is_floating_point else F64).eps
+    tol = 4 * Y.shape[0] * eps * float(torch.linalg.vector_norm(Y))
+    return torch.zeros_like(C) if float(torch.linalg.vector_norm(C)) <= tol else C
 
 
 def kernel_change(K_t: torch.Tensor, K_0: torch.Tensor) -> float:
@@ -154,6 +173,12 @@ def kernel_target_alignment(K: torch.Tensor, y: torch.Tensor, *, center: bool = 
     the target kernel is YYᵀ and the formula is ⟨K, YYᵀ⟩_F / (‖K‖_F ‖YYᵀ‖_F), which
     reduces to the first for k = 1). For a p.s.d. K the value lies in [0, 1] (Cauchy–
     Schwarz; ⟨K, YYᵀ⟩ = Σ_j y_jᵀ K y_j ≥ 0). ``center=True`` centres K and y first.
+
+    A zero kernel or zero targets have no direction: ``ValueError``. Centred targets whose
+    norm is round-off of the targets, ‖Y − Ȳ‖_F ≤ 4·n·eps·‖Y‖_F (eps of the dtype ``y`` was
+    given in; e.g. constant targets 0.1, whose computed mean differs from 0.1 by an ulp), are
+    exactly 0 like :func:`center_gram`'s constant kernel, so the centred alignment is refused
+    instead of read off the residue.
     """
     K = _gram("K", K)
     if not isinstance(y, torch.Tensor) or y.ndim not in (1, 2) or y.shape[0] != K.shape[0]:
@@ -162,9 +187,10 @@ def kernel_target_alignment(K: torch.Tensor, y: torch.Tensor, *, center: bool = 
     Y = y.to(F64).reshape(K.shape[0], -1)
     if center:
         K = center_gram(K)
-        Y = Y - Y.mean(dim=0, keepdim=True)
+        Y = center_targets(Y, y.dtype)
     T = Y @ Y.t()
     nk, nt = float(torch.linalg.matrix_norm(K)), float(torch.linalg.matrix_norm(T))
     if nk == 0 or nt == 0:
-        raise ValueError("alignment with a zero kernel or zero targets is undefined")
+        raise ValueError("alignment with a zero (or, centred, constant) kernel or zero (or, centred, constant) "
+                         f"targets is undefined (‖K‖_F = {nk!r}, ‖YYᵀ‖_F = {nt!r})")
     return float((K * T).sum()) / (nk * nt)

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from regimes._validate import check_index_tensor, check_int, check_seed
-from regimes.metrics.kernel import cosine_distance, frobenius
+from regimes.metrics.kernel import center_targets, cosine_distance, frobenius
 from regimes.models.protocol import Params
 from regimes.tasks import Dataset, Task, clean_pair_mask
 
@@ -285,7 +285,7 @@ class KernelTracker:
         for name, x in sets.items():
             K_native = self.kernel_fn(params, x.to(dev), None)
             K = K_native.to(torch.float64)
-            Kc = _center(K)
+            Kc = _center(K, K_native.dtype)
             nK, nKc = frobenius(K), frobenius(Kc)
             if name == "train":
                 # the after-kernel solve gets the kernel in its own precision: its PSD tolerance
@@ -309,7 +309,7 @@ class KernelTracker:
         if self._T is None:
             Y = self._Y.to(K_train.device)
             self._T = Y @ Y.t()
-            Yc = Y - Y.mean(dim=0, keepdim=True)
+            Yc = center_targets(Y, self.y_train.dtype if self.regression else torch.float64)
             self._Tc = Yc @ Yc.t()
             self._nT = (frobenius(self._T), frobenius(self._Tc))
         out["ntk_align_train"] = 1.0 - _cos_dist(K_train, self._T, norms_train[0], self._nT[0])
@@ -353,10 +353,15 @@ class KernelTracker:
         return float((pred.argmax(dim=1).cpu() == self.after_labels).to(torch.float64).mean())
 
 
-def _center(K: torch.Tensor) -> torch.Tensor:
-    """H K H (no validation: the hot path of the tracker)."""
+def _center(K: torch.Tensor, given: torch.dtype = torch.float64) -> torch.Tensor:
+    """H K H of a float64 Gram (no validation: the hot path of the tracker), exactly 0 when it is
+    round-off, ‖HKH‖_F ≤ 4·n·eps·‖K‖_F with eps of ``given`` (the dtype the kernel function
+    returned), as in :func:`regimes.metrics.kernel.center_gram`: an eNTK constant up to round-off
+    then has no centred direction (NaN centred distance and alignment), not a distance of 1."""
     r = K.mean(dim=0, keepdim=True)
-    return (K - r).sub_(K.mean(dim=1, keepdim=True)).add_(r.mean())
+    C = (K - r).sub_(K.mean(dim=1, keepdim=True)).add_(r.mean())
+    eps = torch.finfo(given if given.is_floating_point else torch.float64).eps
+    return C.zero_() if frobenius(C) <= 4 * K.shape[0] * eps * frobenius(K) else C
 
 
 def _cos_dist(A: torch.Tensor, B: torch.Tensor, na: float, nb: float) -> float:
