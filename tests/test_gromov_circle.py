@@ -68,6 +68,35 @@ def test_pca_axes_are_the_top_covariance_eigenvectors() -> None:
     assert score == pytest.approx(1.0, abs=1e-10) and freq == 3
 
 
+def test_tokens_with_one_embedding_up_to_round_off_have_no_axis_plane_or_spectrum() -> None:
+    """p equal rows c centre to exactly 0, but the column means can differ from c by an ulp, and
+    pca_axes(E, 1) used to return a unit axis spanned by that residue (its S[0] ~ 5e-16 passed the
+    relative test against itself). Equal rows, rows one float64 ulp apart and float32 rows one
+    float32 ulp apart now raise in every function that centres E; a genuine circle of radius
+    1e-9 on the same offset keeps its plane (the circle's own projector, built independently)."""
+    p, d = 11, 4
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        E = torch.randn(d, generator=gen, dtype=torch.float64).repeat(p, 1)
+        E_ulp = E.clone()
+        E_ulp[::2, 0] = torch.nextafter(E_ulp[::2, 0], torch.tensor(math.inf, dtype=torch.float64))
+        E32 = E.float()
+        E32[::3, 1] = torch.nextafter(E32[::3, 1], torch.tensor(math.inf))
+        for X in (E, E_ulp, E32):
+            for call in (lambda X=X: pca_axes(X, 1), lambda X=X: frequency_plane(X, 2),
+                         lambda X=X: frequency_circles(X, 2), lambda X=X: mod2_degeneracy(X, 1)):
+                with pytest.raises(ValueError, match="same embedding for every token"):
+                    call()
+    Q = _orthonormal(d, 2, 1)
+    a = torch.arange(p, dtype=torch.float64)[:, None]
+    t = 2 * math.pi * 2 * a / p
+    E = 0.7 + 1e-9 * (torch.cos(t) * Q[:, 0] + torch.sin(t) * Q[:, 1])
+    axes, _ = pca_axes(E, 2)
+    basis, _ = frequency_plane(E, 2)
+    for B in (axes, basis):
+        torch.testing.assert_close(B @ B.t(), Q @ Q.t(), atol=1e-6, rtol=0)
+
+
 def test_circular_rank_correlation() -> None:
     p = 12
     theta = np.linspace(-math.pi, math.pi, p, endpoint=False)
@@ -92,8 +121,10 @@ def test_token_angles_and_bad_input() -> None:
             frequency_plane(E, j)
     with pytest.raises(ValueError, match="no power"):
         frequency_plane(E, 5)                 # frequency 5 is absent from E
-    with pytest.raises(ValueError, match="fewer than k"):
+    with pytest.raises(ValueError, match="same embedding for every token"):
         pca_axes(torch.ones(7, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="fewer than k"):   # tokens on one line: a single direction
+        pca_axes(torch.outer(torch.arange(7, dtype=torch.float64), torch.ones(4, dtype=torch.float64)))
     with pytest.raises(ValueError, match="E must be"):
         pca_axes(torch.ones(7))
 

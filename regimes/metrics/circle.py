@@ -58,15 +58,32 @@ def _emb(E: object) -> torch.Tensor:
     return E.detach().to(F64).cpu()
 
 
+def _centred(E: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(E, E − mean over tokens)`` in float64 after :func:`_emb`'s checks; ``ValueError`` when the
+    centred embeddings are round-off of E, ‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F with eps of the dtype ``E``
+    was given in (every token has the same embedding up to round-off): the column means of equal
+    rows can differ from them by an ulp, and a PCA axis, a frequency plane or a spectrum of that
+    residue would be chosen by round-off."""
+    given = E.dtype if isinstance(E, torch.Tensor) and E.dtype.is_floating_point else F64
+    E = _emb(E)
+    C = E - E.mean(dim=0)
+    tol = 4 * E.shape[0] * torch.finfo(given).eps * float(torch.linalg.matrix_norm(E))
+    if float(torch.linalg.matrix_norm(C)) <= tol:
+        raise ValueError("E has the same embedding for every token (up to round-off): "
+                         "no direction, plane or spectrum of its centred layout is defined")
+    return E, C
+
+
 def pca_axes(E: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """The top-``k`` principal axes of embeddings ``E`` (p, d): ``(axes (d, k) orthonormal,
     centre (d,))``. Each axis is signed so its largest-magnitude coordinate of the projected
     tokens is positive (deterministic). ``ValueError`` when E has fewer than ``k`` non-zero
-    directions after centring."""
-    E = _emb(E)
+    directions after centring, counting a centred E within 4·p·eps·‖E‖_F of 0 (eps of E's
+    dtype: every token equal up to round-off) as no direction at all."""
+    E, C = _centred(E)
     k = check_int("k", k, low=1, high=min(E.shape))
     c = E.mean(dim=0)
-    _, S, Vh = torch.linalg.svd(E - c, full_matrices=False)
+    _, S, Vh = torch.linalg.svd(C, full_matrices=False)
     if float(S[k - 1]) <= 1e-12 * float(S[0]) or float(S[0]) == 0.0:
         raise ValueError(f"E spans fewer than k={k} directions after centring: no {k}-D PCA plane")
     axes = Vh[:k].t().contiguous()
@@ -93,12 +110,12 @@ def frequency_plane(E: torch.Tensor, j: int) -> tuple[torch.Tensor, torch.Tensor
 
     The plane is span(Re F_j, Im F_j) with F_j = Σ_a E[a] e^{−2πija/p} (Gram–Schmidt, first axis
     along Re F_j). ``ValueError`` for j out of range or a frequency with (numerically) no
-    power, where no plane is defined."""
-    E = _emb(E)
+    power, where no plane is defined, and for an E whose centred rows are round-off
+    (‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F, eps of E's dtype: every token equal up to round-off)."""
+    E, C = _centred(E)
     p = E.shape[0]
     j = check_int("j", j, low=1, high=(p - 1) // 2)
     a = torch.arange(p, dtype=F64)
-    C = E - E.mean(dim=0)
     re = (torch.cos(2 * math.pi * j * a / p)[:, None] * C).sum(dim=0)
     im = -(torch.sin(2 * math.pi * j * a / p)[:, None] * C).sum(dim=0)
     scale = float(torch.linalg.matrix_norm(C))
@@ -122,11 +139,13 @@ def frequency_circles(E: torch.Tensor, top: int = 3) -> list[dict[str, float]]:
     (:func:`regimes.metrics.fourier.embedding_spectrum`): ``freq``, ``power_share`` (share of the
     centred E's power at j) and ``circle_score`` (of the projection on :func:`frequency_plane`: 1 for a
     perfect circle traversed once at frequency j), with ``circle_freq`` the frequency
-    :func:`~regimes.metrics.fourier.circle_score` finds there. Strongest first."""
-    E = _emb(E)
+    :func:`~regimes.metrics.fourier.circle_score` finds there. Strongest first. ``ValueError``
+    when every token has the same embedding up to round-off (‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F): the
+    centred spectrum would be that of the residue."""
+    E, C = _centred(E)
     p = E.shape[0]
     top = check_int("top", top, low=1, high=(p - 1) // 2)
-    spec = embedding_spectrum(E - E.mean(dim=0))   # centred: shares of the non-constant power
+    spec = embedding_spectrum(C)   # centred: shares of the non-constant power
     band = spec[1:(p - 1) // 2 + 1]
     order = torch.argsort(band, descending=True)[:top] + 1
     out = []
@@ -281,16 +300,17 @@ def mod2_degeneracy(E: torch.Tensor, k: int) -> dict[str, object]:
     circle (r = 2s sits at angle 2π·4s/p, s = 0..(p − 1)/2); the halves of the k-order are.
 
     ``ValueError`` for E not (p, d) real finite with p ≥ 5 odd and d ≥ 2, for k outside
-    1..⌊p/2⌋, or for an E with fewer than 2 directions (no PCA plane).
+    1..⌊p/2⌋, or for an E with fewer than 2 directions (no PCA plane; an E whose tokens all
+    share one embedding up to round-off, ‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F, has none).
     """
-    E = _emb(E)
-    p = E.shape[0]
+    p = _emb(E).shape[0]
     if p < 5:
         raise ValueError(f"E has p={p} rows: the mod-2 degeneracy needs p >= 5 tokens (odd)")
     _odd_p(p)
     k = _k(k, p)
+    E, C = _centred(E)
     sheet0 = sheet_masks(p, k)
-    spec = embedding_spectrum(E - E.mean(dim=0))
+    spec = embedding_spectrum(C)
     double = _fold(2 * k, p)
     axes, c = pca_axes(E, 2)
     xy = project(E, axes, c)
