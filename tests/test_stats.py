@@ -46,8 +46,20 @@ def test_one_value_has_no_interval():
 
 
 def test_identical_values_give_zero_width():
-    ci = mean_ci([0.7, 0.7, 0.7])
-    assert ci.low == pytest.approx(0.7) and ci.high == pytest.approx(0.7)
+    """Equal values have mean v and sample deviation 0 exactly; the computed mean of 0.7 three
+    times is 0.7 − 1.1e-16 and the deviations from it are pure round-off (a t half-width of
+    3.3e-16). The interval is exactly [v, v] for every (v, n) drawn, by both methods; a genuine
+    spread of 1e-9 keeps its textbook t interval (mean ± t·s/√n computed independently)."""
+    rng = np.random.default_rng(0)
+    for v in [0.7, 0.1, *rng.uniform(-5, 5, 30)]:
+        for n in (2, 3, 7, 10):
+            for method in ("t", "bootstrap"):
+                ci = mean_ci([float(v)] * n, method=method, n_boot=50)
+                assert (ci.estimate, ci.low, ci.high) == (v, v, v), (v, n, method)
+    x = 0.7 + 1e-9 * np.array([-1.0, 0.5, 2.0, -0.25])
+    ci = mean_ci(x, confidence=0.9)
+    half = st.t.ppf(0.95, df=3) * np.std(x, ddof=1) / 2.0
+    assert ci.high - ci.low == pytest.approx(2 * half, rel=1e-6) and ci.high - ci.low > 1e-9
 
 
 def test_bootstrap_is_seeded_and_inside_the_data():
