@@ -152,6 +152,30 @@ def test_t3_inconclusive_with_censored_runs_or_mixed_evidence() -> None:
     assert v["verdict"] == "INCONCLUSIVE"
 
 
+def test_t3_interval_is_scale_free_when_a_resample_draws_one_seed() -> None:
+    """CV is scale-free, so R's bootstrap interval must not change when every norm is multiplied
+    by k. With one weight decay and 3 seeds, 1 resample in 9 draws a single seed three times: its
+    CVs are exactly 0 (equal values), but the computed std of equal values is round-off for some
+    values and 0 for others, and CV(grok)/CV(mem) then entered the interval as 0 or round-off over
+    round-off (at k = 0.7 the lower end fell from 0.098 to 0.0). Now such a CV is exactly 0, the
+    resample is skipped as documented (CV(mem) = 0), and the interval agrees across k to 1e-12."""
+    from regimes.checks.textbook import _cv
+
+    for v in (0.7, 21.0, 30.0 * 0.7, 1 / 3):
+        for n in (2, 3, 7):
+            assert _cv(np.full(n, v)) == 0.0
+    x = 20.0 + 1e-9 * np.array([-1.0, 0.5, 2.0])
+    assert _cv(x) == pytest.approx(np.std(x, ddof=1) / np.mean(x), rel=1e-12) and _cv(x) > 0
+    intervals = []
+    for k in (1.0, 3.0, 0.7, 1.1):
+        v = t3_verdict(_norm_rows(lambda w, s, k=k: k * (30.0 + 0.7 * s + 0.3 * s * s),
+                                  lambda w, s, k=k: k * (20.0 + 0.1 * s), wds=(0.5,)))
+        intervals.append(v["interval"])
+    for lo_hi in intervals[1:]:
+        assert lo_hi == pytest.approx(intervals[0], rel=1e-12)
+    assert intervals[0][0] > 0.05
+
+
 def test_textbook_runs_rows_match_their_curves() -> None:
     rows, curves = textbook_runs([0.5, 2.0], [0.8], [0, 1], 300, eval_every=10, run={"p": 7})
     assert len(rows) == 4 and [(r["weight_decay"], r["seed"]) for r in rows] == [(0.5, 0), (0.5, 1), (2.0, 0),

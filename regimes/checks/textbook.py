@@ -213,8 +213,18 @@ def _grid_runs(wds: list[float], fractions: list[float], seeds: list[int], steps
 
 # --------------------------------------------------------------------------- verdicts
 def _cv(x: np.ndarray) -> float:
-    """Coefficient of variation std/mean (ddof = 1) of the values ``x`` (NaN for < 2 values)."""
-    return float(np.std(x, ddof=1) / np.mean(x)) if x.size >= 2 else math.nan
+    """Coefficient of variation std/mean (ddof = 1) of the values ``x`` (NaN for < 2 values).
+
+    Exactly 0 when the deviations from the mean are round-off, ‖x − x̄‖₂ ≤ 4·n·eps·‖x‖₂ (float64
+    eps): equal values (a bootstrap resample that drew one seed) leave ulp residues around their
+    computed mean, whose std is not a spread, and a ratio of two such CVs is round-off over
+    round-off."""
+    if x.size < 2:
+        return math.nan
+    d = x - np.mean(x)
+    if float(np.linalg.norm(d)) <= 4 * x.size * np.finfo(np.float64).eps * float(np.linalg.norm(x)):
+        return 0.0
+    return float(np.std(x, ddof=1) / np.mean(x))
 
 
 def t1_verdict(rows: Sequence[dict[str, Any]], *, target: float = -1.0, min_seeds: int = 3,
