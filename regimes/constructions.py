@@ -297,10 +297,18 @@ def phase_alignment(W: torch.Tensor, V: torch.Tensor, *, min_power: float = 0.0
     ``(pA/2) e^{iφ}``, and Gromov's readout ``cos(−2πνq/p − φ⁽³⁾) = cos(2πνq/p + φ⁽³⁾)``.
     Returns ``freq``, ``phi1``, ``phi2``, ``phi3``, ``delta`` (``φ⁽¹⁾+φ⁽²⁾−φ⁽³⁾`` wrapped
     to ``[−π, π)``), ``power`` (share of the first layer's total power, constant
-    included, at ``±ν``; near 1 for a single clean wave, 0 for a constant neuron)
-    and ``keep`` (``power ≥ min_power``).
+    included, at ``±ν``; exactly 0 for a constant neuron) and ``keep`` (``power ≥ min_power``
+    and every phase defined).
+
+    A DFT coefficient is round-off when |X_ν|² ≤ (4·p·eps)²·Σ_k |X_k|² (eps of the dtype ``W``,
+    ``V`` were given in): a constant block's coefficients away from 0 are such residues, and their
+    angles are chosen by round-off. A neuron whose first layer has only round-off away from
+    frequency 0 (constant or zero) has ``power`` 0; any phase read off a round-off coefficient is
+    NaN, so is ``delta``, and the neuron is not kept.
     """
     p = V.shape[0]
+    eps = max(torch.finfo(t.dtype if t.dtype.is_floating_point else torch.float64).eps for t in (W, V))
+    tol2 = (4 * p * eps) ** 2
     A = torch.fft.fft(W[:, :p].double(), dim=1)
     B = torch.fft.fft(W[:, p:].double(), dim=1)
     C = torch.fft.fft(V.t().double(), dim=1)
@@ -308,15 +316,21 @@ def phase_alignment(W: torch.Tensor, V: torch.Tensor, *, min_power: float = 0.0
     pw = A.abs() ** 2 + B.abs() ** 2
     band = pw[:, 1:half + 1]
     nu = band.argmax(dim=1) + 1
-    total = pw.sum(dim=1).clamp_min(1e-300)
+    total = pw.sum(dim=1)
+    flat = pw[:, 1:].sum(dim=1) <= tol2 * total   # no non-constant power beyond round-off
     # a frequency and its mirror p-ν carry the same real-signal power; count both
-    power = 2 * band.gather(1, (nu - 1)[:, None]).squeeze(1) / total
+    power = 2 * band.gather(1, (nu - 1)[:, None]).squeeze(1) / total.clamp_min(1e-300)
     if p % 2 == 0:
         power = torch.where(nu == half, power / 2, power)
+    power = torch.where(flat, torch.zeros_like(power), power)
     idx = nu[:, None]
-    phi1 = torch.angle(A.gather(1, idx).squeeze(1))
-    phi2 = torch.angle(B.gather(1, idx).squeeze(1))
-    phi3 = torch.angle(C.gather(1, idx).squeeze(1))
+
+    def phase(X: torch.Tensor) -> torch.Tensor:
+        c = X.gather(1, idx).squeeze(1)
+        noise = c.abs() ** 2 <= tol2 * (X.abs() ** 2).sum(dim=1)
+        return torch.where(noise | flat, torch.full_like(c.real, math.nan), torch.angle(c))
+
+    phi1, phi2, phi3 = phase(A), phase(B), phase(C)
     delta = torch.remainder(phi1 + phi2 - phi3 + math.pi, 2 * math.pi) - math.pi
     return {"freq": nu, "phi1": phi1, "phi2": phi2, "phi3": phi3, "delta": delta, "power": power,
-            "keep": power >= min_power}
+            "keep": (power >= min_power) & ~torch.isnan(delta)}

@@ -150,6 +150,36 @@ def test_gromov_other_activations_and_bad_input():
         gromov_solution(5, 0)
 
 
+def test_phase_alignment_of_a_constant_neuron_has_no_frequency_or_phase() -> None:
+    """A constant (or zero) neuron has no power away from frequency 0 and no phase at any ν ≥ 1;
+    its DFT coefficients there are round-off, whose angles used to be reported (freq 2, δ = −2.65
+    for a row of 0.3 with min_power = 0, and kept). Now power is exactly 0, the phases NaN and the
+    neuron is not kept, for random constants; a constant b-block under a real a-wave gives a NaN
+    φ⁽²⁾. A wave of amplitude 1e-9 on the same constant keeps its phase φ and the power share
+    (A²/2)/(c² + A²/2) of x_n = c + A cos(2πνn/p + φ) (Parseval, computed by hand)."""
+    p, nu, phi = 11, 3, 0.4
+    gen = torch.Generator().manual_seed(0)
+    n = torch.arange(p, dtype=torch.float64)
+    for c in [*torch.rand(10, generator=gen, dtype=torch.float64).tolist(), 0.0]:
+        W = torch.full((2, 2 * p), c, dtype=torch.float64)
+        W[1, :p] = torch.cos(2 * math.pi * nu * n / p + phi)            # a real wave, constant b-block
+        V = torch.cos(2 * math.pi * nu * n / p + 2 * phi)[:, None].repeat(1, 2)
+        pa = phase_alignment(W, V, min_power=0.0)
+        assert float(pa["power"][0]) == 0.0 and not bool(pa["keep"].any())
+        assert all(math.isnan(float(pa[k][0])) for k in ("phi1", "phi2", "phi3", "delta"))
+        assert abs(float(pa["phi1"][1]) - phi) < 1e-12
+        assert math.isnan(float(pa["phi2"][1])) and int(pa["freq"][1]) == nu
+    c, A = 0.3, 1e-9
+    wave = c + A * torch.cos(2 * math.pi * nu * n / p + phi)
+    W = torch.cat([wave, wave])[None, :]
+    V = torch.cos(2 * math.pi * nu * n / p + 2 * phi)[:, None]
+    pa = phase_alignment(W, V)
+    assert int(pa["freq"][0]) == nu and bool(pa["keep"][0])
+    assert abs(float(pa["phi1"][0]) - phi) < 1e-6 and abs(float(pa["phi2"][0]) - phi) < 1e-6
+    assert abs(float(pa["delta"][0])) < 1e-6                               # φ + φ − 2φ = 0
+    assert float(pa["power"][0]) == pytest.approx((A**2 / 2) / (c**2 + A**2 / 2), rel=1e-6)
+
+
 def test_phase_alignment():
     # Fourier interpolator and Gromov's solution satisfy φ1 + φ2 − φ3 = 0 exactly; random nets don't.
     for net in (fourier_interpolator(11), gromov_solution(11, 60, seed=2).net):
