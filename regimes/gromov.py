@@ -597,9 +597,13 @@ def line_power_share(img: torch.Tensor, line: str = "diagonal") -> float:
     ``line``: ``"diagonal"`` k₁ = k₂ (waves in n + m: Gromov's "single series of peaks at
     n + m ≡ q"), ``"antidiagonal"`` k₁ + k₂ ≡ 0 (waves in n − m), ``"axes"`` k₁ = 0 or
     k₂ = 0 (waves in n alone or m alone, e.g. from 2n and 2m). Returns a float in [0, 1];
-    ``ValueError`` for a constant image or an unknown line.
+    ``ValueError`` for a constant image or an unknown line. An image is constant when its
+    non-zero-frequency power is round-off of the whole, at most max(1e-24, (4·p·eps)²) of the
+    total power with eps of the dtype ``img`` was given in (a float32 image whose entries differ
+    by float32 ulps is constant, not a share of 0.03 read off its rounding).
     """
     check_choice("line", line, ("diagonal", "antidiagonal", "axes"))
+    given = img.dtype if isinstance(img, torch.Tensor) and img.dtype.is_floating_point else torch.float64
     P = fourier_image(img)
     if P.ndim != 2:
         raise ValueError(f"img must be one p × p image, got shape {tuple(img.shape)}")
@@ -611,6 +615,7 @@ def line_power_share(img: torch.Tensor, line: str = "diagonal") -> float:
     everything = float(P.sum())
     P[0, 0] = 0.0
     tot = float(P.sum())
-    if tot <= 1e-24 * everything or tot == 0.0:   # round-off of a constant image's transform
+    rel = max(1e-24, (4 * p * torch.finfo(given).eps) ** 2)
+    if tot <= rel * everything or tot == 0.0:   # round-off of a constant image's transform
         raise ValueError("img is constant: its non-zero-frequency power is 0, no share is defined")
     return float(P[mask].sum()) / tot

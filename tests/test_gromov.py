@@ -248,6 +248,24 @@ def test_line_shares_of_hand_made_images() -> None:
         line_power_share(delta, "rows")
 
 
+def test_a_float32_image_constant_up_to_its_rounding_has_no_line_share() -> None:
+    """A constant image has no power away from (0, 0), so no share. A float32 image whose
+    entries are 0.3 or one float32 ulp above it is constant up to float32's rounding, but the
+    float64-only threshold (1e-24 of the total power) let through its ulp pattern's power, and
+    the diagonal share read off it was 0.027. The threshold is now in the image's own precision;
+    a float32 wave of relative amplitude 1e-3 on the same constant keeps its share (1 on the
+    diagonal for a wave in n + m, computed by hand)."""
+    p = 11
+    img = torch.full((p, p), 0.3, dtype=torch.float32)
+    img[::2, 1::3] = torch.nextafter(img[::2, 1::3], torch.tensor(1.0))
+    for line in ("diagonal", "antidiagonal", "axes"):
+        with pytest.raises(ValueError, match="constant"):
+            line_power_share(img, line)
+    n = torch.arange(p, dtype=torch.float64)
+    wave = (0.3 + 3e-4 * torch.cos(2 * math.pi * 2 * (n[:, None] + n[None, :]) / p)).float()
+    assert line_power_share(wave, "diagonal") == pytest.approx(1.0, abs=1e-6)
+
+
 def test_analytic_output_image_is_one_diagonal_series() -> None:
     """Eq. 16: h⁽²⁾_q(n, m) → δ(n + m − q) as N grows, so its DFT power concentrates on k₁ = k₂; the
     other waves of eq. 11 (on the axes and the anti-diagonal) cancel like 1/√N. At p = 31 the
