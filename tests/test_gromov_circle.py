@@ -97,6 +97,25 @@ def test_tokens_with_one_embedding_up_to_round_off_have_no_axis_plane_or_spectru
         torch.testing.assert_close(B @ B.t(), Q @ Q.t(), atol=1e-6, rtol=0)
 
 
+def test_a_float32_line_has_no_second_principal_axis() -> None:
+    """Tokens on a line (a cosine wave along one direction) span one direction; stored in
+    float32 their rounding adds a second direction of relative size ~1e-8, which passed the
+    float64-only 1e-12 test, and pca_axes(E, 2) returned a plane whose second axis was that
+    rounding. Now the threshold is max(1e-12, 4·p·eps) in E's dtype: the line is refused in
+    both precisions, and a float32 circle keeps its plane (the circle's own projector)."""
+    p = 11
+    t = 2 * math.pi * 3 * torch.arange(p, dtype=torch.float64) / p
+    u = torch.tensor([1.0, 0.37, -0.2, 0.5], dtype=torch.float64)
+    line = torch.tensor([0.3, 0.7, 1.1, -0.37], dtype=torch.float64) + torch.outer(t.cos(), u)
+    for E in (line, line.float()):
+        with pytest.raises(ValueError, match="fewer than k=2"):
+            pca_axes(E, 2)
+    Q = _orthonormal(4, 2, 5)
+    ring = (0.5 + torch.cos(t)[:, None] * Q[:, 0] + torch.sin(t)[:, None] * Q[:, 1]).float()
+    axes, _ = pca_axes(ring, 2)
+    torch.testing.assert_close(axes @ axes.t(), Q @ Q.t(), atol=1e-6, rtol=0)
+
+
 def test_circular_rank_correlation() -> None:
     p = 12
     theta = np.linspace(-math.pi, math.pi, p, endpoint=False)

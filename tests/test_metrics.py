@@ -371,6 +371,28 @@ def test_round_off_layout_is_not_a_circle() -> None:
         circle_score(torch.tensor([[0.1, 0.7]], dtype=torch.float64).repeat(23, 1))
 
 
+def test_float32_layout_equal_up_to_its_rounding_is_not_a_circle() -> None:
+    """The same at float32's precision: tokens one float32 ulp apart used to get a PCA axis
+    explaining 100 % (spread 1e-8, above the float64-only 1e-12) and a circle score of 0.37 at
+    frequency 4. Both now see no layout; a float32 circle of relative radius 1e-3 on the same
+    offset scores 1 at its frequency (its coordinates are cos, sin of 2π·3a/p by construction)."""
+    p = 11
+    E = torch.tensor([0.3, 0.7, 1.1, -0.37]).repeat(p, 1)
+    E[::2, 0] = torch.nextafter(E[::2, 0], torch.tensor(2.0))
+    coords, explained = embedding_pca(E, 2)
+    assert torch.all(coords == 0) and torch.all(explained == 0)
+    flat = torch.tensor([[0.3, 0.7]]).repeat(p, 1)
+    flat[::3, 1] = torch.nextafter(flat[::3, 1], torch.tensor(2.0))
+    with pytest.raises(ValueError, match="all equal"):
+        circle_score(flat)
+    t = 2 * math.pi * 3 * torch.arange(p, dtype=torch.float64) / p
+    ring = (torch.tensor([0.3, 0.7], dtype=torch.float64) + 1e-3 * torch.stack([t.cos(), t.sin()], 1)).float()
+    score, j = circle_score(ring)
+    assert j == 3 and score == pytest.approx(1.0, abs=1e-4)
+    coords, explained = embedding_pca(ring, 2)
+    assert float(explained.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
 # ============================================================================ Fourier / IPR / PCA
 P = 13
 

@@ -58,8 +58,10 @@ def _emb(E: object) -> torch.Tensor:
     return E.detach().to(F64).cpu()
 
 
-def _centred(E: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(E, E − mean over tokens)`` in float64 after :func:`_emb`'s checks; ``ValueError`` when the
+def _centred(E: object) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """``(E, E − mean over tokens, rtol)`` in float64 after :func:`_emb`'s checks, with ``rtol`` =
+    max(1e-12, 4·p·eps) the relative size below which a direction of the centred E is round-off
+    (eps of the dtype ``E`` was given in); ``ValueError`` when the
     centred embeddings are round-off of E, ‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F with eps of the dtype ``E``
     was given in (every token has the same embedding up to round-off): the column means of equal
     rows can differ from them by an ulp, and a PCA axis, a frequency plane or a spectrum of that
@@ -71,20 +73,21 @@ def _centred(E: object) -> tuple[torch.Tensor, torch.Tensor]:
     if float(torch.linalg.matrix_norm(C)) <= tol:
         raise ValueError("E has the same embedding for every token (up to round-off): "
                          "no direction, plane or spectrum of its centred layout is defined")
-    return E, C
+    return E, C, max(1e-12, 4 * E.shape[0] * torch.finfo(given).eps)
 
 
 def pca_axes(E: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """The top-``k`` principal axes of embeddings ``E`` (p, d): ``(axes (d, k) orthonormal,
     centre (d,))``. Each axis is signed so its largest-magnitude coordinate of the projected
     tokens is positive (deterministic). ``ValueError`` when E has fewer than ``k`` non-zero
-    directions after centring, counting a centred E within 4·p·eps·‖E‖_F of 0 (eps of E's
-    dtype: every token equal up to round-off) as no direction at all."""
-    E, C = _centred(E)
+    directions after centring: a direction counts when its singular value exceeds
+    max(1e-12, 4·p·eps)·S[0], and a centred E within 4·p·eps·‖E‖_F of 0 (every token equal up
+    to round-off) has none (eps of the dtype E was given in)."""
+    E, C, rtol = _centred(E)
     k = check_int("k", k, low=1, high=min(E.shape))
     c = E.mean(dim=0)
     _, S, Vh = torch.linalg.svd(C, full_matrices=False)
-    if float(S[k - 1]) <= 1e-12 * float(S[0]) or float(S[0]) == 0.0:
+    if float(S[k - 1]) <= rtol * float(S[0]) or float(S[0]) == 0.0:
         raise ValueError(f"E spans fewer than k={k} directions after centring: no {k}-D PCA plane")
     axes = Vh[:k].t().contiguous()
     coords = (E - c) @ axes
@@ -109,10 +112,11 @@ def frequency_plane(E: torch.Tensor, j: int) -> tuple[torch.Tensor, torch.Tensor
     tokens' coordinates on it (p, 2), centred.
 
     The plane is span(Re F_j, Im F_j) with F_j = Σ_a E[a] e^{−2πija/p} (Gram–Schmidt, first axis
-    along Re F_j). ``ValueError`` for j out of range or a frequency with (numerically) no
-    power, where no plane is defined, and for an E whose centred rows are round-off
-    (‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F, eps of E's dtype: every token equal up to round-off)."""
-    E, C = _centred(E)
+    along Re F_j). ``ValueError`` for j out of range or a frequency with (numerically: at most
+    max(1e-12, 4·p·eps) of ‖E − Ē‖_F, eps of E's dtype) no power, where no plane is defined,
+    and for an E whose centred rows are round-off (‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F: every token
+    equal up to round-off)."""
+    E, C, rtol = _centred(E)
     p = E.shape[0]
     j = check_int("j", j, low=1, high=(p - 1) // 2)
     a = torch.arange(p, dtype=F64)
@@ -120,15 +124,15 @@ def frequency_plane(E: torch.Tensor, j: int) -> tuple[torch.Tensor, torch.Tensor
     im = -(torch.sin(2 * math.pi * j * a / p)[:, None] * C).sum(dim=0)
     scale = float(torch.linalg.matrix_norm(C))
     n1 = float(re.norm())
-    if n1 <= 1e-12 * scale:
+    if n1 <= rtol * scale:
         re, im = im, re
         n1 = float(re.norm())
-    if n1 <= 1e-12 * scale:
+    if n1 <= rtol * scale:
         raise ValueError(f"frequency j={j} carries no power in E: its plane is undefined")
     u = re / n1
     w = im - (im @ u) * u
     n2 = float(w.norm())
-    if n2 <= 1e-12 * scale:
+    if n2 <= rtol * scale:
         raise ValueError(f"frequency j={j} spans a single direction in E: its plane is undefined")
     basis = torch.stack([u, w / n2], dim=1)
     return basis, C @ basis
@@ -142,7 +146,7 @@ def frequency_circles(E: torch.Tensor, top: int = 3) -> list[dict[str, float]]:
     :func:`~regimes.metrics.fourier.circle_score` finds there. Strongest first. ``ValueError``
     when every token has the same embedding up to round-off (‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F): the
     centred spectrum would be that of the residue."""
-    E, C = _centred(E)
+    E, C, _ = _centred(E)
     p = E.shape[0]
     top = check_int("top", top, low=1, high=(p - 1) // 2)
     spec = embedding_spectrum(C)   # centred: shares of the non-constant power
@@ -308,7 +312,7 @@ def mod2_degeneracy(E: torch.Tensor, k: int) -> dict[str, object]:
         raise ValueError(f"E has p={p} rows: the mod-2 degeneracy needs p >= 5 tokens (odd)")
     _odd_p(p)
     k = _k(k, p)
-    E, C = _centred(E)
+    E, C, _ = _centred(E)
     sheet0 = sheet_masks(p, k)
     spec = embedding_spectrum(C)
     double = _fold(2 * k, p)

@@ -51,6 +51,14 @@ F64 = torch.float64
 _FLAT_RTOL = 1e-12
 
 
+def _flat_rtol(X: object, n: int) -> float:
+    """The relative size below which a centred layout of ``n`` tokens is round-off of ``X``:
+    :data:`_FLAT_RTOL`, or 4·n·eps of ``X``'s dtype where that is larger (a float32 layout's
+    rounding, ~1e-7 relative, is far above 1e-12)."""
+    given = X.dtype if isinstance(X, torch.Tensor) and X.dtype.is_floating_point else F64
+    return max(_FLAT_RTOL, 4 * n * torch.finfo(given).eps)
+
+
 def _matrix(name: str, X: object) -> torch.Tensor:
     if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.numel() == 0:
         shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
@@ -150,15 +158,16 @@ def embedding_pca(E: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tens
     principal axes, shape (p, k), and the share of the total variance each axis
     explains, shape (k,). Signs of the axes are fixed so each axis' largest-magnitude
     coordinate is positive (a deterministic orientation). An axis whose singular value is
-    round-off (≤ 1e-12 of the embeddings' norm: e.g. every axis when all tokens share one
-    embedding) has zero coordinates and explains 0, instead of a direction and a share
-    chosen by round-off.
+    round-off (≤ max(1e-12, 4·p·eps) of the embeddings' norm, eps of E's dtype: e.g. every axis
+    when all tokens share one embedding) has zero coordinates and explains 0, instead of a
+    direction and a share chosen by round-off.
     """
+    rtol = _flat_rtol(E, E.shape[0] if isinstance(E, torch.Tensor) and E.ndim == 2 else 1)
     E = _matrix("E", E)
     k = check_int("k", k, low=1, high=min(E.shape))
     C = E - E.mean(dim=0, keepdim=True)
     U, S, _ = torch.linalg.svd(C, full_matrices=False)
-    S = torch.where(S > _FLAT_RTOL * float(torch.linalg.matrix_norm(E)), S, torch.zeros_like(S))
+    S = torch.where(S > rtol * float(torch.linalg.matrix_norm(E)), S, torch.zeros_like(S))
     coords = U[:, :k] * S[:k]
     idx = coords.abs().argmax(dim=0)
     sign = torch.sign(coords[idx, torch.arange(k)])
@@ -174,14 +183,17 @@ def circle_score(coords: torch.Tensor) -> tuple[float, int]:
     With z_a = coords[a, 0] + i·coords[a, 1] (centred), returns ``(score, j)``: the
     largest share of Σ_a |z_a|² carried by one complex Fourier coefficient j ≠ 0 of z
     over a, and that j folded to 1..⌊p/2⌋. A circle z_a = r e^{i(2πja/p + φ)} scores 1;
-    a segment traversed back and forth (a cosine on both axes) scores 1/2.
+    a segment traversed back and forth (a cosine on both axes) scores 1/2. Coordinates equal up
+    to round-off (centred spread ≤ max(1e-12, 4·p·eps) of their size, eps of their dtype) raise
+    ``ValueError``: there is no layout to score.
     """
+    rtol = _flat_rtol(coords, coords.shape[0] if isinstance(coords, torch.Tensor) and coords.ndim == 2 else 1)
     C = _matrix("coords", coords)
     if C.shape[1] != 2:
         raise ValueError(f"coords has shape {tuple(C.shape)}: expected (p, 2)")
     z0 = torch.complex(C[:, 0], C[:, 1])
     z = z0 - z0.mean()
-    if float(z.abs().max()) <= _FLAT_RTOL * float(z0.abs().max()):  # equal up to round-off
+    if float(z.abs().max()) <= rtol * float(z0.abs().max()):  # equal up to round-off
         raise ValueError("coords are all equal: no layout to score")
     F = torch.fft.fft(z)
     P = F.real**2 + F.imag**2
