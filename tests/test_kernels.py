@@ -353,3 +353,31 @@ def test_non_psd_gram_rejected_by_every_solver():
         NestedKernelRegression(bad, y, K_eval=bad).predict(5)  # Cholesky fails → eigh path checks
     with pytest.raises(ValueError, match="positive semi-definite"):
         matrix_kernel_regression(bad[:, :, None, None], y[:, None], bad[:, :, None, None])
+
+
+def test_trial_average_of_agreeing_trials_has_zero_standard_error() -> None:
+    """Trials that agree have mean = their common value and SE 0 exactly; np.std of three equal
+    ratios 0.7 is 1.4e-16 (its deviations from the computed mean are round-off), which the sweep
+    used to report as a standard error. Now exactly 0 for every (value, trial count) drawn; a
+    genuine 1e-9 spread keeps the textbook SE s/√t (computed here with the statistics module)."""
+    import math
+    import statistics
+
+    from regimes.kernels.nested import trial_averaged_sweeps
+
+    rng = np.random.default_rng(0)
+    for trials in (2, 3, 5):
+        vals = [0.7, 0.1, *rng.uniform(0, 1, 10)]
+        spread = [0.3 + 1e-9 * k for k in range(trials)]
+        per = {t: {"n": np.arange(len(vals) + 1), "ratio": np.array([*vals, spread[t]]),
+                   "acc": np.array([*vals, spread[t]]), "acc_heldout": np.array([*vals, spread[t]])}
+               for t in range(trials)}
+
+        def memo(key, fn, per=per):
+            return {"build_s": 0.0, "solve_s": 0.0}, per[key["trial"]]
+
+        _, arrays = trial_averaged_sweeps(memo, None, lambda p: ["k"], {"ps": [5], "trials": trials}, seed=0)
+        for name in ("ratio", "population_acc", "acc_heldout"):
+            mean, se = arrays[f"p5_k_{name}"], arrays[f"p5_k_{name}_se"]
+            assert np.array_equal(mean[:-1], vals) and np.all(se[:-1] == 0.0)
+            assert se[-1] == pytest.approx(statistics.stdev(spread) / math.sqrt(trials), rel=1e-6) and se[-1] > 0
