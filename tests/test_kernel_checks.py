@@ -161,3 +161,22 @@ def test_c11_prop_e7(results):
     # the extremal predictor shows the bound is attained (up to its ε)
     ext = preds["e7_extremal"]
     assert ext["bound"] - ext["zero_one"] < 1e-6
+
+
+def test_mean_se_of_agreeing_trials_is_exact() -> None:
+    """C6/C7's mean − 3·SE: trials that agree (e.g. the same 0-1 test error in every trial) have
+    their common value and SE 0; torch's std of 0.7 three times is 1.4e-16, round-off that was
+    reported as a standard error. A 1e-9 spread keeps s/√n (statistics.stdev, independent)."""
+    import math
+    import statistics
+
+    from regimes.checks.kernel import _mean_se
+
+    for v in (0.7, 0.1, 1 / 3, 0.857142857142857):
+        for n in (2, 3, 20):
+            assert _mean_se([v] * n) == (v, 0.0)
+    x = [0.7 + 1e-9 * k for k in (-1.0, 0.5, 2.0)]
+    mean, se = _mean_se(x)
+    assert mean == pytest.approx(statistics.fmean(x), abs=1e-15)
+    assert se == pytest.approx(statistics.stdev(x) / math.sqrt(3), rel=1e-6) and se > 0
+    assert math.isnan(_mean_se([0.7])[1])

@@ -75,7 +75,17 @@ C5_KERNELS = ("entk", "expected_ntk", "relu_ntk", "relu_nngp", "quad_ntk", "quad
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of per-trial values; trials that all agree give their common
+    value and SE exactly 0 (the std of their round-off deviations from the computed mean is no
+    spread), as do deviations within ‖x − x̄‖₂ ≤ 4·n·eps·‖x‖₂ (float64 eps)."""
     t = torch.tensor(values, dtype=F64)
+    if t.numel() == 1:
+        return float(t[0]), math.nan
+    if bool((t == t[0]).all()):
+        return float(t[0]), 0.0
+    if float(torch.linalg.vector_norm(t - t.mean())) <= 4 * t.numel() * torch.finfo(F64).eps * float(
+            torch.linalg.vector_norm(t)):
+        return float(t.mean()), 0.0
     return float(t.mean()), float(t.std(unbiased=True) / math.sqrt(len(values)))
 
 
