@@ -13,6 +13,11 @@ Where the figure and the check used to differ, the experiment's published value 
   setting at the same p, seeds, steps and evaluation count, so each run is stored once; the full
   tiers keep the experiments' published p and budgets (C16's full grid had stopped at p = 47 and
   20k steps, experiment 08's runs p = 61 and 100k).
+* C18 (experiment 20): the check's grid is experiment 20's (h = 8p, n = 2p^{2.25}) cells at the
+  same p, seeds and search; the check now reads those cells' stored searches, which also run at
+  the construction's norm (``also_at``), as the experiment always did.
+* C19 (experiment 21): the full tier runs p ≤ 41, as experiment 21's published full tier did;
+  the check's full grid had stopped at p = 31.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from regimes.settings.gromov import G1_RUN, G1_RUN_FULL, G1_WINDOW
+from regimes.settings.mohamadi import APP_A1, APP_A2
 
 #: G1 (Gromov Fig 1a) — experiment 15 and check G1.
 G1: dict[str, dict[str, Any]] = {
@@ -37,6 +43,27 @@ C15: dict[str, dict[str, Any]] = {
 C16: dict[str, dict[str, Any]] = {
     "quick": {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000, "n_evals": 40},
     "full": {"ps": [23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 100_000, "n_evals": 200},
+}
+
+
+#: C18 (Thm 3.6's premise) — check C18 and experiment 20's (h = 8p, n = 2p^{2.25}) cells: the
+#: bracketed search of :func:`regimes.extremal.min_linf_interpolators` at Thm 3.6's sample size
+#: (App. A.1's n = 2p^{2.25}) and Prop 3.8's width h = 8p. Experiment 20 runs the same p, seeds and
+#: search over more n exponents and widths around this cell.
+C18: dict[str, dict[str, Any]] = {
+    "quick": {"ps": [7, 11], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": APP_A1["n_exponent"],
+              "search": {"steps": 600, "lr": 1e-2, "tol": 1e-3, "rounds": 2, "per_round": 2}},
+    "full": {"ps": [7, 11, 13, 17], "seeds": [0, 1, 2, 3, 4], "width_mult": 8, "n_exponent": APP_A1["n_exponent"],
+             "search": {"steps": 3000, "lr": 1e-2, "tol": 1e-3, "rounds": 3, "per_round": 3}},
+}
+#: C19 (Thm 4.5's premise) — experiment 21 and check C19: the staged soft-min ascent of
+#: :func:`regimes.extremal.max_margin` under ‖θ‖∞ ≤ 1 at App. A.2's n = 2p^{5/3} and h = 8p.
+C19: dict[str, dict[str, Any]] = {
+    "quick": {"ps": [11, 13, 17], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": APP_A2["n_exponent"],
+              "temperatures": [0.05, 0.1, 0.2, 0.5, 1.0], "steps_per_stage": 300},
+    "full": {"ps": [11, 13, 17, 23, 31, 41], "seeds": [0, 1, 2, 3, 4], "width_mult": 8,
+             "n_exponent": APP_A2["n_exponent"], "temperatures": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0],
+             "steps_per_stage": 1500},
 }
 
 
