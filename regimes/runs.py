@@ -2,7 +2,8 @@
 
 * :func:`tracked_run` (:class:`TrackedRunConfig`): the quadratic net with its eNTK tracked
   through training, summarised by the grokking measures and the kernel-exit time
-  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b.
+  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b,
+  which share their runs through :func:`stored_tracked_run` (stored once, :mod:`regimes.runcache`).
 * :func:`mlp_run` (:class:`MLPRunConfig`): the blog's embedding MLP; experiments 13 and 14.
 * :func:`init_scale_run`: one point of the init-scale sweep (C17b, experiment 11).
 * :func:`rich_run` (:class:`RichRunConfig`): the paper's rich-regime settings (App. A;
@@ -71,6 +72,7 @@ __all__ = [
     "rebuild_net",
     "rich_run",
     "stored_runs",
+    "stored_tracked_run",
     "summarize",
     "tracked_run",
 ]
@@ -662,6 +664,35 @@ def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "
     if snaps is not None:
         arrays.update(snaps.arrays(final_net, {k: summary.get(k) for k in ("t_mem", "t_exit", "t_grok")}))
     return summary, arrays
+
+
+def stored_tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "cpu"
+                       ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`tracked_run` (with its snapshots, no extra callbacks), stored once under its full
+    config — every :class:`TrackedRunConfig` field, defaults filled in, a float field given as an
+    int read as that float — and ``device`` (:func:`regimes.runcache.cached`): an experiment and the
+    check that judges its claim (10 and C17, 11 and C17b) train each run of their shared grid once.
+
+    Returns ``(summary, arrays)`` as stored and read back: the summary through JSON (NaN as
+    ``None``), the arrays (curves, tracked kernels, parameters) from the ``.npz``, so a first run
+    and a later read give equal results. ``ValueError`` for an invalid config, before any work.
+    """
+    from regimes import runcache
+
+    cfg = _canonical(TrackedRunConfig.from_dict(config))
+    return runcache.cached("tracked", {"config": cfg, "device": str(device)},
+                           lambda: tracked_run(cfg, device=device))
+
+
+def _canonical(config: TrackedRunConfig) -> dict[str, Any]:
+    """``config`` as a dict whose float fields hold floats (``alpha=16`` and ``alpha=16.0`` name
+    the same run, and so the same stored entry)."""
+    out = config.as_dict()
+    for f in dataclasses.fields(config):
+        v = out[f.name]
+        if str(f.type).startswith("float") and isinstance(v, int) and not isinstance(v, bool):
+            out[f.name] = float(v)
+    return out
 
 
 def mlp_run(config: MLPRunConfig | Mapping[str, Any], *, device: str = "cpu", snapshots: bool = True

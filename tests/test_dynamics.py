@@ -149,6 +149,41 @@ def test_c17_is_inconclusive_when_a_seed_never_generalises(monkeypatch: pytest.M
     assert r.verdict == "INCONCLUSIVE" and r.holds is None
 
 
+def test_stored_tracked_run_trains_once_and_returns_what_it_stored(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path) -> None:
+    """stored_tracked_run trains a config once (an int given for a float field names the same run),
+    then reads it back: summary and arrays (curves, tracked kernel distances, parameters) equal to
+    the first call's, and the same run as tracked_run trained directly. A bad key is refused
+    before anything is stored."""
+    import numpy as np
+
+    from regimes import runcache, runs
+
+    calls = []
+    real = runs.tracked_run
+
+    def counting(cfg, **kw):
+        calls.append(cfg)
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(runs, "tracked_run", counting)
+    cfg = {"p": 7, "alpha": 2, "steps": 30, "n_track": 5, "eval_size": 20, "after_pairs": 4, "seed": 1}
+    with runcache.using(tmp_path):
+        s1, a1 = runs.stored_tracked_run(cfg)
+        s2, a2 = runs.stored_tracked_run({**cfg, "alpha": 2.0})
+        with pytest.raises(ValueError, match="lrr"):
+            runs.stored_tracked_run({**cfg, "lrr": 1e-3})
+    assert len(calls) == 1 and s1 == s2
+    assert a1.keys() == a2.keys() and {"ntk_dist_train", "params/final/W"} <= a1.keys()
+    assert all(np.array_equal(a1[k], a2[k], equal_nan=a1[k].dtype.kind == "f") for k in a1)
+    direct, d_arrays = real(cfg)
+    assert (s1["t_mem"], s1["final_test_acc"], s1["n_train"]) == (direct["t_mem"], direct["final_test_acc"],
+                                                                   direct["n_train"])
+    np.testing.assert_array_equal(a1["test_acc"], d_arrays["test_acc"])
+    np.testing.assert_array_equal(a1["params/final/W"], d_arrays["params/final/W"])
+    assert len(list((tmp_path / "tracked").glob("*.json"))) == 1
+
+
 def test_c17b_gap_verdict_is_a_trend_test() -> None:
     """The C17b verdict tests a trend: PASS for a gap that grows with α even when one pair of seed
     means overlaps (strict monotonicity of the means, the old rule, fails there), FAIL where the
