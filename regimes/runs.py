@@ -50,11 +50,10 @@ from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
 from regimes.settings import schema
+from regimes.settings.dynamics import C17B_RUN
 from regimes.settings.mohamadi import APP_A1, APP_A2, n_train, regression_step, resolve_reading
 
 __all__ = [
-    "C17B_RUN",
-    "C17_RUN",
     "DEFAULT_MLP_RUN",
     "DEFAULT_RUN",
     "MLPRunConfig",
@@ -385,29 +384,15 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     return summary, arrays
 
 
-#: The init-scale sweep of check C17b and experiment 11 (keys of
-#: :data:`DEFAULT_RUN`, without α and the seed): AdamW on cross-entropy,
-#: p = 31, n = 2p^{5/3}, h = 4p, no eNTK tracking. α is the **init scale** (every entry of the
-#: initial (W, V) multiplied by α).
-#: The run of check C17 and experiment 10's lazy run (keys of :data:`DEFAULT_RUN`), without
-#: the seed: plain GD from a large init (init scale α = 16), classification, p = 31.
-C17_RUN: dict[str, Any] = {
-    "p": 31, "optimizer": "gd", "lr": 0.5, "alpha": 16.0, "weight_decay": 2e-3, "lam_inf": 0.0,
-    "loss": "cross_entropy", "fraction": 0.8, "steps": 8000, "n_track": 40, "eval_size": 0, "after_pairs": 0,
-}
-
-C17B_RUN: dict[str, Any] = {"p": 31, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0,
-                            "loss": "cross_entropy", "steps": 3500, "track": False, "n_track": 50}
-
-
 def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, device: str = "cpu"
                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """One run of the init-scale sweep (default :data:`C17B_RUN`) at init scale ``alpha``:
-    ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap t_grok − t_mem
-    (None when the run never memorised or never grokked) and the final held-out accuracy, and
-    ``arrays`` the training curves and parameters of :func:`tracked_run`."""
-    s, arrays = tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha), "seed": int(seed)},
-                            device=device)
+    """One run of the init-scale sweep (default :data:`regimes.settings.dynamics.C17B_RUN`) at init
+    scale ``alpha``: ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap
+    t_grok − t_mem (None when the run never memorised or never grokked) and the final held-out
+    accuracy, and ``arrays`` the training curves and parameters of :func:`tracked_run`. The run is
+    stored once (:func:`stored_tracked_run`): experiment 11 and check C17b share it."""
+    s, arrays = stored_tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha),
+                                    "seed": int(seed)}, device=device)
     row = {"alpha": float(alpha), "seed": int(seed), "t_mem": s["t_mem"], "t_grok": s["t_grok"],
            "gap": s["measures"]["gap"], "final_test_acc": s["final_test_acc"],
            "final_train_acc": s["final_train_acc"]}
@@ -416,7 +401,7 @@ def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, d
 
 def init_scale_gaps(alphas: list[float], seeds: list[int], run: dict[str, Any] | None = None,
                     device: str = "cpu") -> list[dict[str, Any]]:
-    """:func:`init_scale_run` rows for every (α, seed), α-major."""
+    """:func:`init_scale_run` rows for every (α, seed), α-major (each run stored once)."""
     return [init_scale_run(a, s, run, device)[0] for a in alphas for s in seeds]
 
 
