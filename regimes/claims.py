@@ -74,7 +74,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("yes", "reproduced"), ("only", "reproduced only under a condition"),
     ("not", "not reproduced at the sizes run"), ("open", "open"))
 
-PLACEHOLDER = re.compile(r"\{(?P<file>[\w.-]+):(?P<path>[^:{}]+):(?P<fmt>[^{}]*)\}")
+PLACEHOLDER = re.compile(r"\{(?P<file>[\w./-]+):(?P<path>[^:{}]+):(?P<fmt>[^{}]*)\}")
 _VERDICT = re.compile(r"REPRODUCED|REPRODUCED ONLY UNDER .+|NOT REPRODUCED AT p ≤ \d+|OPEN")
 _FIELDS = ("id", "source", "claim", "source_setting", "our_setting", "seeds", "measurement", "verdict",
            "evidence", "figure")
@@ -146,9 +146,11 @@ def lookup(tier: str, name: str, path: str) -> Any:
 
 def fill(template: str, tier: str = "quick") -> str:
     """``template`` with every ``{FILE:PATH:FMT}`` replaced by the formatted committed value
-    (a minus sign is written as U+2212)."""
+    (a minus sign is written as U+2212). ``FILE`` is a result of ``tier``, or ``FOLDER/NAME``
+    for one published in another folder of ``docs/results/`` (e.g. a run with overrides)."""
     def sub(m: re.Match[str]) -> str:
-        return format(lookup(tier, m["file"], m["path"]), m["fmt"]).replace("-", "−")
+        where, _, name = m["file"].rpartition("/")
+        return format(lookup(where or tier, name, m["path"]), m["fmt"]).replace("-", "−")
     return PLACEHOLDER.sub(sub, template)
 
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from regimes._validate import check_choice, check_int, check_positive
+from regimes._validate import check_choice, check_int, check_positive, check_seed
 from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
@@ -128,7 +128,7 @@ class RichRunConfig:
         """Raise ``ValueError`` naming the field for any out-of-range value; return ``self``."""
         check_choice("setting", self.setting, SETTINGS)
         check_int("p", self.p, low=3)
-        check_int("seed", self.seed, low=0)
+        check_seed("seed", self.seed)
         check_positive("n_exponent", self.n_exponent)
         check_int("width_mult", self.width_mult, low=1)
         check_int("steps", self.steps, low=1)

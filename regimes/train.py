@@ -97,7 +97,7 @@ from typing import Any
 
 import torch
 
-from regimes._validate import check_choice, check_int, check_positive
+from regimes._validate import check_choice, check_device, check_int, check_positive
 from regimes.metrics.margins import margins
 from regimes.models.protocol import Model, Params
 from regimes.models.quadratic import QuadraticNet
@@ -1378,7 +1378,7 @@ def train(
             raise ValueError(f"callbacks must be callables, got {type(cb).__name__}")
     quadratic = isinstance(net, QuadraticNet)
     own_dev = net.device if quadratic else next(iter(net.params().values())).device
-    dev = own_dev if device is None else torch.device(device)
+    dev = own_dev if device is None else torch.device(check_device("device", device))
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} requested but CUDA is not available")
     ev_tr = _eval_set(train, dev)

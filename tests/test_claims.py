@@ -66,6 +66,9 @@ def test_lookup_reads_the_committed_file_independently() -> None:
     stored = {e["id"]: e for e in json.loads((ROOT / "docs/results/quick/checks.json").read_text())["checks"]}
     assert claims.lookup("quick", "checks", "checks/C6/result/measured") == stored["C6"]["result"]["measured"]
     assert claims.fill("x{checks:checks/C6/result/bound:.2f}y") == f"x{stored['C6']['result']['bound']:.2f}y"
+    # a FOLDER/NAME placeholder reads that folder, whatever the row's tier
+    paper = json.loads((ROOT / "docs/results/paper/12_transformer.json").read_text())
+    assert claims.fill("{paper/12_transformer:metrics/t_mem:d}", "quick") == f"{paper['metrics']['t_mem']:d}"
 
 
 def _write(tmp_path: Path, **over: object) -> Path:

@@ -746,3 +746,35 @@ def test_gromov_fraction_experiments_record_diverged_runs(tmp_path: Path, num: s
     oc = run(dataclasses.replace(exp, plot=lambda *_: None), out=tmp_path, quiet=True, overrides=over)
     text = json.dumps(oc.result["metrics"])
     assert '"diverged_at": ' in text and oc.result_path.exists()
+
+
+def test_a_check_whose_training_diverges_is_inconclusive_not_an_error(tmp_path: Path) -> None:
+    """Before: a check whose training run blew up was stored with verdict "error", as if the code
+    were broken. A diverged run never reached the event its claim is about, so the claim is
+    untested: INCONCLUSIVE, with the step where the loss became non-finite; the other checks of
+    the run still get their own verdicts."""
+    from regimes.checks import Check, CheckResult
+    from regimes.checks.runner import load_checks, run_checks
+    from regimes.models.quadratic import QuadraticNet
+    from regimes.tasks import Task, sample_split
+    from regimes.train import TrainConfig, train
+
+    def diverging(quick: bool = True) -> CheckResult:   # GD at lr 1e3 on the square loss diverges
+        split = sample_split(Task(5, "regression"), n=30, seed=0)
+        train(QuadraticNet.init(5, 20, seed=0), split.train, TrainConfig(steps=200, lr=1e3))
+        raise AssertionError("unreachable: the run above diverges")
+
+    def fine(quick: bool = True) -> CheckResult:
+        return CheckResult("K2", "Thm K2", 0.5, 1.0, "<=", True)
+
+    checks = [Check("K1", "Thm K1", "claim K1", "tests/t.py", diverging), Check("K2", "Thm K2", "claim K2",
+                                                                                "tests/t.py", fine)]
+    entries = run_checks(checks, out=tmp_path)
+    assert [e["verdict"] for e in entries] == ["inconclusive", "pass"]
+    d = entries[0]["result"]["details"]
+    assert d["diverged"] is True and 0 < d["step"] < 200 and d["step_range"][0] <= d["step"]
+    assert entries[0]["error"] is None and entries[0]["result"]["holds"] is None
+    assert load_checks(tmp_path)["K1"]["verdict"] == "inconclusive"
+    # any other exception is still a broken check, recorded as "error"
+    boom = Check("K3", "Thm K3", "claim K3", "tests/t.py", lambda quick=True: 1 / 0)
+    assert run_checks([boom])[0]["verdict"] == "error"

@@ -749,3 +749,22 @@ def test_loss_only_normalized_gd_grows_the_margin_past_exp_underflow():
 def test_reading_fields_are_checked_before_any_work(bad, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{"steps": 1, "lr": 1.0, "optimizer": "normalized_gd", **bad}).validate()
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "", 0])
+def test_train_refuses_an_unknown_device_by_name_before_any_work(device) -> None:
+    """Before: device='gpu' reached torch.device and surfaced torch's own "Expected one of cpu,
+    cuda, …" error. Now it is a ValueError naming the argument and the allowed values."""
+    split = sample_split(Task(5), fraction=0.6, seed=0)
+    with pytest.raises(ValueError, match=r"device=.* is not allowed: choose 'cpu', 'cuda' or 'cuda:N'"):
+        train(QuadraticNet.init(5, 8, seed=0), split.train, TrainConfig(steps=1, lr=0.01), device=device)
+
+
+@pytest.mark.parametrize("seed", [1.5, 2**70, -1, True, "0"])
+def test_rich_run_config_refuses_a_seed_that_is_not_a_64_bit_integer(seed) -> None:
+    """A seed of 1.5 was truncated and 2**70 gave torch's "Overflow when unpacking long long";
+    both are refused by name with the allowed range before any sampling."""
+    from regimes.runs import paper_config
+
+    with pytest.raises(ValueError, match=r"^seed=.*(not allowed|out of range): a seed is an integer in \[0, "):
+        paper_config("classification", 7, seed=seed)

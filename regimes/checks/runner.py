@@ -36,6 +36,26 @@ def verdict_of(res: CheckResult) -> str:
     return str(res.verdict).lower()
 
 
+def diverged_result(chk: Check, err: FloatingPointError) -> CheckResult:
+    """The INCONCLUSIVE result of check ``chk`` whose training run diverged with ``err``.
+
+    A run that blows up (:class:`regimes.train.NonFiniteError`: NaN/∞ loss or parameters) never
+    reached the event its claim is about, so the claim is untested at the check's setting — not
+    broken code, and not a FAIL. The details name where it diverged (``step``, ``step_range``,
+    the last finite metrics) and the message.
+
+    >>> from regimes.checks import Check
+    >>> chk = Check("X", "Thm 0", "s", "t", lambda quick=True: None)
+    >>> diverged_result(chk, FloatingPointError("overflow")).verdict
+    'INCONCLUSIVE'
+    """
+    details = {"diverged": True, "message": str(err), "step": getattr(err, "step", None),
+               "step_range": list(getattr(err, "step_range", ()) or ()) or None,
+               "last_finite_metrics": getattr(err, "last_record", None)}
+    return CheckResult(chk.id, chk.theorem, float("nan"), float("nan"), "n/a", None, details,
+                       verdict="INCONCLUSIVE")
+
+
 def _run_one(chk: Check, quick: bool, rev: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     entry: dict[str, Any] = {"id": chk.id, "theorem": chk.theorem, "statement": chk.statement,
@@ -45,6 +65,10 @@ def _run_one(chk: Check, quick: bool, rev: str) -> dict[str, Any]:
         if not isinstance(res, CheckResult):
             raise TypeError(f"check {chk.id} returned {type(res).__name__}, not CheckResult")
         entry.update(result=jsonable(res.to_dict()), verdict=verdict_of(res), error=None)
+    except FloatingPointError as e:   # a training run of the check diverged: the claim went untested
+        res = diverged_result(chk, e)
+        entry.update(result=jsonable(res.to_dict()), verdict=verdict_of(res), error=None,
+                     traceback=traceback.format_exc(limit=6))
     except Exception as e:
         entry.update(result=None, verdict="error", error=f"{type(e).__name__}: {e}",
                      traceback=traceback.format_exc(limit=6))
@@ -61,7 +85,9 @@ def run_checks(checks: Iterable[Check], *, quick: bool = True,
     seconds, ``finished_at``, ``git_revision``).
 
     A check that raises gets verdict ``"error"`` with the exception text, so one
-    broken check never hides the others' verdicts. ``on_result`` (optional) is called
+    broken check never hides the others' verdicts; a check whose training diverges
+    (``FloatingPointError``, e.g. :class:`regimes.train.NonFiniteError`) gets ``"inconclusive"``
+    with where it diverged (:func:`diverged_result`). ``on_result`` (optional) is called
     with each record as soon as it is finished.
 
     ``out`` (optional): store each record in ``out/results/checks.json`` the moment it is
