@@ -2,7 +2,8 @@
 
 * :func:`tracked_run` (:class:`TrackedRunConfig`): the quadratic net with its eNTK tracked
   through training, summarised by the grokking measures and the kernel-exit time
-  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b.
+  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b,
+  which share their runs through :func:`stored_tracked_run` (stored once, :mod:`regimes.runcache`).
 * :func:`mlp_run` (:class:`MLPRunConfig`): the blog's embedding MLP; experiments 13 and 14.
 * :func:`init_scale_run`: one point of the init-scale sweep (C17b, experiment 11).
 * :func:`rich_run` (:class:`RichRunConfig`): the paper's rich-regime settings (App. A;
@@ -56,12 +57,11 @@ from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
 from regimes.settings import schema
 from regimes.settings.blog import BLOG_MLP
+from regimes.settings.dynamics import C17B_RUN
 from regimes.settings.mohamadi import APP_A1, APP_A2, n_train, regression_step, resolve_reading
 from regimes.settings.textbook import TEXTBOOK_RUN
 
 __all__ = [
-    "C17B_RUN",
-    "C17_RUN",
     "DEFAULT_MLP_RUN",
     "DEFAULT_RUN",
     "FUNCTION_CURVES",
@@ -85,6 +85,7 @@ __all__ = [
     "stored_function_sweep",
     "stored_gromov_run",
     "stored_runs",
+    "stored_tracked_run",
     "summarize",
     "textbook_runs",
     "tracked_run",
@@ -398,29 +399,15 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     return summary, arrays
 
 
-#: The init-scale sweep of check C17b and experiment 11 (keys of
-#: :data:`DEFAULT_RUN`, without α and the seed): AdamW on cross-entropy,
-#: p = 31, n = 2p^{5/3}, h = 4p, no eNTK tracking. α is the **init scale** (every entry of the
-#: initial (W, V) multiplied by α).
-#: The run of check C17 and experiment 10's lazy run (keys of :data:`DEFAULT_RUN`), without
-#: the seed: plain GD from a large init (init scale α = 16), classification, p = 31.
-C17_RUN: dict[str, Any] = {
-    "p": 31, "optimizer": "gd", "lr": 0.5, "alpha": 16.0, "weight_decay": 2e-3, "lam_inf": 0.0,
-    "loss": "cross_entropy", "fraction": 0.8, "steps": 8000, "n_track": 40, "eval_size": 0, "after_pairs": 0,
-}
-
-C17B_RUN: dict[str, Any] = {"p": 31, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0,
-                            "loss": "cross_entropy", "steps": 3500, "track": False, "n_track": 50}
-
-
 def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, device: str = "cpu"
                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """One run of the init-scale sweep (default :data:`C17B_RUN`) at init scale ``alpha``:
-    ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap t_grok − t_mem
-    (None when the run never memorised or never grokked) and the final held-out accuracy, and
-    ``arrays`` the training curves and parameters of :func:`tracked_run`."""
-    s, arrays = tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha), "seed": int(seed)},
-                            device=device)
+    """One run of the init-scale sweep (default :data:`regimes.settings.dynamics.C17B_RUN`) at init
+    scale ``alpha``: ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap
+    t_grok − t_mem (None when the run never memorised or never grokked) and the final held-out
+    accuracy, and ``arrays`` the training curves and parameters of :func:`tracked_run`. The run is
+    stored once (:func:`stored_tracked_run`): experiment 11 and check C17b share it."""
+    s, arrays = stored_tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha),
+                                    "seed": int(seed)}, device=device)
     row = {"alpha": float(alpha), "seed": int(seed), "t_mem": s["t_mem"], "t_grok": s["t_grok"],
            "gap": s["measures"]["gap"], "final_test_acc": s["final_test_acc"],
            "final_train_acc": s["final_train_acc"]}
@@ -429,7 +416,7 @@ def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, d
 
 def init_scale_gaps(alphas: list[float], seeds: list[int], run: dict[str, Any] | None = None,
                     device: str = "cpu") -> list[dict[str, Any]]:
-    """:func:`init_scale_run` rows for every (α, seed), α-major."""
+    """:func:`init_scale_run` rows for every (α, seed), α-major (each run stored once)."""
     return [init_scale_run(a, s, run, device)[0] for a in alphas for s in seeds]
 
 
@@ -677,6 +664,35 @@ def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "
     if snaps is not None:
         arrays.update(snaps.arrays(final_net, {k: summary.get(k) for k in ("t_mem", "t_exit", "t_grok")}))
     return summary, arrays
+
+
+def stored_tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "cpu"
+                       ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`tracked_run` (with its snapshots, no extra callbacks), stored once under its full
+    config — every :class:`TrackedRunConfig` field, defaults filled in, a float field given as an
+    int read as that float — and ``device`` (:func:`regimes.runcache.cached`): an experiment and the
+    check that judges its claim (10 and C17, 11 and C17b) train each run of their shared grid once.
+
+    Returns ``(summary, arrays)`` as stored and read back: the summary through JSON (NaN as
+    ``None``), the arrays (curves, tracked kernels, parameters) from the ``.npz``, so a first run
+    and a later read give equal results. ``ValueError`` for an invalid config, before any work.
+    """
+    from regimes import runcache
+
+    cfg = _canonical(TrackedRunConfig.from_dict(config))
+    return runcache.cached("tracked", {"config": cfg, "device": str(device)},
+                           lambda: tracked_run(cfg, device=device))
+
+
+def _canonical(config: TrackedRunConfig) -> dict[str, Any]:
+    """``config`` as a dict whose float fields hold floats (``alpha=16`` and ``alpha=16.0`` name
+    the same run, and so the same stored entry)."""
+    out = config.as_dict()
+    for f in dataclasses.fields(config):
+        v = out[f.name]
+        if str(f.type).startswith("float") and isinstance(v, int) and not isinstance(v, bool):
+            out[f.name] = float(v)
+    return out
 
 
 def mlp_run(config: MLPRunConfig | Mapping[str, Any], *, device: str = "cpu", snapshots: bool = True

@@ -30,12 +30,20 @@ Where the figure and the check used to differ, the experiment's published value 
   the construction's norm (``also_at``), as the experiment always did.
 * C19 (experiment 21): the full tier runs p ≤ 41, as experiment 21's published full tier did;
   the check's full grid had stopped at p = 31.
+* C17 (experiment 10's lazy row): the check judges the row experiment 10 draws, 8,000 steps with
+  its eNTK tracking (evaluation subset, after-kernel); the quick check had stopped at 5,000 steps
+  without them (a different run: its log-spaced evaluation steps differ, so t_fit and t_gen are read
+  on another grid). The full grid is experiment 10's full lazy row (80 tracked steps), seeds 0–4.
+* C17b (experiment 11): the quick grid is experiment 11's quick tier, α up to 8 (the check had
+  stopped at α = 4). The full grid stays the check's AdamW sweep: experiment 11's paper and full
+  tiers run other settings (App. A.2's normalized GD; Fig 2 left's GD regression at p = 47).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from regimes.settings.dynamics import C17_RUN, C17B_RUN
 from regimes.settings.gromov import (
     FUNCTIONS,
     FUNCTIONS_CRIT_LEVEL,
@@ -105,6 +113,22 @@ C15: dict[str, dict[str, Any]] = {
 C16: dict[str, dict[str, Any]] = {
     "quick": {"ps": [17, 23, 31], "seeds": [0, 1, 2], "steps": 2000, "n_evals": 40},
     "full": {"ps": [23, 31, 47, 61], "seeds": [0, 1, 2, 3, 4], "steps": 100_000, "n_evals": 200},
+}
+
+#: C17 (Figs 1, 2, 5) — experiment 10's lazy row (its first) and check C17:
+#: :data:`regimes.settings.dynamics.C17_RUN` with experiment 10's eNTK tracking (quick: as its quick
+#: and paper tiers; full: as its full tier).
+C17: dict[str, dict[str, Any]] = {
+    "quick": {"run": {**C17_RUN, "n_track": 40, "eval_size": 300, "after_pairs": 200, "after_every": 3},
+              "seeds": [0, 1, 2]},
+    "full": {"run": {**C17_RUN, "n_track": 80, "eval_size": 961, "after_pairs": 500, "after_every": 2},
+             "seeds": [0, 1, 2, 3, 4]},
+}
+#: C17b (Fig 1 middle, Fig 2 left) — experiment 11's quick tier and check C17b: init scales α and seeds
+#: of the AdamW sweep :data:`regimes.settings.dynamics.C17B_RUN`.
+C17B: dict[str, dict[str, Any]] = {
+    "quick": {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN},
+    "full": {"alphas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2, 3, 4], "run": C17B_RUN},
 }
 
 
