@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from regimes._validate import check_choice, check_fraction, check_int, check_positive, check_seed
+from regimes._validate import check_choice, check_device, check_fraction, check_int, check_positive, check_seed
 from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
@@ -291,6 +291,7 @@ def stored_rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict
     """:func:`rich_run`, stored once under its full config (:func:`regimes.runcache.cached`): an
     experiment and the check that judges its claim (07 and C15, 08 and C16/C16b) train each run of
     their shared grid once."""
+    check_device("device", device)
     from regimes import runcache
 
     return runcache.cached("rich", {"config": config.as_dict(), "device": str(device)},
@@ -361,6 +362,7 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     >>> s["n"], s["width"]
     (109, 88)
     """
+    check_device("device", device)
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, sample_split
     from regimes.train import train
@@ -406,6 +408,7 @@ def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, d
     t_grok − t_mem (None when the run never memorised or never grokked) and the final held-out
     accuracy, and ``arrays`` the training curves and parameters of :func:`tracked_run`. The run is
     stored once (:func:`stored_tracked_run`): experiment 11 and check C17b share it."""
+    check_device("device", device)
     s, arrays = stored_tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha),
                                     "seed": int(seed)}, device=device)
     row = {"alpha": float(alpha), "seed": int(seed), "t_mem": s["t_mem"], "t_grok": s["t_grok"],
@@ -594,6 +597,7 @@ def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "
     second's, in global steps), and the arrays' ``stalled_at`` column its running value (NaN
     until a stall is confirmed).
     """
+    check_device("device", device)
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, clean_pairs, sample_split
     from regimes.train import TrainConfig, train
@@ -677,6 +681,7 @@ def stored_tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: 
     ``None``), the arrays (curves, tracked kernels, parameters) from the ``.npz``, so a first run
     and a later read give equal results. ``ValueError`` for an invalid config, before any work.
     """
+    check_device("device", device)
     from regimes import runcache
 
     cfg = _canonical(TrackedRunConfig.from_dict(config))
@@ -709,6 +714,7 @@ def mlp_run(config: MLPRunConfig | Mapping[str, Any], *, device: str = "cpu", sn
     (``embed_init``, ``embed_end``, float64, (p, d_embed)), and the trained parameters with
     snapshots at t_mem and t_grok as in :func:`tracked_run` (``params/…``, float32).
     """
+    check_device("device", device)
     from regimes.metrics.fourier import circle_score, embedding_pca
     from regimes.models.mlp import EmbeddingMLP
     from regimes.tasks import Task, sample_split
