@@ -35,7 +35,7 @@ and from the same init (a paired design):
   each net's full reading.
 * **adamw** — the same net (width 8p, same init, ``dtype``) trained by full-batch AdamW on
   cross-entropy, ``adamw_lr`` 1e-3, decoupled weight decay ``adamw_wd`` 1.0 (the suite's
-  grokking recipe, :data:`regimes.runs.C17B_RUN`), for ``adamw_steps`` = 1,500 steps; f̂ = softmax
+  grokking recipe, :data:`regimes.settings.dynamics.C17B_RUN`), for ``adamw_steps`` = 1,500 steps; f̂ = softmax
   of the logits, as for the net. The budget was measured: on one split each at p = 13, 23, 29
   (n = 0.6p²–0.75p²) the held-out accuracy peaked between 900 and 1,500 steps and then fell
   under the weight decay (p = 29, n = 0.6p²: 0.98 at 1,500 steps, 0.84 at 3,000), so a longer
@@ -131,7 +131,7 @@ from regimes.train import TrainConfig, train
 
 #: settings of the two optional methods (used only when listed in ``methods``):
 #: ``adamw`` — full-batch AdamW on cross-entropy (the suite's grokking recipe, as in
-#: regimes.runs.C17B_RUN); ``max_margin`` — :func:`regimes.extremal.max_margin`'s stages
+#: regimes.settings.dynamics.C17B_RUN); ``max_margin`` — :func:`regimes.extremal.max_margin`'s stages
 METHOD_SETTINGS = {"adamw_lr": 1e-3, "adamw_wd": 1.0, "adamw_steps": 1500,
                    "mm_temperatures": [0.05, 0.2, 1.0], "mm_steps_per_stage": 500}
 QUICK = {"ps": [13, 17, 19, 23, 29], "seeds": 3, "width_mult": 8, "steps": 500, "lr": APP_A2["lr"],

@@ -7,11 +7,13 @@ t_grok − t_mem, possibly to nothing (at the price of slower learning).
 
 Setting (not the paper's; the paper's Fig 2 uses GD regression at p = 47, see ``FULL``):
 AdamW (lr 1e-3, weight decay 1, cross-entropy) on p = 31, n = 2p^{5/3}, h = 4p, 3,500 steps
-(:data:`regimes.runs.C17B_RUN`), several α and independent seeds. t_mem: first step at
+(:data:`regimes.settings.dynamics.C17B_RUN`), α ∈ {0.5, 1, 2, 4, 8} and seeds 0–2 — the grid check
+C17b judges (:data:`regimes.settings.grids.C17B`; every run is stored once, so ``regimes check
+--only C17b`` after this experiment retrains nothing). t_mem: first step at
 100% training accuracy; t_grok: first step at ≥ 90% held-out accuracy. Left: train (dashed)
 / held-out (solid) accuracy, seed 0 per α. Right: t_mem, t_grok and the gap vs α, seed
-means with 95% t intervals; the C17b verdict (the seed-mean gap strictly shrinks as α
-decreases) is computed from these runs by the same function the check uses.
+means with 95% t intervals; the C17b verdict (the gap grows with α, a trend test) is computed
+from these runs by the same function the check uses.
 
 Paper tier (``--paper``): Fig 1 middle's own setting (App. A.2: normalized GD, lr 10,
 λ∞ 1e-20, cross-entropy, n = 2p^{5/3}, h = 8p), p = 31, α ∈ {0.25, …, 4}, 5 seeds, 3,000
@@ -35,11 +37,13 @@ import numpy as np
 from regimes import plots
 from regimes.checks.dynamics import gap_verdict
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import C17B_RUN, TrackedRunConfig, apply_reading, file_params, init_scale_run
+from regimes.runs import TrackedRunConfig, apply_reading, file_params, init_scale_run
+from regimes.settings.grids import C17B
 from regimes.settings.mohamadi import APP_A2, reading_label, reading_name, resolve_reading
 from regimes.stats import mean_ci
 
-QUICK = {"alphas": [0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2], "run": C17B_RUN}
+#: quick: the grid check C17b judges (regimes.settings.grids.C17B), each run stored once
+QUICK = {**C17B["quick"]}
 #: the paper tier: Fig 1 middle's setting (App. A.2: normalized GD, lr 10, λ∞ 1e-20, cross-entropy,
 #: n = 2p^{5/3}, h = 8p as in experiment 08), p = 31, 5 seeds
 PAPER = {"alphas": [0.25, 0.5, 1.0, 2.0, 4.0], "seeds": [0, 1, 2, 3, 4],

@@ -38,10 +38,10 @@ import torch
 from regimes.harness import Experiment, main
 from regimes.metrics.fourier import circle_score, embedding_pca, embedding_spectrum, ipr, layer_spectrum
 from regimes.runs import MLPRunConfig, TrackedRunConfig, file_params, mlp_run, tracked_run
+from regimes.settings.blog import FOURIER_MLP
 
-MLP_QUICK = {"p": 53, "d_embed": 128, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 0.03,
-             "fraction": 0.6, "steps": 6000, "n_track": 60, "dtype": "float32"}
-MLP_FULL = {**MLP_QUICK, "steps": 10_000, "n_track": 80}
+# the blog's embedding MLP (regimes.settings.blog, with provenance); quick stops at 6,000 steps
+MLP_QUICK, MLP_FULL = FOURIER_MLP["quick"], FOURIER_MLP["full"]
 QUICK = {"run": {"p": 31, "alpha": 1.0, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0,
                  "loss": "cross_entropy", "steps": 4000, "track": False, "n_track": 50},
          "mlp": MLP_QUICK}

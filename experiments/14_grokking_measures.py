@@ -60,33 +60,19 @@ from typing import Any
 
 import numpy as np
 
-from regimes.checks.textbook import (
-    T1_GRID,
-    T2_GRID,
-    TEXTBOOK_RUN,
-    t1_verdict,
-    t2_verdict,
-    t3_verdict,
-    textbook_runs,
-)
+from regimes.checks.textbook import t1_runs, t1_verdict, t2_runs, t2_verdict, t3_verdict
 from regimes.harness import Experiment, main
 from regimes.runs import MLPRunConfig, TrackedRunConfig, file_params, mlp_run, tracked_run
+from regimes.settings.blog import MEASURES_MLP
+from regimes.settings.grids import T1, T2
+from regimes.settings.textbook import MEASURES_RUN, MEASURES_RUN_FULL, MEASURES_SWEEPS
 
-BASE_Q = {"p": 23, "optimizer": "adamw", "lr": 1e-3, "loss": "cross_entropy", "steps": 2500, "track": False,
-          "n_track": 50, "fraction": 0.7}
-BASE_F = {**BASE_Q, "p": 47, "steps": 20_000, "n_track": 80, "fraction": 0.5}
-MLP_BASE_Q = {"p": 31, "d_embed": 128, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "fraction": 0.6,
-              "steps": 8000, "n_track": 50, "dtype": "float32"}
-MLP_BASE_F = {**MLP_BASE_Q, "p": 53, "steps": 10_000, "n_track": 80}
-QUICK = {"base": BASE_Q, "wds": [0.0, 0.3, 1.0, 3.0], "wd_fixed": 1.0,
-         "fractions": [0.5, 0.7, 0.9], "wd_on": 300,
-         "mlp": {"base": MLP_BASE_Q, "wds": [0.03, 0.3, 1.0, 5.0], "wd_fixed": 1.0, "fractions": [0.4, 0.6, 0.8]},
-         "textbook": {"t1": T1_GRID["quick"], "t2": T2_GRID["quick"]}}
-FULL = {"base": BASE_F, "wds": [0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 5.0], "wd_fixed": 1.0,
-        "fractions": [0.1, 0.2, 0.3, 0.5, 0.7, 0.9], "wd_on": 2000,
-        "mlp": {"base": MLP_BASE_F, "wds": [0.03, 0.1, 0.3, 1.0, 3.0, 5.0], "wd_fixed": 1.0,
-                "fractions": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
-        "textbook": {"t1": T1_GRID["full"], "t2": T2_GRID["full"]}}
+# the textbook row reads the one grid of checks T1–T3 (regimes.settings.grids) through the same stored
+# runs (regimes.runs.textbook_runs), so `regimes check --only T1 T2 T3` after this experiment retrains nothing
+QUICK = {"base": MEASURES_RUN, **MEASURES_SWEEPS["quick"], "mlp": MEASURES_MLP["quick"],
+         "textbook": {"t1": T1["quick"], "t2": T2["quick"]}}
+FULL = {"base": MEASURES_RUN_FULL, **MEASURES_SWEEPS["full"], "mlp": MEASURES_MLP["full"],
+        "textbook": {"t1": T1["full"], "t2": T2["full"]}}
 
 
 def _row(label: str, value: float, s: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +90,8 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if key["model"] == "mlp":
         # final parameters only (snapshots of seven MLPs would triple the stored arrays)
         return mlp_run(key["cfg"], device=key["device"], snapshots=False)
-    return _textbook_point(key["grid"], list(key["wds"]), list(key["fractions"]))
+    rows, curves = (t1_runs if key["part"] == "t1" else t2_runs)(key["grid"])
+    return {"rows": rows}, {f"c{i}_{k}": v for i, cv in enumerate(curves) for k, v in cv.items()}
 
 
 def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -122,11 +109,8 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         mjobs += [("fraction", float(f), {**mbase, "fraction": float(f), "weight_decay": float(mc["wd_fixed"])})
                   for f in mc["fractions"]]
     # every run is one point, so `--jobs J` runs J at a time; the two long textbook sweeps go first
-    tkeys = [] if not tb else [
-        {"model": "textbook", "part": "t1", "grid": tb["t1"], "wds": list(tb["t1"]["wds"]),
-         "fractions": [tb["t1"]["fraction"]]},
-        {"model": "textbook", "part": "t2", "grid": tb["t2"], "wds": [tb["t2"]["wd"]],
-         "fractions": list(tb["t2"]["fractions"])}]
+    tkeys = [] if not tb else [{"model": "textbook", "part": "t1", "grid": tb["t1"]},
+                                {"model": "textbook", "part": "t2", "grid": tb["t2"]}]
     qkeys = [{"model": "quadratic", "cfg": cfg, "device": ctx.device} for _, _, cfg in jobs]
     mkeys = [{"model": "mlp", "cfg": cfg, "device": ctx.device} for _, _, cfg in mjobs]
     # a run in two sweeps (the fixed weight decay at the fixed fraction) is one point, computed once
@@ -151,13 +135,6 @@ def compute(ctx) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if tb:
         out["textbook"] = _textbook(tb, tdone, arrays)
     return out, arrays
-
-
-def _textbook_point(grid: dict[str, Any], wds: list[float], fractions: list[float]
-                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    rows, curves = textbook_runs(wds, fractions, grid["seeds"], grid["steps"], eval_every=grid["eval_every"])
-    arrs = {f"c{i}_{k}": v for i, cv in enumerate(curves) for k, v in cv.items()}
-    return {"rows": rows}, arrs
 
 
 def _textbook(tb: dict[str, Any], done: list[tuple[dict[str, Any], dict[str, np.ndarray]]],
@@ -313,7 +290,8 @@ def _textbook_panels(axes, tb: dict[str, Any], arrays: dict[str, np.ndarray]) ->
     ratio = "n/a" if t3.get("ratio") is None else f"{t3['ratio']:.2f}"
     ax.set_title(f"T3: {t3['verdict']} (● t_mem, ★ t_grok; CV ratio {ratio})", fontsize=8)
     ax.legend(fontsize=6)
-    return (f" Third row (checks T1–T3): the quadratic net, AdamW lr {TEXTBOOK_RUN['lr']:g}, p = {TEXTBOOK_RUN['p']}, "
+    run = t1["grid"]["run"]
+    return (f" Third row (checks T1–T3): the quadratic net, AdamW lr {run['lr']:g}, p = {run['p']}, "
             f"{len(seeds)} seeds per point; T1 fits log gap against log γ with a cluster bootstrap over seeds; "
             "T2's triangles are runs that never grokked within the budget; T3 draws ‖θ‖₂ over all weights.")
 

@@ -13,7 +13,7 @@ that the held-out loss peaks within 0.2·t_grok before the onset of generalisati
 Quick: p = 61, N = 300, lr 50 on our loss (1/n) Σ ‖f − e_y‖² (``torch.nn.MSELoss`` averages
 over the p outputs as well, so this is lr 50·p on that convention), a budget of 1,800 steps,
 each run stopped once held-out accuracy reaches 0.99 (grokking complete, at steps 1,360–1,540;
-:data:`regimes.gromov.G1_RUN`), 3 seeds. Full: his p = 97 and N = 500, lr 80 (the largest
+:data:`regimes.settings.gromov.G1_RUN`), 3 seeds. Full: his p = 97 and N = 500, lr 80 (the largest
 stable lr scales about like N), 5,000 steps (same stop), 5 seeds (not run here).
 """
 
@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.checks.gromov import G1_CURVES as CURVES
-from regimes.checks.gromov import g1_point as _point
 from regimes.gromov import g1_verdict
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params
+from regimes.runs import G1_CURVES as CURVES
+from regimes.runs import file_params, stored_gromov_run
 from regimes.settings.grids import G1
 
 # one grid for the figure and check G1 (regimes.settings.grids); every run is stored once
@@ -40,7 +39,7 @@ QUICK, FULL = G1["quick"], G1["full"]
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c = ctx.config
     keys = [{"run": c["run"], "seed": s, "device": ctx.device} for s in c["seeds"]]
-    done = ctx.map(keys, _point, desc="seeds")
+    done = ctx.map(keys, stored_gromov_run, desc="seeds")
     rows = [s for s, _ in done]
     arrays: dict[str, np.ndarray] = {}
     for k, (_, a) in zip(keys, done, strict=True):

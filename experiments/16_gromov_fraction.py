@@ -2,7 +2,7 @@
 
 Gromov's model (eq. 4, :func:`regimes.gromov.gromov_net`) on n + m mod p with the square loss,
 trained full batch by plain GD, GD with heavy-ball momentum and AdamW
-(:data:`regimes.gromov.G2_OPTIMIZERS`), at several training fractions (his α) and seeds. Each
+(:data:`regimes.settings.gromov.G2_OPTIMIZERS`), at several training fractions (his α) and seeds. Each
 run stops once held-out accuracy reaches 0.95 (its grokking time t_grok) or at the step
 budget (censored). For each optimizer and seed the fractions are searched from the largest
 down, stopping after the first that fails: α_c, the critical fraction, is the smallest
@@ -29,36 +29,22 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.gromov import G2_FRACTIONS, G2_OPTIMIZERS, G2_RUN, fraction_sweep, g2_verdict
+from regimes.gromov import g2_verdict
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, net_arrays
+from regimes.runs import file_params, stored_fraction_sweep
+from regimes.settings.grids import G2
 from regimes.stats import mean_ci
 
-QUICK = {"run": G2_RUN, "optimizers": G2_OPTIMIZERS, "fractions": G2_FRACTIONS, "seeds": [0, 1, 2]}
-FULL = {"run": {**G2_RUN, "p": 97, "h": 500, "steps": 20_000, "eval_every": 50},
-        "optimizers": G2_OPTIMIZERS, "fractions": [0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
-        "seeds": [0, 1, 2, 3, 4]}
-
-
-def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    nets: dict[float, Any] = {}
-    rows = fraction_sweep(key["optimizer"], key["seed"], fractions=key["fractions"], run=key["run"],
-                          settings=key["settings"], device=key["device"], nets=nets)
-    # the nets on the two sides of this (optimizer, seed)'s critical fraction: the run at α_c (the
-    # smallest fraction of the unbroken grokked run from the top) and the first fraction that failed
-    # (if any); not every fraction's net, which would be ~3.3 MB quick and ~70 MB full
-    ran = [r for r in rows if not r["skipped"]]
-    keep = [r for i, r in enumerate(ran) if r["t_grok"] is None or i + 1 == len(ran) or ran[i + 1]["t_grok"] is None]
-    out = {f"params/{r['fraction']}/{k.removeprefix('params/')}": v for r in keep
-           for k, v in (net_arrays(nets[r["fraction"]]) if nets[r["fraction"]] is not None else {}).items()}
-    return {"rows": rows}, out
+# one grid for the figure and check G2 (regimes.settings.grids); every (optimizer, seed) sweep is
+# stored once (regimes.runcache), so `regimes check --only G2` after this experiment retrains nothing
+QUICK, FULL = G2["quick"], G2["full"]
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     c = ctx.config
     keys = [{"optimizer": o, "settings": st, "seed": s, "fractions": c["fractions"], "run": c["run"],
              "device": ctx.device} for o, st in c["optimizers"].items() for s in c["seeds"]]
-    done = ctx.map(keys, _point, desc="optimizer × seed")
+    done = ctx.map(keys, stored_fraction_sweep, desc="optimizer × seed")
     rows = [r for m, _ in done for r in m["rows"]]
     arrays: dict[str, np.ndarray] = {"fractions": np.asarray(sorted(c["fractions"]))}
     for k, (_, a) in zip(keys, done, strict=True):

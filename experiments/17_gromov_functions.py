@@ -18,13 +18,13 @@ held-out accuracy at the largest fraction. The critical fraction per function (t
 fraction of the unbroken top run at which held-out accuracy reached 0.95, per seed) is in the
 metrics and the caption.
 
-Quick: p = 31, N = 200, AdamW lr 1e-2, weight decay 1, fractions 0.5 and 0.9, 3 seeds (the
-G5/G6 run, :data:`regimes.checks.gromov.OTHER_FUNCTIONS_RUN`, with a budget of 2,000 steps
-instead of the checks' 3,000, stopped at 99% held-out accuracy: the four easy functions stop by
-step ~1,200; the two hard ones, which never get there, use the whole budget, so their held-out
-accuracy here is lower than the checks' at 3,000; a 0.7 column would add ~20 s of CPU time for
-the four easy functions; the hard ones stop at 0.9). Full: p = 97, N = 500, 20,000 steps
-(stopped at 99% held-out), fractions 0.3–0.95, 5 seeds (not run here).
+Quick: p = 31, N = 200, AdamW lr 1e-2, weight decay 1, fractions 0.5 and 0.9, 3 seeds, a budget
+of 2,000 steps, each run stopped at 99% held-out accuracy
+(:data:`regimes.settings.gromov.FUNCTIONS_RUN`; the grid :data:`regimes.settings.grids.G5`, whose
+runs at the largest fraction checks G5 and G6 judge): the four easy functions stop by step
+~1,200; the two hard ones, which never get there, use the whole budget; a 0.7 column would add
+~20 s of CPU time for the four easy functions (the hard ones stop at 0.9). Full: p = 97, N = 500,
+20,000 steps (stopped at 99% held-out), fractions 0.3–0.95, 5 seeds (not run here).
 """
 
 from __future__ import annotations
@@ -35,47 +35,16 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.checks.gromov import OTHER_FUNCTIONS_RUN
-from regimes.gromov import FUNCTIONS, GromovRunConfig, critical_fraction, gromov_run
+from regimes.gromov import FUNCTIONS, critical_fraction
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, net_arrays
+from regimes.runs import file_params, stored_function_sweep
+from regimes.settings.grids import G5
 from regimes.stats import mean_ci
 
 ANALYTIC = ("add", "sum_of_squares", "square_of_sum")
-QUICK = {"run": {**OTHER_FUNCTIONS_RUN, "steps": 2000, "stop_at": 0.99}, "functions": list(FUNCTIONS),
-         "fractions": [0.5, 0.9], "seeds": [0, 1, 2], "crit_level": 0.95}
-FULL = {"run": {**OTHER_FUNCTIONS_RUN, "p": 97, "h": 500, "steps": 20_000, "eval_every": 100, "stop_at": 0.99},
-        "functions": list(FUNCTIONS), "fractions": [0.3, 0.5, 0.7, 0.8, 0.9, 0.95], "seeds": [0, 1, 2, 3, 4],
-        "crit_level": 0.95}
-CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
-
-
-def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """One (function, seed): the fractions from the largest down, stopping after the first whose
-    final held-out accuracy is below ``crit_level`` (the smaller ones are marked ``skipped``)."""
-    rows, arrays, failed, nets = [], {}, False, {}
-    for fr in sorted(key["fractions"], reverse=True):
-        if failed:
-            rows.append({"fraction": fr, "skipped": True, "final_test_acc": None})
-            continue
-        cfg = GromovRunConfig(**{**key["run"], "function": key["function"], "fraction": fr, "seed": key["seed"]})
-        s, a, (_, nets[fr]) = gromov_run(cfg, device=key["device"], keep_net=True)
-        rows.append({"fraction": fr, "skipped": False, **{k: s[k] for k in (
-            "t_mem", "t_grok", "final_train_acc", "final_test_acc", "final_test_loss", "stopped_at", "n_train",
-            "wall_s", "diverged_at")}})
-        if not arrays:
-            arrays = {k: a[k] for k in CURVES}
-        failed = s["final_test_acc"] < key["crit_level"] - 1e-12
-    # the nets on the two sides of this (function, seed)'s critical fraction: the smallest fraction of
-    # the unbroken run that reached crit_level and the first that failed (if any); quick (two
-    # fractions) that is every run, ≤ 36 × 74 KB; not every fraction's net in full (~100 MB)
-    ran = [r for r in rows if not r["skipped"]]
-    bad = [r["final_test_acc"] < key["crit_level"] - 1e-12 for r in ran]
-    for i, r in enumerate(ran):
-        if (bad[i] or i + 1 == len(ran) or bad[i + 1]) and nets[r["fraction"]] is not None:   # None: diverged
-            arrays.update({f"params/{r['fraction']}/{k.removeprefix('params/')}": v
-                           for k, v in net_arrays(nets[r["fraction"]]).items()})
-    return {"rows": rows}, arrays
+# one grid for the figure and checks G5, G6 (regimes.settings.grids); every (function, seed) sweep is
+# stored once (regimes.runcache), so `regimes check --only G5 G6` after this experiment retrains nothing
+QUICK, FULL = G5["quick"], G5["full"]
 
 
 def _analytic(function: str, p: int, h: int) -> dict[str, Any]:
@@ -94,7 +63,7 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     run = c["run"]
     keys = [{"run": run, "function": f, "fractions": c["fractions"], "crit_level": c["crit_level"], "seed": s,
              "device": ctx.device} for f in c["functions"] for s in c["seeds"]]
-    done = ctx.map(keys, _point, desc="function × seed")
+    done = ctx.map(keys, stored_function_sweep, desc="function × seed")
     rows, arrays = [], {}
     for k, (m, a) in zip(keys, done, strict=True):
         rows += [{"function": k["function"], "seed": k["seed"], **r} for r in m["rows"]]

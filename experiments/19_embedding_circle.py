@@ -70,14 +70,12 @@ from regimes.metrics.circle import (
 )
 from regimes.metrics.fourier import circle_score, embedding_spectrum
 from regimes.runs import file_params, net_arrays
+from regimes.settings.blog import CIRCLE
 from regimes.stats import mean_ci
 
-MLP = {"p": 53, "hidden": 128, "optimizer": "adamw", "lr": 3e-2, "weight_decay": 5.0, "fraction": 0.6,
-       "steps": 400, "dtype": "float32"}
-QUICK = {"mlp": MLP, "widths": [32, 128], "seeds": [0, 1, 2], "frames": [0, 10, 30, 100, 200, 400], "top": 3,
-         "null_draws": 500}
-FULL = {"mlp": {**MLP, "steps": 2000}, "widths": [16, 32, 128, 512], "seeds": [0, 1, 2, 3, 4],
-        "frames": [0, 10, 20, 50, 100, 200, 500, 1000, 2000], "top": 3, "null_draws": 2000}
+# the blog's MLP at its larger weight decay, and the grid of widths, seeds and frames: declared once, with
+# provenance, in regimes.settings.blog
+QUICK, FULL = CIRCLE["quick"], CIRCLE["full"]
 
 
 #: A frame can show the two degenerate circles only if its top-2 PCA plane holds a circle: coherence

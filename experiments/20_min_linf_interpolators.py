@@ -18,6 +18,11 @@ held-out accuracy of the interpolators at r* (solid) and at r_c (dashed); chance
 found at r_c have seed-mean clean accuracy ≥ 0.9 (an optimizer shows existence only: a
 memorizer it does not find may still exist). C18's verdict is computed from the e = 2.25,
 h = 8p cells by the same function the check uses (without its kernel baseline here).
+
+The quick and full tiers run C18's grid (:data:`regimes.settings.grids.C18`: its p, seeds and
+search) over more n exponents and widths, C18's cell among them; each cell is stored once
+(:func:`regimes.extremal.stored_min_linf_cell`), so ``regimes check --only C18`` after this
+experiment retrains none of its searches.
 """
 
 from __future__ import annotations
@@ -29,37 +34,46 @@ import numpy as np
 
 from regimes import plots
 from regimes.checks.extremal import c18_verdict
-from regimes.extremal import construction_norm, min_linf_interpolators
+from regimes.extremal import seed_net_arrays, stored_min_linf_cell
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, net_arrays
+from regimes.runs import file_params
+from regimes.settings.grids import C18
 from regimes.stats import mean_ci
 
-SEARCH = {"steps": 600, "lr": 1e-2, "tol": 1e-3, "rounds": 2, "per_round": 2}
-QUICK = {"ps": [7, 11], "n_exponents": [1.75, 2.0, 2.25, 2.5], "width_mults": [4, 8], "seeds": [0, 1, 2],
-         "search": SEARCH}
+
+def _tier(c18: dict[str, Any], n_exponents: list[float], width_mults: list[int]) -> dict[str, Any]:
+    """A tier over C18's grid ``c18``: its p, seeds and search at every (n exponent, width) of the
+    lists, which must hold C18's own cell (so the check reads this experiment's stored runs)."""
+    if c18["n_exponent"] not in n_exponents or c18["width_mult"] not in width_mults:
+        raise ValueError(f"n_exponents={n_exponents} and width_mults={width_mults} must hold C18's cell "
+                         f"(n_exponent={c18['n_exponent']}, width_mult={c18['width_mult']})")
+    return {"ps": list(c18["ps"]), "n_exponents": n_exponents, "width_mults": width_mults,
+            "seeds": list(c18["seeds"]), "search": dict(c18["search"])}
+
+
+QUICK = _tier(C18["quick"], [1.75, 2.0, 2.25, 2.5], [4, 8])
 #: the paper tier: Fig 2's and Fig 3's own sizes (p = 31, 47) at Thm 3.6's n = 2p^{2.25}, Fig 3's width 4p
 #: (construction norm 2^{-1/3} ≈ 0.79) and the 8p of C18's verdict, 3 seeds, a 2,000-step search
 PAPER = {"ps": [31, 47], "n_exponents": [2.25], "width_mults": [4, 8], "seeds": [0, 1, 2],
          "search": {"steps": 2000, "lr": 1e-2, "tol": 1e-3, "rounds": 2, "per_round": 2}}
-FULL = {"ps": [7, 11, 13, 17], "n_exponents": [1.5, 1.75, 2.0, 2.25, 2.5, 2.75], "width_mults": [4, 8],
-        "seeds": [0, 1, 2, 3, 4], "search": {"steps": 3000, "lr": 1e-2, "tol": 1e-3, "rounds": 3, "per_round": 3}}
+FULL = _tier(C18["full"], [1.5, 1.75, 2.0, 2.25, 2.5, 2.75], [4, 8])
 #: Held-out clean accuracy at which the interpolators found at r_c count as generalizing.
 GENERALIZING_ACC = 0.9
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    p, e, hm, s = key["p"], key["n_exponent"], key["width_mult"], key["search"]
-    h, n = hm * p, min(round(2 * p**e), p**3 - 1)
-    nets: dict[int, Any] = {}
-    rows = min_linf_interpolators(p, n, h, key["seeds"], also_at=[construction_norm(p, h)],
-                                  on_unbracketed="censor", nets_out=nets, **s)
+    p, e, hm = key["p"], key["n_exponent"], key["width_mult"]
+    m, stored = stored_min_linf_cell(p, e, hm, key["seeds"], key["search"])
+    h, n = m["h"], m["n"]
     # per seed, the interpolator at the found radius r* (float32; none for a censored seed):
     # load_run("20", p=p, n_exponent=e, width_mult=hm, seed=s) (h and n are in the point too)
     arrays: dict[str, np.ndarray] = {}
-    for seed, net in sorted(nets.items()):
-        file_params(arrays, f"p{p}_e{e:g}_h{hm}p_s{seed}",
-                    {"p": p, "n_exponent": e, "width_mult": hm, "h": h, "n": n, "seed": seed}, net_arrays(net))
-    return {"p": p, "n_exponent": e, "width_mult": hm, "n": n, "rows": rows}, arrays
+    for seed in key["seeds"]:
+        net = seed_net_arrays(stored, seed)
+        if net:
+            file_params(arrays, f"p{p}_e{e:g}_h{hm}p_s{seed}",
+                        {"p": p, "n_exponent": e, "width_mult": hm, "h": h, "n": n, "seed": seed}, net)
+    return {"p": p, "n_exponent": e, "width_mult": hm, "n": n, "rows": m["rows"]}, arrays
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -94,7 +108,9 @@ def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                     at = x["n_over_p2"]
                     break
             gone.append({"p": p, "width_mult": hm, "memorizers_gone_at_n_over_p2": at})
-    c18_rows = [r for m, _ in done if m["width_mult"] == 8 and abs(m["n_exponent"] - 2.25) < 1e-9 for r in m["rows"]]
+    cell = C18["quick"]        # C18's (width, n exponent), the same in every tier
+    c18_rows = [r for m, _ in done if m["width_mult"] == cell["width_mult"]
+                and abs(m["n_exponent"] - cell["n_exponent"]) < 1e-9 for r in m["rows"]]
     v = c18_verdict(c18_rows) if c18_rows else {"verdict": "n/a (no e = 2.25, h = 8p cell)"}
     rows = [r for m, _ in done for r in m["rows"]]
     arrays = {k: v for _, a in done for k, v in a.items()}

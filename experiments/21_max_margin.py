@@ -12,6 +12,10 @@ Left: attained q_min/‖θ‖_∞³ against p (seed means, 95% t intervals) besi
 4p, log-log, with the fitted exponent (cluster bootstrap over seeds,
 :func:`regimes.stats.fit_exponent`). Right: held-out accuracy (pairs not trained on) of the
 max-margin nets. The C19 verdict is computed from these runs by the check's own function.
+
+Both tiers are C19's grid (:data:`regimes.settings.grids.C19`), each p stored once
+(:func:`regimes.extremal.stored_max_margin`), so ``regimes check --only C19`` after this
+experiment retrains nothing.
 """
 
 from __future__ import annotations
@@ -24,27 +28,25 @@ from matplotlib.ticker import NullFormatter
 
 from regimes import plots
 from regimes.checks.extremal import c19_verdict
-from regimes.extremal import max_margin
+from regimes.extremal import seed_net_arrays, stored_max_margin
 from regimes.harness import Experiment, RunContext, main
-from regimes.runs import file_params, net_arrays
+from regimes.runs import file_params
+from regimes.settings.grids import C19
 
-QUICK = {"ps": [11, 13, 17], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": 5 / 3,
-         "temperatures": [0.05, 0.1, 0.2, 0.5, 1.0], "steps_per_stage": 300}
-FULL = {"ps": [11, 13, 17, 23, 31, 41], "seeds": [0, 1, 2, 3, 4], "width_mult": 8, "n_exponent": 5 / 3,
-        "temperatures": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], "steps_per_stage": 1500}
+#: quick and full: the grid check C19 judges (regimes.settings.grids), each p stored once
+QUICK = dict(C19["quick"])
+FULL = dict(C19["full"])
 
 
 def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     p = key["p"]
-    n = min(round(2 * p ** key["n_exponent"]), p**2 - 1)
-    nets: list[Any] = []
-    rows = max_margin(p, n, key["width_mult"] * p, key["seeds"], temperatures=key["temperatures"],
-                      steps_per_stage=key["steps_per_stage"], nets_out=nets)
+    m, stored = stored_max_margin(p, key["n_exponent"], key["width_mult"], key["seeds"],
+                                  temperatures=key["temperatures"], steps_per_stage=key["steps_per_stage"])
     # every (p, seed)'s max-margin net (float32): load_run("21", p=p, seed=s)
     arrays: dict[str, np.ndarray] = {}
-    for r, net in zip(rows, nets, strict=True):
-        file_params(arrays, f"p{p}_s{r['seed']}", {"p": p, "seed": r["seed"]}, net_arrays(net))
-    return {"p": p, "n": n, "rows": rows}, arrays
+    for r in m["rows"]:
+        file_params(arrays, f"p{p}_s{r['seed']}", {"p": p, "seed": r["seed"]}, seed_net_arrays(stored, r["seed"]))
+    return {"p": p, "n": m["n"], "rows": m["rows"]}, arrays
 
 
 def compute(ctx: RunContext) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

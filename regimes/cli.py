@@ -518,7 +518,7 @@ def _common(p: argparse.ArgumentParser, *, mode: bool = True, quiet: bool = True
         if paper:
             g.add_argument("--paper", dest="mode", action="store_const", const="paper",
                            help="the paper's App. A hyperparameters at CPU scale (experiments with a "
-                                "paper tier: 07-12 and 20; `regimes list` gives the time)")
+                                "paper tier: 07-12, 20 and 23; `regimes list` gives the time)")
         g.add_argument("--full", dest="mode", action="store_const", const="full",
                        help="paper-scale configs (a GPU helps)")
         p.set_defaults(mode="quick")

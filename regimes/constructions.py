@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_choice, check_int, check_seed
+from regimes._validate import check_choice, check_device, check_int, check_seed
 from regimes.models.quadratic import QuadraticNet
 from regimes.tasks import OPS, all_points
 
@@ -121,6 +121,7 @@ def fourier_interpolator(
     check_choice("variant", variant, ("8p", "4p-3"))
     check_choice("target", target, ("classification", "regression"))
     _check_dtype(dtype)
+    check_device("device", device)
     if variant == "4p-3" and p % 2 == 0:
         raise ValueError(f"variant='4p-3' needs odd p (Remark F.1), got p={p}")
     base = 8 * p if variant == "8p" else 4 * p - 3
@@ -227,6 +228,7 @@ def gromov_solution(
     p = check_int("p", p, low=2)
     N = check_int("h", h, low=1)
     _check_dtype(dtype)
+    check_device("device", device)
     a1, a2, Ft = _table("f1", f1, p), _table("f2", f2, p), _table("F", F, p)
     inv = torch.full((p,), -1, dtype=torch.long)
     counts = torch.zeros(p, dtype=torch.long)

@@ -23,6 +23,15 @@ seeds (and the candidate radii) of one shape as one batch:
   to [−1, 1] after every step. The attained q_min (the exact minimum over the training pairs
   of f_y − max_{j≠y} f_j, Sec. 4.2) is a **lower bound** on the maximum ℓ∞ margin; Prop 3.8's
   construction attains 4p·⌊h/8p⌋ at ‖θ‖_∞ = 1 on every pair.
+
+Stored once (:func:`regimes.runcache.cached`), for the experiment that draws them and the check
+that judges them (one grid per claim, :mod:`regimes.settings.grids`):
+
+* :func:`stored_min_linf_cell` — one (p, n exponent, width) cell of experiment 20 (C18 reads its
+  h = 8p, n = 2p^{2.25} cells), with the interpolators found;
+* :func:`stored_kernel_baseline` — C18's eNTK kernel baseline on the same samples
+  (:func:`kernel_baseline_acc`);
+* :func:`stored_max_margin` — one p of experiment 21 and C19, with the nets found.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from regimes._validate import check_choice, check_int, check_positive
 from regimes.batched import train_batched
@@ -41,9 +52,14 @@ from regimes.train import TrainConfig, evaluate
 __all__ = [
     "construction_margin",
     "construction_norm",
+    "kernel_baseline_acc",
     "max_margin",
     "min_linf_interpolators",
     "radius_lower_bound",
+    "seed_net_arrays",
+    "stored_kernel_baseline",
+    "stored_max_margin",
+    "stored_min_linf_cell",
 ]
 
 
@@ -301,3 +317,139 @@ def max_margin(p: int, n: int, h: int, seeds: Sequence[int], *,
     if nets_out is not None:
         nets_out.extend(nets)
     return out
+
+
+# =========================================================================== stored once
+def _cell(p: int, n_exponent: float, width_mult: int, seeds: Sequence[int], arity: int
+          ) -> tuple[dict[str, Any], int, int]:
+    """A grid cell's validated key ``{"p", "n_exponent", "width_mult", "seeds"}`` (plain Python
+    values, so the experiment's and the check's keys are equal), h = width_mult·p and
+    n = round(2p^e) capped below the population p^arity (:func:`regimes.settings.mohamadi.n_train`:
+    p³ regression triples, p² classification pairs)."""
+    from regimes.settings.mohamadi import n_train
+
+    p = check_int("p", p, low=3)
+    width_mult = check_int("width_mult", width_mult, low=1)
+    e = check_positive("n_exponent", n_exponent)
+    key = {"p": p, "n_exponent": e, "width_mult": width_mult, "seeds": _check_seeds(seeds)}
+    return key, width_mult * p, n_train(p, e, p**arity)
+
+
+def seed_net_arrays(arrays: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """The net of ``seed`` in the arrays of :func:`stored_min_linf_cell` or :func:`stored_max_margin`,
+    in :func:`regimes.runs.net_arrays`'s form (``params/final/<name>``, ``params/spec``); empty for a
+    seed with no net (a censored search)."""
+    pre = f"seed{int(seed)}/"
+    return {k.removeprefix(pre): v for k, v in arrays.items() if k.startswith(pre)}
+
+
+def _file_nets(nets: dict[int, Any]) -> dict[str, np.ndarray]:
+    from regimes.runs import net_arrays
+
+    return {f"seed{s}/{k}": v for s, net in sorted(nets.items()) for k, v in net_arrays(net).items()}
+
+
+def stored_min_linf_cell(p: int, n_exponent: float, width_mult: int, seeds: Sequence[int],
+                         search: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One cell of experiment 20's grid (C18 reads its h = 8p, n = 2p^{2.25} cells), computed once.
+
+    :func:`min_linf_interpolators` at n = round(2p^{n_exponent}) triples (capped below p³,
+    :func:`regimes.settings.mohamadi.n_train`), h = ``width_mult``·p, for ``seeds``, with the
+    search settings ``search`` (``steps``, ``lr``, ``tol``, ``rounds``, ``per_round``, optionally
+    ``r_lo``/``r_hi``), also at the construction's norm (``also_at=[construction_norm(p, h)]``) and
+    censoring a seed whose bracket does not bracket; stored by :func:`regimes.runcache.cached`
+    (kind ``"min_linf"``) under these arguments, so the experiment and the check share it.
+
+    Returns ``({"p", "n_exponent", "width_mult", "h", "n", "rows"}, arrays)``: ``rows`` are
+    :func:`min_linf_interpolators`'s (as stored: JSON, NaN read back as ``None``), ``arrays``
+    the interpolator at r* of every bracketed seed (read one with :func:`seed_net_arrays`).
+
+    Raises ``ValueError`` for p < 3, a width or exponent out of range, bad seeds, an unknown
+    search setting, or a width Prop 3.8 has no construction for (h < 8p, and h < 4p − 3 for
+    odd p), before any work.
+    """
+    from regimes import runcache
+
+    key, h, n = _cell(p, n_exponent, width_mult, seeds, 3)
+    allowed = {"steps", "lr", "tol", "rounds", "per_round", "r_lo", "r_hi"}
+    if not isinstance(search, dict) or set(search) - allowed:
+        raise ValueError(f"search={search!r} is not allowed: give a dict with keys among {sorted(allowed)}")
+    p, r_c = key["p"], construction_norm(key["p"], h)
+    # plain ints and floats, so that a tier read back from JSON gives the check's key
+    search = {k: check_int(k, v, low=0) if k in ("steps", "rounds", "per_round") else check_positive(k, v)
+              for k, v in sorted(search.items())}
+    key["search"] = search
+
+    def run() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        nets: dict[int, Any] = {}
+        rows = min_linf_interpolators(p, n, h, key["seeds"], also_at=[r_c], on_unbracketed="censor",
+                                      nets_out=nets, **search)
+        return {"p": p, "n_exponent": key["n_exponent"], "width_mult": key["width_mult"], "h": h, "n": n,
+                "rows": rows}, _file_nets(nets)
+
+    return runcache.cached("min_linf", key, run)
+
+
+def kernel_baseline_acc(p: int, n: int, h: int, seed: int) -> float:
+    """Clean-pair held-out accuracy of the eNTK-at-init ridgeless kernel regressor (prior mean f₀,
+    App. B.1) on the regression sample of ``seed`` (``sample_split(seed=seed)``, the sample
+    :func:`min_linf_interpolators` trains on) with the width-h net initialised from ``seed``
+    (C15's baseline, :func:`regimes.runs.rich_run`'s kernel baseline)."""
+    from regimes.runs import _kernel_baseline
+
+    p = check_int("p", p, low=3)
+    n = check_int("n", n, low=1, high=p**3 - 1)
+    h = check_int("h", h, low=1)
+    seed = check_int("seed", seed, low=0)
+    split = sample_split(Task(p, "regression"), n=n, seed=seed)
+    net0 = QuadraticNet.init(p, h, seed=seed)
+    return float(_kernel_baseline(net0, split, "regression")["kernel_heldout_acc"])
+
+
+def stored_kernel_baseline(p: int, n_exponent: float, width_mult: int, seeds: Sequence[int]
+                           ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """C18's kernel baseline for one cell, computed once: :func:`kernel_baseline_acc` per seed on
+    the samples of :func:`stored_min_linf_cell` (same p, n, h and seeds), stored by
+    :func:`regimes.runcache.cached` (kind ``"min_linf_kernel"``).
+
+    Returns ``({"p", "n", "h", "seeds", "kernel_heldout_acc": [one per seed]}, {})``. Raises
+    ``ValueError`` as :func:`stored_min_linf_cell` does for the cell's arguments.
+    """
+    from regimes import runcache
+
+    key, h, n = _cell(p, n_exponent, width_mult, seeds, 3)
+    p = key["p"]
+    return runcache.cached("min_linf_kernel", key, lambda: (
+        {"p": p, "n": n, "h": h, "seeds": key["seeds"],
+         "kernel_heldout_acc": [kernel_baseline_acc(p, n, h, s) for s in key["seeds"]]}, {}))
+
+
+def stored_max_margin(p: int, n_exponent: float, width_mult: int, seeds: Sequence[int], *,
+                      temperatures: Sequence[float], steps_per_stage: int
+                      ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One p of experiment 21's grid and C19's, computed once: :func:`max_margin` at
+    n = round(2p^{n_exponent}) pairs (capped below p², :func:`regimes.settings.mohamadi.n_train`),
+    h = ``width_mult``·p, for ``seeds`` (data and init), stored by :func:`regimes.runcache.cached`
+    (kind ``"max_margin"``) under these arguments.
+
+    Returns ``({"p", "n", "rows"}, arrays)``: ``rows`` are :func:`max_margin`'s (as stored),
+    ``arrays`` every seed's final net (read one with :func:`seed_net_arrays`). Raises
+    ``ValueError`` for p < 3, a width or exponent out of range, bad seeds, or bad temperatures or
+    steps (:func:`max_margin`), before any work.
+    """
+    from regimes import runcache
+
+    key, h, n = _cell(p, n_exponent, width_mult, seeds, 2)
+    p = key["p"]
+    temps = [check_positive("temperatures entry", t) for t in temperatures]
+    if not temps:
+        raise ValueError("temperatures is empty: give at least one stage")
+    steps = check_int("steps_per_stage", steps_per_stage, low=1)
+    key.update(temperatures=temps, steps_per_stage=steps)
+
+    def run() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        nets: list[Any] = []
+        rows = max_margin(p, n, h, key["seeds"], temperatures=temps, steps_per_stage=steps, nets_out=nets)
+        return {"p": p, "n": n, "rows": rows}, _file_nets(dict(zip(key["seeds"], nets, strict=True)))
+
+    return runcache.cached("max_margin", key, run)

@@ -44,7 +44,7 @@ import torch
 
 from regimes._validate import check_choice, check_device, check_int, check_positive, check_seed
 from regimes.models.quadratic import QuadraticNet
-from regimes.settings.gromov import G1_RUN, G1_WINDOW
+from regimes.settings.gromov import FUNCTIONS, G1_RUN, G1_WINDOW, G2_FRACTIONS, G2_OPTIMIZERS, G2_RUN
 
 __all__ = [
     "FUNCTIONS",
@@ -70,17 +70,6 @@ __all__ = [
     "square_of_sum_accuracy_limit",
     "square_of_sum_branches",
 ]
-
-#: Gromov's modular functions (Sec. 3.2, App. D), by the key of :data:`regimes.tasks.OPS`
-#: that computes them, with the formula (all mod p).
-FUNCTIONS: dict[str, str] = {
-    "add": "n + m",
-    "square_of_sum": "(n + m)²",
-    "sum_of_squares": "n² + m²",
-    "mul": "n·m",
-    "quadratic": "n² + n·m + m²",
-    "cubic": "n³ + n·m² + m",
-}
 
 #: The functions with an analytic solution (Claim II and its corollary): f₁(n) + f₂(m), and
 #: F(f₁(n) + f₂(m)); as ``(f1, f2, F)`` callables on int64 tensors (``None`` = identity).
@@ -358,27 +347,6 @@ def g1_verdict(rows: list[dict[str, Any]], window: float = G1_WINDOW) -> dict[st
 
 
 # =========================================================================== check G2 (Fig 4a)
-#: The optimizers of experiment 16 and check G2 (Gromov Fig 4a: GD, GD with momentum, AdamW),
-#: each at its own settings: GD at about its largest stable lr at this width; momentum 0.9 at
-#: lr 5 (effective step lr/(1 − μ) = 50, which plain GD cannot take: lr 50 diverges at
-#: N = 200); AdamW lr 1e-2 with decoupled weight decay 1 (decay 5, the value of his repository's
-#: default, drives every weight to 0 on our loss convention before anything is learned).
-G2_OPTIMIZERS: dict[str, dict[str, Any]] = {
-    "gd": {"optimizer": "gd", "lr": 20.0},
-    "momentum": {"optimizer": "sgd", "lr": 5.0, "momentum": 0.9},
-    "adamw": {"optimizer": "adamw", "lr": 1e-2, "weight_decay": 1.0},
-}
-#: The common run of experiment 16 and check G2 (quick), without optimizer, fraction and seed:
-#: p = 31, N = 200, a budget of 2,500 full-batch steps, stopped once held-out accuracy ≥ 0.95.
-#: (The slowest run that groks, GD at fraction 0.7 seed 2, does so at step 2,420; the runs that
-#: do not grok, GD and momentum at 0.6, are still near chance at 3,000.)
-G2_RUN: dict[str, Any] = {"p": 31, "h": 200, "function": "add", "steps": 2500, "eval_every": 20,
-                          "dtype": "float32", "stop_at": 0.95, "grok_threshold": 0.95}
-#: Training fractions searched (top down) for G2 (quick). (0.3 is left out for time: AdamW groks
-#: there too, in ~2,500 steps per seed, which alone would be a sixth of the quick budget.)
-G2_FRACTIONS: list[float] = [0.4, 0.5, 0.6, 0.7, 0.8]
-
-
 def fraction_sweep(optimizer: str, seed: int, *, fractions: list[float] | None = None,
                    run: dict[str, Any] | None = None, settings: dict[str, Any] | None = None,
                    device: str = "cpu", nets: dict[float, Any] | None = None) -> list[dict[str, Any]]:

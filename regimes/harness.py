@@ -589,7 +589,7 @@ def parser_for(exp: Experiment) -> argparse.ArgumentParser:
     g.add_argument("--quick", dest="mode", action="store_const", const="quick",
                    help="minutes on a laptop CPU (default)")
     g.add_argument("--paper", dest="mode", action="store_const", const="paper",
-                   help="the paper's hyperparameters at CPU scale (experiments 07-12 and 20)")
+                   help="the paper's hyperparameters at CPU scale (experiments 07-12, 20 and 23)")
     g.add_argument("--full", dest="mode", action="store_const", const="full", help="paper scale")
     ap.set_defaults(mode="quick")
     ap.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")

@@ -13,7 +13,9 @@ the library's sources (:func:`regimes.store.library_fingerprint`), so
 The folder is ``<out>/results/runs`` of the ``--out`` folder the command line was given
 (:func:`use_dir`; default the repository's ``results/runs``). Both settings travel in the
 environment (``REGIMES_RUN_CACHE``, ``REGIMES_RUN_CACHE_FORCE``), so sweep workers started by the
-run see them.
+run see them; they are the transport, not a setting: the command line always sets the folder from
+``--out`` (a ``REGIMES_RUN_CACHE`` set beforehand is replaced), and library code outside the
+command line reads it (default ``<repo>/results/runs``).
 
 >>> import tempfile
 >>> use_dir(tempfile.mkdtemp())

@@ -2,11 +2,18 @@
 
 * :func:`tracked_run` (:class:`TrackedRunConfig`): the quadratic net with its eNTK tracked
   through training, summarised by the grokking measures and the kernel-exit time
-  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b.
+  (:func:`summarize`, :func:`c17_summary`); experiments 10, 11, 13, 14 and checks C17, C17b,
+  which share their runs through :func:`stored_tracked_run` (stored once, :mod:`regimes.runcache`).
 * :func:`mlp_run` (:class:`MLPRunConfig`): the blog's embedding MLP; experiments 13 and 14.
 * :func:`init_scale_run`: one point of the init-scale sweep (C17b, experiment 11).
 * :func:`rich_run` (:class:`RichRunConfig`): the paper's rich-regime settings (App. A;
   Figs 3 and 4); experiments 07 and 08 and the checks C15 and C16.
+
+Stored once (:func:`regimes.runcache.cached`), so that the experiment that draws a claim and the
+check that judges it train each run of their one grid (:mod:`regimes.settings.grids`) once:
+:func:`stored_rich_run` (07/C15, 08/C16), :func:`stored_gromov_run` (15/G1),
+:func:`stored_fraction_sweep` (16/G2), :func:`stored_function_sweep` (17/G5, G6) and
+:func:`textbook_runs` (14/T1–T3).
 
 Every recipe returns ``(summary, arrays)`` and puts the trained parameters into ``arrays``
 (:func:`net_arrays`: ``params/final/<name>`` as float32 plus ``params/spec``, the
@@ -37,25 +44,29 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from regimes._validate import check_choice, check_int, check_positive, check_seed
+from regimes._validate import check_choice, check_device, check_fraction, check_int, check_positive, check_seed
 from regimes.metrics.fourier import ipr
 from regimes.metrics.grokking import first_crossing, grokking_measures, t_exit
 from regimes.metrics.tracking import KernelTracker, eval_subset, log_steps
 from regimes.settings import schema
+from regimes.settings.blog import BLOG_MLP
+from regimes.settings.dynamics import C17B_RUN
 from regimes.settings.mohamadi import APP_A1, APP_A2, n_train, regression_step, resolve_reading
+from regimes.settings.textbook import TEXTBOOK_RUN
 
 __all__ = [
-    "C17B_RUN",
-    "C17_RUN",
     "DEFAULT_MLP_RUN",
     "DEFAULT_RUN",
+    "FUNCTION_CURVES",
+    "G1_CURVES",
+    "TEXTBOOK_CURVES",
     "MLPRunConfig",
     "ParamSnapshots",
     "RichRunConfig",
@@ -70,8 +81,13 @@ __all__ = [
     "paper_config",
     "rebuild_net",
     "rich_run",
+    "stored_fraction_sweep",
+    "stored_function_sweep",
+    "stored_gromov_run",
     "stored_runs",
+    "stored_tracked_run",
     "summarize",
+    "textbook_runs",
     "tracked_run",
 ]
 
@@ -275,6 +291,7 @@ def stored_rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict
     """:func:`rich_run`, stored once under its full config (:func:`regimes.runcache.cached`): an
     experiment and the check that judges its claim (07 and C15, 08 and C16/C16b) train each run of
     their shared grid once."""
+    check_device("device", device)
     from regimes import runcache
 
     return runcache.cached("rich", {"config": config.as_dict(), "device": str(device)},
@@ -345,6 +362,7 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     >>> s["n"], s["width"]
     (109, 88)
     """
+    check_device("device", device)
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, sample_split
     from regimes.train import train
@@ -383,29 +401,16 @@ def rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, A
     return summary, arrays
 
 
-#: The init-scale sweep of check C17b and experiment 11 (keys of
-#: :data:`DEFAULT_RUN`, without α and the seed): AdamW on cross-entropy,
-#: p = 31, n = 2p^{5/3}, h = 4p, no eNTK tracking. α is the **init scale** (every entry of the
-#: initial (W, V) multiplied by α).
-#: The run of check C17 and experiment 10's lazy run (keys of :data:`DEFAULT_RUN`), without
-#: the seed: plain GD from a large init (init scale α = 16), classification, p = 31.
-C17_RUN: dict[str, Any] = {
-    "p": 31, "optimizer": "gd", "lr": 0.5, "alpha": 16.0, "weight_decay": 2e-3, "lam_inf": 0.0,
-    "loss": "cross_entropy", "fraction": 0.8, "steps": 8000, "n_track": 40, "eval_size": 0, "after_pairs": 0,
-}
-
-C17B_RUN: dict[str, Any] = {"p": 31, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0,
-                            "loss": "cross_entropy", "steps": 3500, "track": False, "n_track": 50}
-
-
 def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, device: str = "cpu"
                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """One run of the init-scale sweep (default :data:`C17B_RUN`) at init scale ``alpha``:
-    ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap t_grok − t_mem
-    (None when the run never memorised or never grokked) and the final held-out accuracy, and
-    ``arrays`` the training curves and parameters of :func:`tracked_run`."""
-    s, arrays = tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha), "seed": int(seed)},
-                            device=device)
+    """One run of the init-scale sweep (default :data:`regimes.settings.dynamics.C17B_RUN`) at init
+    scale ``alpha``: ``(row, arrays)`` with ``row`` holding α, the seed, t_mem, t_grok, the gap
+    t_grok − t_mem (None when the run never memorised or never grokked) and the final held-out
+    accuracy, and ``arrays`` the training curves and parameters of :func:`tracked_run`. The run is
+    stored once (:func:`stored_tracked_run`): experiment 11 and check C17b share it."""
+    check_device("device", device)
+    s, arrays = stored_tracked_run({**(C17B_RUN if run is None else run), "alpha": float(alpha),
+                                    "seed": int(seed)}, device=device)
     row = {"alpha": float(alpha), "seed": int(seed), "t_mem": s["t_mem"], "t_grok": s["t_grok"],
            "gap": s["measures"]["gap"], "final_test_acc": s["final_test_acc"],
            "final_train_acc": s["final_train_acc"]}
@@ -414,7 +419,7 @@ def init_scale_run(alpha: float, seed: int, run: dict[str, Any] | None = None, d
 
 def init_scale_gaps(alphas: list[float], seeds: list[int], run: dict[str, Any] | None = None,
                     device: str = "cpu") -> list[dict[str, Any]]:
-    """:func:`init_scale_run` rows for every (α, seed), α-major."""
+    """:func:`init_scale_run` rows for every (α, seed), α-major (each run stored once)."""
     return [init_scale_run(a, s, run, device)[0] for a in alphas for s in seeds]
 
 
@@ -482,23 +487,23 @@ class TrackedRunConfig:
 @dataclass(frozen=True)
 class MLPRunConfig:
     """One run of the blog's embedding MLP (:func:`mlp_run`), with the settings of the blog post
-    "Some thoughts on Grokking" (code: okitouni/simple-grokking) as defaults: ``p``,
+    "Some thoughts on Grokking" (:data:`regimes.settings.blog.BLOG_MLP`) as defaults: ``p``,
     ``d_embed``, ``hidden`` (architecture), ``optimizer``, ``lr``, ``weight_decay``,
     ``steps`` (training), ``fraction`` (of the p² pairs trained on), ``n_track``
     (log-spaced evaluations), ``dtype``, ``grok_threshold`` and ``seed``.
     :meth:`from_dict` refuses unknown keys, as :meth:`TrackedRunConfig.from_dict`."""
 
-    p: int = 53
-    d_embed: int = 128
-    hidden: int = 128
-    optimizer: str = "adamw"
-    lr: float = 3e-2
-    weight_decay: float = 0.03
-    fraction: float = 0.6
-    steps: int = 10_000
-    n_track: int = 80
-    dtype: str = "float32"
-    grok_threshold: float = 0.9
+    p: int = BLOG_MLP["p"]
+    d_embed: int = BLOG_MLP["d_embed"]
+    hidden: int = BLOG_MLP["hidden"]
+    optimizer: str = BLOG_MLP["optimizer"]
+    lr: float = BLOG_MLP["lr"]
+    weight_decay: float = BLOG_MLP["weight_decay"]
+    fraction: float = BLOG_MLP["fraction"]
+    steps: int = BLOG_MLP["steps"]
+    n_track: int = BLOG_MLP["n_track"]
+    dtype: str = BLOG_MLP["dtype"]
+    grok_threshold: float = BLOG_MLP["grok_threshold"]
     seed: int = 0
 
     @classmethod
@@ -592,6 +597,7 @@ def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "
     second's, in global steps), and the arrays' ``stalled_at`` column its running value (NaN
     until a stall is confirmed).
     """
+    check_device("device", device)
     from regimes.models.quadratic import QuadraticNet
     from regimes.tasks import Task, clean_pairs, sample_split
     from regimes.train import TrainConfig, train
@@ -664,6 +670,36 @@ def tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "
     return summary, arrays
 
 
+def stored_tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: str = "cpu"
+                       ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`tracked_run` (with its snapshots, no extra callbacks), stored once under its full
+    config — every :class:`TrackedRunConfig` field, defaults filled in, a float field given as an
+    int read as that float — and ``device`` (:func:`regimes.runcache.cached`): an experiment and the
+    check that judges its claim (10 and C17, 11 and C17b) train each run of their shared grid once.
+
+    Returns ``(summary, arrays)`` as stored and read back: the summary through JSON (NaN as
+    ``None``), the arrays (curves, tracked kernels, parameters) from the ``.npz``, so a first run
+    and a later read give equal results. ``ValueError`` for an invalid config, before any work.
+    """
+    check_device("device", device)
+    from regimes import runcache
+
+    cfg = _canonical(TrackedRunConfig.from_dict(config))
+    return runcache.cached("tracked", {"config": cfg, "device": str(device)},
+                           lambda: tracked_run(cfg, device=device))
+
+
+def _canonical(config: TrackedRunConfig) -> dict[str, Any]:
+    """``config`` as a dict whose float fields hold floats (``alpha=16`` and ``alpha=16.0`` name
+    the same run, and so the same stored entry)."""
+    out = config.as_dict()
+    for f in dataclasses.fields(config):
+        v = out[f.name]
+        if str(f.type).startswith("float") and isinstance(v, int) and not isinstance(v, bool):
+            out[f.name] = float(v)
+    return out
+
+
 def mlp_run(config: MLPRunConfig | Mapping[str, Any], *, device: str = "cpu", snapshots: bool = True
             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train the blog's embedding MLP (:class:`~regimes.models.mlp.EmbeddingMLP`) as ``config``
@@ -678,6 +714,7 @@ def mlp_run(config: MLPRunConfig | Mapping[str, Any], *, device: str = "cpu", sn
     (``embed_init``, ``embed_end``, float64, (p, d_embed)), and the trained parameters with
     snapshots at t_mem and t_grok as in :func:`tracked_run` (``params/…``, float32).
     """
+    check_device("device", device)
     from regimes.metrics.fourier import circle_score, embedding_pca
     from regimes.models.mlp import EmbeddingMLP
     from regimes.tasks import Task, sample_split
@@ -939,3 +976,233 @@ def rebuild_net(arrays: Mapping[str, np.ndarray], run_key: str = "", snapshot: s
 
         return Transformer(params, int(spec["n_heads"]))
     raise ValueError(f"stored model {model!r} is not one of {', '.join(MODELS)}")
+
+
+# =========================================================================== stored once, read by figure and check
+def _device_key(device: str) -> str:
+    """The device as a run-cache key: ``"cpu"``, or ``"cuda"`` for any accelerator index (a run
+    is the same run on every GPU)."""
+    return "cpu" if str(device) == "cpu" else "cuda"
+
+
+#: The curves :func:`stored_gromov_run` keeps per run (experiment 15 draws them).
+G1_CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V_l2", "grad_W_l2", "grad_V_l2")
+
+
+def stored_gromov_run(key: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One run of Gromov's model, stored once (:func:`regimes.runcache.cached`) for experiment 15
+    and check G1 alike: ``key = {"run": <GromovRunConfig fields but the seed>, "seed": s,
+    "device": d}``.
+
+    Returns :func:`regimes.gromov.gromov_run`'s summary and its curves (:data:`G1_CURVES`; the run
+    must record ``grad_norms``) plus the trained net's parameters (:func:`net_arrays`); a diverged
+    run (``summary["diverged_at"]``) has no finite net, and keeps its curves up to the blow-up.
+    """
+    from regimes import runcache
+
+    def train() -> tuple[dict[str, Any], dict[str, Any]]:
+        from regimes.gromov import GromovRunConfig, gromov_run
+
+        summary, arrays, (_, net) = gromov_run(GromovRunConfig(**{**key["run"], "seed": key["seed"]}),
+                                               device=key["device"], keep_net=True)
+        return summary, {**{k: arrays[k] for k in G1_CURVES}, **(net_arrays(net) if net is not None else {})}
+
+    return runcache.cached("gromov_run", {**key, "device": _device_key(key["device"])}, train)
+
+
+def stored_fraction_sweep(key: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One (optimizer, seed) of Gromov's Fig 4a, stored once for experiment 16 and check G2:
+    ``key = {"optimizer": name, "settings": its optimizer settings, "seed": s, "fractions": [...],
+    "run": <the common GromovRunConfig fields>, "device": d}``.
+
+    Returns ``({"rows": rows}, arrays)``: the rows of :func:`regimes.gromov.fraction_sweep`
+    (fractions from the largest down, stopping after the first that does not grok) and the nets
+    on the two sides of this sweep's critical fraction (the run at α_c and the first fraction
+    that failed, if any; not every fraction's, ~3.3 MB quick and ~70 MB full), as
+    ``params/<fraction>/<name>``.
+    """
+    from regimes import runcache
+
+    def train() -> tuple[dict[str, Any], dict[str, Any]]:
+        from regimes.gromov import fraction_sweep
+
+        nets: dict[float, Any] = {}
+        rows = fraction_sweep(key["optimizer"], key["seed"], fractions=list(key["fractions"]), run=dict(key["run"]),
+                              settings=dict(key["settings"]), device=key["device"], nets=nets)
+        ran = [r for r in rows if not r["skipped"]]
+        keep = [r for i, r in enumerate(ran)
+                if r["t_grok"] is None or i + 1 == len(ran) or ran[i + 1]["t_grok"] is None]
+        out = {f"params/{r['fraction']}/{k.removeprefix('params/')}": v for r in keep
+               for k, v in (net_arrays(nets[r["fraction"]]) if nets[r["fraction"]] is not None else {}).items()}
+        return {"rows": rows}, out
+
+    return runcache.cached("gromov_fraction_sweep", {**key, "device": _device_key(key["device"])}, train)
+
+
+#: The curves :func:`stored_function_sweep` keeps, of its largest fraction's run (experiment 17).
+FUNCTION_CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc")
+
+
+def stored_function_sweep(key: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One (function, seed) of Gromov's Figs 7–10, stored once for experiment 17 and checks G5,
+    G6: ``key = {"run": <GromovRunConfig fields but function, fraction, seed>, "function": f,
+    "fractions": [...], "crit_level": c, "seed": s, "device": d}``.
+
+    The fractions run from the largest down, stopping after the first whose final held-out
+    accuracy is below ``crit_level`` (the smaller ones are marked ``skipped``). Returns
+    ``({"rows": rows}, arrays)``: per fraction ``fraction``, ``skipped`` and, when run, ``t_mem``,
+    ``t_grok``, ``final_train_acc``, ``final_test_acc``, ``final_test_loss``, ``stopped_at``,
+    ``n_train``, ``wall_s``, ``diverged_at``; the largest fraction's curves
+    (:data:`FUNCTION_CURVES`); and the nets on the two sides of the critical fraction (the smallest
+    fraction of the unbroken run that reached ``crit_level`` and the first that failed, if any;
+    quick, with two fractions, every run) as ``params/<fraction>/<name>``.
+    """
+    from regimes import runcache
+
+    def train() -> tuple[dict[str, Any], dict[str, Any]]:
+        from regimes.gromov import GromovRunConfig, gromov_run
+
+        rows: list[dict[str, Any]] = []
+        arrays: dict[str, Any] = {}
+        failed, nets = False, {}
+        level = float(key["crit_level"])
+        for fr in sorted(key["fractions"], reverse=True):
+            if failed:
+                rows.append({"fraction": fr, "skipped": True, "final_test_acc": None})
+                continue
+            cfg = GromovRunConfig(**{**key["run"], "function": key["function"], "fraction": fr, "seed": key["seed"]})
+            s, a, (_, nets[fr]) = gromov_run(cfg, device=key["device"], keep_net=True)
+            rows.append({"fraction": fr, "skipped": False, **{k: s[k] for k in (
+                "t_mem", "t_grok", "final_train_acc", "final_test_acc", "final_test_loss", "stopped_at", "n_train",
+                "wall_s", "diverged_at")}})
+            if not arrays:
+                arrays = {k: a[k] for k in FUNCTION_CURVES}
+            failed = s["final_test_acc"] < level - 1e-12
+        ran = [r for r in rows if not r["skipped"]]
+        bad = [r["final_test_acc"] < level - 1e-12 for r in ran]
+        for i, r in enumerate(ran):
+            if (bad[i] or i + 1 == len(ran) or bad[i + 1]) and nets[r["fraction"]] is not None:   # None: diverged
+                arrays.update({f"params/{r['fraction']}/{k.removeprefix('params/')}": v
+                               for k, v in net_arrays(nets[r["fraction"]]).items()})
+        return {"rows": rows}, arrays
+
+    return runcache.cached("gromov_function_sweep", {**key, "device": _device_key(key["device"])}, train)
+
+
+# =========================================================================== the textbook chapter's grids (T1–T3)
+#: The arrays of one run's curves in :func:`textbook_runs`' stored grid (``c<i>_<name>``).
+TEXTBOOK_CURVES = ("step", "train_acc", "test_acc", "theta_l2")
+
+
+def _first(steps: np.ndarray, values: np.ndarray, thr: float) -> tuple[int | None, int | None]:
+    """(first logged step with value ≥ thr, by :func:`regimes.metrics.grokking.first_crossing`,
+    the suite's one definition of t_mem/t_grok; the logged step before it); (None, None) if never."""
+    t = first_crossing(steps, values, thr)
+    if t is None:
+        return None, None
+    i = int(np.flatnonzero(steps == t)[0])
+    return int(t), int(steps[max(i - 1, 0)])
+
+
+def textbook_runs(wds: Sequence[float], fractions: Sequence[float], seeds: Sequence[int], steps: int, *,
+                  eval_every: int = 20, run: dict[str, Any] | None = None
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]:
+    """Train the quadratic net for every (fraction, γ, seed) and measure the chapter's quantities.
+
+    Parameters
+    ----------
+    wds : weight decays γ (AdamW's decoupled coefficient), each ≥ 0 with lr·γ < 1.
+    fractions : training fractions of the p² pairs, each in (0, 1).
+    seeds : distinct seeds; seed s draws the training set (``sample_split(..., seed=s)``) and
+        the init (``QuadraticNet.init(..., seed=s)``), so one seed shares its data and init
+        across γ (the cluster of the bootstraps).
+    steps : AdamW steps (≥ 1); eval_every : evaluation cadence in steps (≥ 1).
+    run : the model/optimizer settings over :data:`regimes.settings.textbook.TEXTBOOK_RUN`.
+
+    Returns
+    -------
+    ``(rows, curves)``: one row per run (fraction-major, then γ, then seed) with ``fraction``,
+    ``weight_decay``, ``seed``, ``n_train``, ``t_mem``/``t_grok`` (first logged step at 100 %
+    training / ≥ 90 % held-out accuracy, ``None`` if never), ``gap`` = t_grok − t_mem and its
+    bracket ``gap_low``/``gap_high`` from the evaluation grid (the events lie between the logged
+    step before and the logged step), ``theta_l2_init``/``_mem``/``_grok``/``_final``
+    (‖θ‖₂ over all entries of W and V at step 0, t_mem, t_grok, the end), ``final_test_acc``,
+    ``max_test_acc`` and ``censored`` (a reason string, or ``None`` when the run has a
+    positive gap). ``curves`` holds, per row, the arrays ``step``, ``train_acc``, ``test_acc``
+    and ``theta_l2`` (held-out accuracy on the pairs not trained on).
+
+    Raises ``ValueError`` (naming the argument) for an empty or out-of-range grid, before any
+    training. The whole grid is stored once (:func:`regimes.runcache.cached`, keyed by the grid and
+    the full run): checks T1 and T3 share their runs, and read experiment 14's bottom row, which is
+    the same grid (:data:`regimes.settings.grids.T1`, ``T2``); recomputed only when the library
+    changes.
+    """
+    cfg = {**TEXTBOOK_RUN, **(run or {})}
+    steps = check_int("steps", steps, low=1)
+    eval_every = check_int("eval_every", eval_every, low=1)
+    if not list(wds) or not list(fractions) or not list(seeds):
+        raise ValueError(f"wds={list(wds)!r}, fractions={list(fractions)!r} and seeds={list(seeds)!r} must "
+                         "each be non-empty")
+    wds = [check_positive("wds entry", w, allow_zero=True) for w in wds]
+    for w in wds:
+        if w * float(cfg["lr"]) >= 1:
+            raise ValueError(f"wds entry {w!r} with lr={cfg['lr']!r} gives lr·γ ≥ 1: allowed [0, 1/lr)")
+    fractions = [check_fraction("fractions entry", f) for f in fractions]
+    seeds = [check_int("seeds entry", s, low=0) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} has repeats: each seed is one independent run")
+    check_int("run['p']", cfg["p"], low=2)
+    from regimes import runcache
+
+    # the batched trainer runs on the CPU: the device is part of the key as for every stored run
+    key = {"wds": wds, "fractions": fractions, "seeds": seeds, "steps": steps, "eval_every": eval_every, "run": cfg,
+           "device": "cpu"}
+    m, a = runcache.cached("textbook", key, lambda: _grid_runs(wds, fractions, seeds, steps, eval_every, cfg))
+    return m["rows"], [{k: np.asarray(a[f"c{i}_{k}"], dtype=float) for k in TEXTBOOK_CURVES}
+                       for i in range(len(m["rows"]))]
+
+
+def _grid_runs(wds: list[float], fractions: list[float], seeds: list[int], steps: int, eval_every: int,
+               cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train :func:`textbook_runs`' grid (validated there): ``({"rows": rows}, curves as c<i>_<name>)``."""
+    from regimes.batched import train_batched
+    from regimes.models.quadratic import QuadraticNet
+    from regimes.tasks import Task, sample_split
+    from regimes.train import TrainConfig
+
+    p = int(cfg["p"])
+    h = int(cfg["width_mult"]) * p
+    task = Task(p)
+    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, np.ndarray]] = []
+    for f in fractions:
+        splits = {s: sample_split(task, fraction=f, seed=s) for s in seeds}
+        jobs = [(w, s) for w in wds for s in seeds]
+        nets = [QuadraticNet.init(p, h, seed=s, dtype=torch.float64) for _, s in jobs]
+        configs = [TrainConfig(steps=steps, lr=float(cfg["lr"]), optimizer=cfg["optimizer"], loss=cfg["loss"],
+                               weight_decay=w, eval_every=eval_every, stall_patience=None) for w, _ in jobs]
+        res = train_batched(nets, [splits[s].train for _, s in jobs], configs,
+                            tests=[splits[s].test for _, s in jobs])
+        for (w, s), hist in zip(jobs, res.histories, strict=True):
+            st = np.asarray(hist["step"], dtype=float)
+            tr = np.asarray(hist["train_acc"], dtype=float)
+            te = np.asarray(hist["test_acc"], dtype=float)
+            th = np.asarray(hist["theta_l2"], dtype=float)
+            tm, tm_prev = _first(st, tr, float(cfg["mem_threshold"]))
+            tg, tg_prev = _first(st, te, float(cfg["grok_threshold"]))
+
+            def norm_at(t: int | None, st=st, th=th) -> float | None:
+                return None if t is None else float(th[int(np.flatnonzero(st == t)[0])])
+
+            gap = None if tm is None or tg is None else tg - tm
+            censored = ("never memorised" if tm is None else "never grokked" if tg is None
+                        else "grokked before or at memorisation" if gap <= 0 else None)
+            rows.append({"fraction": f, "weight_decay": w, "seed": s, "n_train": len(splits[s].train),
+                         "t_mem": tm, "t_grok": tg, "gap": gap,
+                         "gap_low": None if censored else max(tg_prev - tm, 0),
+                         "gap_high": None if censored else tg - tm_prev,
+                         "theta_l2_init": float(th[0]), "theta_l2_mem": norm_at(tm), "theta_l2_grok": norm_at(tg),
+                         "theta_l2_final": float(th[-1]), "final_test_acc": float(te[-1]),
+                         "max_test_acc": float(np.nanmax(te)), "censored": censored})
+            curves.append({"step": st, "train_acc": tr, "test_acc": te, "theta_l2": th})
+    return {"rows": rows}, {f"c{i}_{k}": c[k] for i, c in enumerate(curves) for k in TEXTBOOK_CURVES}

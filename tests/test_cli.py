@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -115,6 +116,17 @@ def invoke(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, st
 def test_help_shows_examples(cmd: list[str], capsys: pytest.CaptureFixture) -> None:
     code, out, _ = invoke([*cmd, "--help"], capsys)
     assert code == 0 and "examples:" in out and "regimes" in out
+
+
+def test_reproduce_help_names_the_experiments_with_a_paper_tier(capsys: pytest.CaptureFixture) -> None:
+    _, out, _ = invoke(["reproduce", "--help"], capsys)
+    named = re.search(r"paper\s+tier:\s+([-0-9, and]+);", out)
+    assert named, out
+    listed: set[str] = set()
+    for part in re.split(r",\s*|\s+and\s+", named[1].strip()):
+        lo, _, hi = part.partition("-")
+        listed |= {f"{n:02d}" for n in range(int(lo), int(hi or lo) + 1)}
+    assert listed == {e.number for e in harness.discover() if e.paper is not None}
 
 
 def test_list_shows_every_discovered_experiment_and_registered_check(

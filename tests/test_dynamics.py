@@ -1,6 +1,7 @@
 """Tests of the training-dynamics code: the one-layer transformer (parity with an
 independent implementation, init law, shared-embedding equivariance, its torch.func
-eNTK), the C17 kernel-exit check and the C17b init-scale check (slow)."""
+eNTK), the C17 kernel-exit check and the C17b init-scale check (slow), and the run cache they
+share with experiments 10 and 11."""
 
 from __future__ import annotations
 
@@ -113,15 +114,17 @@ def test_transformer_bad_input() -> None:
         Transformer({"embed": torch.zeros(6, 8)}, 2)
 
 
-def test_c17_kernel_exit_small_p() -> None:
-    """C17 quick (≤ 60 s): p = 31, GD from a large init (α = 16), weight decay 2e-3, seeds 0–2, 5,000 steps:
-    in every run the training-set eNTK has barely turned (Fort distance S(t_fit, 0) ≤ 0.1)
-    when the training set is fit, the run generalises after it, and S grows at least
-    tenfold between t_fit and t_gen."""
+def test_c17_kernel_exit_small_p(tmp_path) -> None:
+    """C17 quick: p = 31, GD from a large init (α = 16), weight decay 2e-3, seeds 0–2, 8,000 steps
+    (experiment 10's lazy row, trained here into an empty run cache): in every run the
+    training-set eNTK has barely turned (Fort distance S(t_fit, 0) ≤ 0.1) when the training set is
+    fit, the run generalises after it, and S grows at least tenfold between t_fit and t_gen."""
+    from regimes import runcache
     from regimes.checks import run_check
 
-    r = run_check("C17", quick=True)
-    assert len(r.details["per_seed"]) == 3
+    with runcache.using(tmp_path):
+        r = run_check("C17", quick=True)
+    assert len(r.details["per_seed"]) == 3 and r.details["steps"] == 8000
     for d in r.details["per_seed"]:
         assert d["t_fit"] is not None and d["t_gen"] is not None, d
         assert d["t_gen"] > d["t_fit"], d               # generalisation after memorisation
@@ -132,11 +135,11 @@ def test_c17_kernel_exit_small_p() -> None:
     assert r.verdict == "PASS" and r.holds is True and r.measured >= 10.0
 
 
-def test_c17_is_inconclusive_when_a_seed_never_generalises(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_c17_is_inconclusive_when_a_seed_never_generalises(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """A seed that never reaches 95% held-out accuracy leaves C17 untested: INCONCLUSIVE, not PASS."""
     import numpy as np
 
-    from regimes import runs
+    from regimes import runcache, runs
     from regimes.checks import run_check
 
     steps = np.array([0, 10, 100, 1000], dtype=float)
@@ -145,8 +148,74 @@ def test_c17_is_inconclusive_when_a_seed_never_generalises(monkeypatch: pytest.M
               "ntk_rel_change_train": np.array([0.0, 0.01, 0.04, 0.2])}
     summary = runs.summarize(arrays, {"setting": "classification"})
     monkeypatch.setattr(runs, "tracked_run", lambda cfg, **kw: (summary, arrays))
-    r = run_check("C17")
+    with runcache.using(tmp_path):      # an empty cache: the check's runs are the hand-made one
+        r = run_check("C17")
     assert r.verdict == "INCONCLUSIVE" and r.holds is None
+
+
+def test_stored_tracked_run_trains_once_and_returns_what_it_stored(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path) -> None:
+    """stored_tracked_run trains a config once (an int given for a float field names the same run),
+    then reads it back: summary and arrays (curves, tracked kernel distances, parameters) equal to
+    the first call's, and the same run as tracked_run trained directly. A bad key is refused
+    before anything is stored."""
+    import numpy as np
+
+    from regimes import runcache, runs
+
+    calls = []
+    real = runs.tracked_run
+
+    def counting(cfg, **kw):
+        calls.append(cfg)
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(runs, "tracked_run", counting)
+    cfg = {"p": 7, "alpha": 2, "steps": 30, "n_track": 5, "eval_size": 20, "after_pairs": 4, "seed": 1}
+    with runcache.using(tmp_path):
+        s1, a1 = runs.stored_tracked_run(cfg)
+        s2, a2 = runs.stored_tracked_run({**cfg, "alpha": 2.0})
+        with pytest.raises(ValueError, match="lrr"):
+            runs.stored_tracked_run({**cfg, "lrr": 1e-3})
+    assert len(calls) == 1 and s1 == s2
+    assert a1.keys() == a2.keys() and {"ntk_dist_train", "params/final/W"} <= a1.keys()
+    assert all(np.array_equal(a1[k], a2[k], equal_nan=a1[k].dtype.kind == "f") for k in a1)
+    direct, d_arrays = real(cfg)
+    assert (s1["t_mem"], s1["final_test_acc"], s1["n_train"]) == (direct["t_mem"], direct["final_test_acc"],
+                                                                   direct["n_train"])
+    np.testing.assert_array_equal(a1["test_acc"], d_arrays["test_acc"])
+    np.testing.assert_array_equal(a1["params/final/W"], d_arrays["params/final/W"])
+    assert len(list((tmp_path / "tracked").glob("*.json"))) == 1
+
+
+def test_checks_c17_c17b_judge_experiments_10_11s_stored_runs_without_retraining(tmp_path, monkeypatch) -> None:
+    """One grid per claim: C17 reads regimes.settings.grids.C17 (experiment 10's lazy row) and C17b
+    reads grids.C17B (experiment 11's quick tier), and every run goes through the run cache, so
+    after the experiments the checks train nothing and judge the experiments' own runs."""
+    from regimes import harness, runcache, runs
+    from regimes.settings import grids
+    from regimes.settings.dynamics import C17_RUN, C17B_RUN
+
+    exps = {e.number: e for e in harness.discover()}
+    lazy = {**C17_RUN, "p": 7, "steps": 40, "n_track": 6, "eval_size": 20, "after_pairs": 4, "after_every": 3}
+    monkeypatch.setitem(grids.C17, "quick", {"run": lazy, "seeds": [0, 1]})
+    r10 = harness.run(exps["10"], out=tmp_path, quiet=True,
+                      overrides={"runs": [{"name": "lazy", **lazy}], "seeds": [0, 1]})
+    tiny = {"alphas": [0.5, 2.0], "seeds": [0, 1], "run": {**C17B_RUN, "p": 7, "steps": 30, "n_track": 5}}
+    monkeypatch.setitem(grids.C17B, "quick", tiny)
+    r11 = harness.run(exps["11"], out=tmp_path, quiet=True, overrides=tiny)
+    monkeypatch.setattr(runs, "tracked_run", lambda *a, **k: pytest.fail("a check retrained a stored run"))
+    from regimes.checks.dynamics import c17, c17b
+
+    with runcache.using(tmp_path / "results" / "runs"):
+        a, b = c17(quick=True), c17b(quick=True)
+    exp_seeds = r10.result["metrics"]["runs"][0]["per_seed"]
+    assert a.details["seeds"] == [0, 1] == [s["seed"] for s in exp_seeds]
+    for got, want in zip(a.details["per_seed"], exp_seeds, strict=True):
+        assert {k: got[k] for k in want["c17"]} == want["c17"]
+        assert (got["t_mem"], got["t_grok"], got["t_exit"]) == (want["t_mem"], want["t_grok"], want["t_exit"])
+    assert b.details["rows"] == r11.result["metrics"]["readings"][0]["rows"]
+    assert {(r["alpha"], r["seed"]) for r in b.details["rows"]} == {(0.5, 0), (0.5, 1), (2.0, 0), (2.0, 1)}
 
 
 def test_c17b_gap_verdict_is_a_trend_test() -> None:
@@ -202,11 +271,14 @@ def test_c17b_trend_statistic_agrees_with_an_exact_enumeration() -> None:
 
 
 @pytest.mark.slow
-def test_c17b_init_scale_gap_shrinks() -> None:
-    """C17b quick (AdamW, p = 31, α ∈ {0.5, 1, 2, 4}, seeds 0–2): a real verdict, and every α groks."""
+def test_c17b_init_scale_gap_shrinks(tmp_path) -> None:
+    """C17b quick (AdamW, p = 31, α ∈ {0.5, 1, 2, 4, 8}, seeds 0–2, trained into an empty run cache):
+    a real verdict, and every α groks."""
+    from regimes import runcache
     from regimes.checks import run_check
 
-    r = run_check("C17b")
+    with runcache.using(tmp_path):
+        r = run_check("C17b")
     assert r.verdict in ("PASS", "FAIL"), r.details["per_alpha"]
     assert all(v["n_grokked"] == 3 for v in r.details["per_alpha"].values())
 

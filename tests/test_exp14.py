@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from regimes.harness import discover, run
+from regimes.settings.textbook import TEXTBOOK_RUN
 
 TINY_Q = {"p": 7, "optimizer": "adamw", "lr": 1e-2, "loss": "cross_entropy", "steps": 20, "track": False,
           "n_track": 5, "fraction": 0.7}
@@ -17,8 +18,10 @@ TINY_M = {"p": 7, "d_embed": 8, "hidden": 8, "optimizer": "adamw", "lr": 3e-2, "
           "n_track": 5, "dtype": "float32"}
 TINY = {"base": TINY_Q, "wds": [0.0, 1.0], "wd_fixed": 1.0, "fractions": [0.5, 0.7], "wd_on": 10,
         "mlp": {"base": TINY_M, "wds": [0.3], "wd_fixed": 1.0, "fractions": [0.6]},
-        "textbook": {"t1": {"wds": [0.3, 3.0], "fraction": 0.7, "seeds": [0, 1], "steps": 20, "eval_every": 10},
-                     "t2": {"fractions": [0.6, 0.8], "wd": 3.0, "seeds": [0], "steps": 20, "eval_every": 10}}}
+        "textbook": {"t1": {"run": TEXTBOOK_RUN, "wds": [0.3, 3.0], "fraction": 0.7, "seeds": [0, 1], "steps": 20,
+                            "eval_every": 10},
+                     "t2": {"run": TEXTBOOK_RUN, "fractions": [0.6, 0.8], "wd": 3.0, "seeds": [0], "steps": 20,
+                            "eval_every": 10}}}
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ verdicts of hand-made rows. Training runs are tiny (p = 5) and seeded.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -143,3 +144,36 @@ def test_c18_c19_quick_run() -> None:
     for cid in ("C18", "C19"):
         res = run_check(cid, quick=True)
         assert res.verdict in ("PASS", "FAIL", "INCONCLUSIVE")
+
+
+def test_checks_c18_c19_judge_experiments_20_21s_stored_runs_without_retraining(tmp_path, monkeypatch) -> None:
+    """One grid per claim: C18 reads regimes.settings.grids.C18 (experiment 20's h = 8p,
+    n = 2p^{2.25} cells) and C19 grids.C19 (experiment 21's grid); every search and ascent goes
+    through the run cache, so after the experiments the checks run neither solver, and they judge
+    the experiments' own rows."""
+    import regimes.extremal
+    from regimes import harness, runcache
+    from regimes.checks import run_check
+    from regimes.settings import grids
+
+    search = {"steps": 200, "lr": 1e-2, "tol": 1e-3, "rounds": 1, "per_round": 1}
+    tiny18 = {"ps": [5], "seeds": [0, 1], "width_mult": 8, "n_exponent": 2.25, "search": search}
+    tiny19 = {"ps": [5, 7], "seeds": [0, 1], "width_mult": 8, "n_exponent": 5 / 3, "temperatures": [0.1, 1.0],
+              "steps_per_stage": 20}
+    monkeypatch.setitem(grids.C18, "quick", tiny18)
+    monkeypatch.setitem(grids.C19, "quick", tiny19)
+    exps = {e.number: e for e in harness.discover()}
+    no_plot = {n: dataclasses.replace(exps[n], plot=lambda *_: None) for n in ("20", "21")}
+    # experiment 20 over two n exponents, C18's cell among them
+    e20 = harness.run(no_plot["20"], out=tmp_path, quiet=True,
+                      overrides={"ps": [5], "n_exponents": [2.0, 2.25], "width_mults": [8], "seeds": [0, 1],
+                                 "search": search}).result["metrics"]
+    e21 = harness.run(no_plot["21"], out=tmp_path, quiet=True, overrides=tiny19).result["metrics"]
+    for name in ("min_linf_interpolators", "max_margin"):
+        monkeypatch.setattr(regimes.extremal, name, lambda *a, **k: pytest.fail("a check re-ran a stored solve"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        r18, r19 = run_check("C18"), run_check("C19")
+    assert r18.details["rows"] == [r for r in e20["rows"] if r["n"] == round(2 * 5**2.25)]
+    assert {(r["p"], r["seed"]) for r in r18.details["rows"]} == {(5, 0), (5, 1)}
+    assert r19.details["rows"] == e21["rows"]
+    assert r19.details["verdict"] == e21["c19_verdict"]

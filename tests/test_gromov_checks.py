@@ -114,3 +114,50 @@ def test_training_checks_reach_a_verdict(cid: str) -> None:
     r = run_check(cid)
     assert r.verdict in ("PASS", "FAIL", "INCONCLUSIVE")
     assert r.details
+
+
+def _experiment(number: str):
+    from regimes import harness
+
+    return {e.number: e for e in harness.discover()}[number]
+
+
+def test_check_g2_judges_experiment_16s_stored_runs_without_retraining(tmp_path, monkeypatch) -> None:
+    """One grid per claim: G2 reads regimes.settings.grids.G2, as experiment 16 does, and every
+    (optimizer, seed) sweep goes through the run cache, so after the experiment the check trains
+    nothing (gromov_run is made to fail) and judges the experiment's rows."""
+    import regimes.gromov
+    from regimes import harness, runcache
+    from regimes.settings import grids
+
+    tiny = {**grids.G2["quick"], "run": {**grids.G2["quick"]["run"], "p": 11, "h": 40, "steps": 40, "eval_every": 10},
+            "fractions": [0.5, 0.8], "seeds": [0, 1]}
+    monkeypatch.setitem(grids.G2, "quick", tiny)
+    exp16 = harness.run(_experiment("16"), out=tmp_path, quiet=True, overrides=tiny)
+    monkeypatch.setattr(regimes.gromov, "gromov_run", lambda *a, **k: pytest.fail("check G2 retrained a run"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        res = run_check("G2")
+    assert res.details["seeds"] == [0, 1]
+    assert res.details["rows"] == exp16.result["metrics"]["rows"]
+
+
+def test_checks_g5_g6_judge_experiment_17s_stored_runs_without_retraining(tmp_path, monkeypatch) -> None:
+    """G5 and G6 read regimes.settings.grids.G5, as experiment 17 does: after the experiment they
+    train nothing and judge its runs at the largest fraction of each (function, seed) sweep."""
+    import regimes.gromov
+    from regimes import harness, runcache
+    from regimes.settings import grids
+
+    tiny = {**grids.G5["quick"], "run": {**grids.G5["quick"]["run"], "p": 11, "h": 40, "steps": 40, "eval_every": 10},
+            "functions": ["square_of_sum", "cubic"], "fractions": [0.5, 0.9], "seeds": [0, 1]}
+    monkeypatch.setitem(grids.G5, "quick", tiny)
+    exp17 = harness.run(_experiment("17"), out=tmp_path, quiet=True, overrides=tiny)
+    rows = exp17.result["metrics"]["rows"]
+    monkeypatch.setattr(regimes.gromov, "gromov_run", lambda *a, **k: pytest.fail("a check retrained a run"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        for cid, function in (("G5", "square_of_sum"), ("G6", "cubic")):
+            res = run_check(cid)
+            assert res.details["fraction"] == 0.9 and res.details["seeds"] == [0, 1]
+            stored = {r["seed"]: r for r in rows if r["function"] == function and r["fraction"] == 0.9}
+            assert [(d["seed"], d["final_test_acc"], d["final_train_acc"]) for d in res.details["per_seed"]] == \
+                [(s, stored[s]["final_test_acc"], stored[s]["final_train_acc"]) for s in (0, 1)]

@@ -80,7 +80,7 @@ def test_exp10_final_and_snapshots(experiments, tmp_path: Path) -> None:
 
 
 def test_exp11_point_by_alpha_and_seed(experiments, tmp_path: Path) -> None:
-    from regimes.runs import C17B_RUN
+    from regimes.settings.dynamics import C17B_RUN
 
     _run(experiments, "11", tmp_path, {"alphas": [0.5, 2.0], "seeds": [0],
                                        "run": {**C17B_RUN, "p": 11, "steps": 60, "n_track": 6}})

@@ -85,6 +85,24 @@ def test_device_names_are_checked_before_torch_sees_them():
     _one_line_error(lambda: full_config(EXPS["01"], device="gpu"), "device=\"gpu\"")
 
 
+def test_every_public_runner_checks_its_device_by_name():
+    """The same kind, everywhere a device reaches torch: each entry point refuses 'gpu' by name."""
+    from regimes import runs
+    from regimes.constructions import fourier_interpolator, gromov_solution
+    from regimes.models.attention import AttentionOnly
+
+    rich = runs.paper_config("classification", 11, steps=1, kernel_baseline=False)
+    for call in (lambda: runs.rich_run(rich, device="gpu"), lambda: runs.stored_rich_run(rich, device="gpu"),
+                 lambda: runs.tracked_run({"p": 5, "steps": 1}, device="gpu"),
+                 lambda: runs.stored_tracked_run({"p": 5, "steps": 1}, device="gpu"),
+                 lambda: runs.init_scale_run(1.0, 0, device="gpu"),
+                 lambda: runs.mlp_run({"p": 5, "steps": 1}, device="gpu"),
+                 lambda: AttentionOnly.init(5, n_embd=8, n_heads=2, device="gpu"),
+                 lambda: fourier_interpolator(5, device="gpu"),
+                 lambda: gromov_solution(5, 4, device="gpu")):
+        _one_line_error(call, "device='gpu'", "'cpu'")
+
+
 def test_rcond_is_a_relative_cutoff_in_0_1():
     from regimes.kernels.regression import KernelRegressor, kernel_regression
 

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from regimes.checks import get_check
-from regimes.checks.textbook import T1_GRID, T2_GRID, t1_verdict, t2_verdict, t3_verdict, textbook_runs
+from regimes.checks.textbook import t1_verdict, t2_verdict, t3_verdict
+from regimes.runs import textbook_runs
+from regimes.settings.grids import T1, T2
 
 
 def _gap_rows(wds, slope, seeds=(0, 1, 2), c=300.0, jitter=0.05, censor=()):
@@ -208,9 +210,9 @@ def test_textbook_runs_validates_before_training() -> None:
 
 
 def test_grids_meet_the_brief() -> None:
-    for g in T1_GRID.values():
+    for g in T1.values():
         assert len(g["wds"]) >= 4 and max(g["wds"]) / min(g["wds"]) >= 10 and len(g["seeds"]) >= 3
-    for g in T2_GRID.values():
+    for g in T2.values():
         assert len(g["fractions"]) >= 5 and len(g["seeds"]) >= 3
     for cid in ("T1", "T2", "T3"):
         assert get_check(cid).test == "tests/test_textbook_checks.py"
@@ -222,3 +224,29 @@ def test_registered_checks_return_a_verdict(cid: str) -> None:
     r = get_check(cid).fn(quick=True)
     assert r.verdict in ("PASS", "FAIL", "INCONCLUSIVE")
     assert r.details["rule"]
+
+
+def test_checks_t1_t3_judge_experiment_14s_stored_runs_without_retraining(tmp_path, monkeypatch) -> None:
+    """One grid per claim: T1–T3 read regimes.settings.grids.T1/T2, as experiment 14's bottom row
+    does, and each grid goes through the run cache (regimes.runs.textbook_runs), so after the
+    experiment the checks train nothing (the batched trainer is made to fail) and judge its rows."""
+    import regimes.batched
+    from regimes import harness, runcache
+    from regimes.settings import grids
+    from regimes.settings.textbook import MEASURES_RUN
+
+    run = {**grids.T1["quick"]["run"], "p": 7}
+    t1 = {**grids.T1["quick"], "run": run, "steps": 30, "eval_every": 10}
+    t2 = {**grids.T2["quick"], "run": run, "steps": 30, "eval_every": 10}
+    monkeypatch.setitem(grids.T1, "quick", t1)
+    monkeypatch.setitem(grids.T2, "quick", t2)
+    tiny = {"base": {**MEASURES_RUN, "p": 7, "steps": 30, "n_track": 5}, "wds": [0.0, 1.0], "wd_fixed": 1.0,
+            "fractions": [0.7], "wd_on": 10, "mlp": None, "textbook": {"t1": t1, "t2": t2}}
+    exp = {e.number: e for e in harness.discover()}["14"]
+    stored = harness.run(exp, out=tmp_path, quiet=True, overrides=tiny).result["metrics"]["textbook"]
+    monkeypatch.setattr(regimes.batched, "train_batched", lambda *a, **k: pytest.fail("a check retrained a run"))
+    with runcache.using(tmp_path / "results" / "runs"):
+        r1, r2, r3 = (get_check(cid).fn(quick=True) for cid in ("T1", "T2", "T3"))
+    assert r1.details["rows"] == stored["t1"]["rows"] and r2.details["rows"] == stored["t2"]["rows"]
+    assert r1.verdict == stored["t1"]["verdict"] and r2.verdict == stored["t2"]["verdict"]
+    assert r3.verdict == stored["t3"]["verdict"]

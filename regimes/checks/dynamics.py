@@ -2,7 +2,8 @@
 
 Tracked runs of the quadratic net in the large-init, small-weight-decay regime of
 Lyu et al. (2023): plain full-batch GD on cross-entropy, init scale α = 16, weight
-decay 2e-3, lr 0.5, p = 31, h = 4p, 80 % of the p² pairs for training, 8,000 steps.
+decay 2e-3, lr 0.5, p = 31, h = 4p, 80 % of the p² pairs for training, 8,000 steps
+(:data:`regimes.settings.grids.C17`: experiment 10's lazy row, whose stored runs the check reads).
 The large init puts the net in the kernel regime; the weight decay slowly shrinks
 it out of there. With t_fit the first step at 100 % training accuracy and t_gen
 the first at ≥ 95 % test accuracy, the check asks, for every seed, for
@@ -31,11 +32,7 @@ from typing import Any
 import numpy as np
 
 from regimes.checks import CheckResult, register
-from regimes.runs import C17_RUN
-
-#: Quick mode stops at step 5,000 (seeds 0–2 generalise by step ~4,000; the default test run
-#: needs the check under a minute); full mode runs :data:`C17_RUN`'s 8,000 steps.
-C17_QUICK_STEPS = 5000
+from regimes.settings import grids
 
 
 @register("C17", theorem="Figs 1, 2, 5 (empirical; Kumar et al., Lyu et al.)",
@@ -43,8 +40,10 @@ C17_QUICK_STEPS = 5000
                     "INCONCLUSIVE if a seed never fits or never generalises",
           test="tests/test_dynamics.py")
 def c17(quick: bool = True) -> CheckResult:
-    """Run :data:`C17_RUN` for seeds 0–2 (quick, 5,000 steps) or 0–4 (full) and evaluate the C17
-    inequalities on each (see module doc); ``measured`` is the smallest growth ratio.
+    """The run of :data:`regimes.settings.grids.C17` (experiment 10's lazy row, 8,000 steps) for
+    seeds 0–2 (quick) or 0–4 (full, with experiment 10's finer full-tier tracking), each stored once
+    (:func:`regimes.runs.stored_tracked_run`: after experiment 10 the check trains nothing), and the
+    C17 inequalities on each (see module doc); ``measured`` is the smallest growth ratio.
 
     Each seed's details carry both kernel-movement measures at t_fit and t_gen: Fort's
     S(t, 0) (the quantity checked) and the relative Frobenius change
@@ -52,13 +51,13 @@ def c17(quick: bool = True) -> CheckResult:
     A seed that never fits its training set or never reaches 95% held-out accuracy leaves
     the claim untested: the verdict is then INCONCLUSIVE, never PASS.
     """
-    from regimes.runs import tracked_run
+    from regimes.runs import stored_tracked_run
 
-    seeds = range(3 if quick else 5)
-    steps = C17_QUICK_STEPS if quick else C17_RUN["steps"]
+    g = grids.grid(grids.C17, quick)
+    run, seeds = g["run"], [int(s) for s in g["seeds"]]
     per_seed = []
     for seed in seeds:
-        summary, _ = tracked_run({**C17_RUN, "steps": steps, "seed": seed})
+        summary, _ = stored_tracked_run({**run, "seed": seed})
         c = summary["c17"]
         per_seed.append({**c, "seed": seed, "t_mem": summary["t_mem"], "t_grok": summary["t_grok"],
                          "t_exit": summary["t_exit"], "exit_after_mem": summary["exit_after_mem"]})
@@ -72,16 +71,11 @@ def c17(quick: bool = True) -> CheckResult:
     return CheckResult(
         id="C17", theorem="Figs 1, 2, 5", measured=measured, bound=10.0, relation=">=",
         holds={"PASS": True, "FAIL": False}.get(verdict), verdict=verdict,
-        details={"per_seed": per_seed, "config": C17_RUN, "seeds": list(seeds),
+        details={"per_seed": per_seed, "config": run, "seeds": seeds,
                  "S_fit": [s["S_fit"] for s in per_seed], "S_gen": [s["S_gen"] for s in per_seed],
                  "rel_change_fit": [s["rel_fit"] for s in per_seed],
-                 "rel_change_gen": [s["rel_gen"] for s in per_seed], "steps": steps},
+                 "rel_change_gen": [s["rel_gen"] for s in per_seed], "steps": run["steps"]},
     )
-
-
-#: α values (init scales) and seeds per mode of C17b (the run is :data:`regimes.runs.C17B_RUN`).
-C17B_GRID = {"quick": {"alphas": [0.5, 1.0, 2.0, 4.0], "seeds": [0, 1, 2]},
-             "full": {"alphas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "seeds": [0, 1, 2, 3, 4]}}
 
 
 def gap_verdict(rows: list[dict[str, Any]], min_seeds: int = 3, level: float = 0.05,
@@ -145,13 +139,15 @@ def gap_verdict(rows: list[dict[str, Any]], min_seeds: int = 3, level: float = 0
                     "in ≥ 3 seeds",
           test="tests/test_dynamics.py")
 def c17b(quick: bool = True) -> CheckResult:
-    """C17b over :data:`C17B_GRID`; ``measured`` is the trend test's permutation p-value (to be < 0.05;
-    NaN when INCONCLUSIVE)."""
-    from regimes.runs import C17B_RUN, init_scale_gaps
+    """C17b over :data:`regimes.settings.grids.C17B` (quick: experiment 11's quick tier, whose stored
+    runs it reads, :func:`regimes.runs.init_scale_run`); ``measured`` is the trend test's permutation
+    p-value (to be < 0.05; NaN when INCONCLUSIVE)."""
+    from regimes.runs import init_scale_gaps
 
-    grid = C17B_GRID["quick" if quick else "full"]
-    rows = init_scale_gaps(grid["alphas"], grid["seeds"])
+    g = grids.grid(grids.C17B, quick)
+    grid = {"alphas": [float(a) for a in g["alphas"]], "seeds": [int(s) for s in g["seeds"]]}
+    rows = init_scale_gaps(grid["alphas"], grid["seeds"], g["run"])
     v = gap_verdict(rows)
     measured = float("nan") if v["p_value"] is None else v["p_value"]
     return CheckResult("C17b", "Figs 1, 2 (init scale)", measured, 0.05, "<", {"PASS": True, "FAIL": False}.get(
-        v["verdict"]), {"grid": grid, "run": C17B_RUN, "rows": rows, **v}, verdict=v["verdict"])
+        v["verdict"]), {"grid": grid, "run": g["run"], "rows": rows, **v}, verdict=v["verdict"])

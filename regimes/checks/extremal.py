@@ -17,6 +17,11 @@
   ``regimes.stats.fit_exponent``) is reported beside it, not scored: on a training subset the
   maximum exceeds the population's ≥ 4p by a margin that shrinks as n/p² = 2p^{-1/3} shrinks, so
   over a finite window of p the fitted exponent of a margin that stays ≥ 4p can be < 1.
+
+Both judge the runs their experiments draw (20 and 21), from one grid each
+(:mod:`regimes.settings.grids`), each run stored once (:func:`regimes.extremal.stored_min_linf_cell`,
+:func:`regimes.extremal.stored_max_margin`; C18's kernel baselines by
+:func:`regimes.extremal.stored_kernel_baseline`), so a check after its experiment retrains nothing.
 """
 
 from __future__ import annotations
@@ -25,22 +30,13 @@ import math
 from typing import Any
 
 from regimes.checks import CheckResult, register
+from regimes.settings import grids
 from regimes.stats import fit_exponent, mean_ci
 
-#: C18's search (see :func:`regimes.extremal.min_linf_interpolators`), per mode.
-C18_GRID: dict[str, dict[str, Any]] = {
-    "quick": {"ps": [7, 11], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": 2.25, "steps": 600, "lr": 1e-2,
-              "tol": 1e-3, "rounds": 2, "per_round": 2},
-    "full": {"ps": [7, 11, 13, 17], "seeds": [0, 1, 2, 3, 4], "width_mult": 8, "n_exponent": 2.25, "steps": 3000,
-             "lr": 1e-2, "tol": 1e-3, "rounds": 3, "per_round": 3},
-}
-#: C19's ascent (see :func:`regimes.extremal.max_margin`), per mode.
-C19_GRID: dict[str, dict[str, Any]] = {
-    "quick": {"ps": [11, 13, 17], "seeds": [0, 1, 2], "width_mult": 8, "n_exponent": 5 / 3,
-              "temperatures": [0.05, 0.1, 0.2, 0.5, 1.0], "steps_per_stage": 300},
-    "full": {"ps": [11, 13, 17, 23, 31], "seeds": [0, 1, 2, 3, 4], "width_mult": 8, "n_exponent": 5 / 3,
-             "temperatures": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], "steps_per_stage": 1500},
-}
+#: C18's and C19's grids per mode: experiment 20's (h = 8p, n = 2p^{2.25}) cells and experiment 21's
+#: grid (regimes.settings.grids), so a check after its experiment retrains nothing
+C18_GRID = grids.C18
+C19_GRID = grids.C19
 
 
 def c18_verdict(rows: list[dict[str, Any]], kernel_acc: dict[int, list[float]] | None = None) -> dict[str, Any]:
@@ -109,42 +105,29 @@ def c19_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"verdict": verdict, "per_p": per_p, "exponent": fit.as_dict(), "measured": measured, "bound": 1.0}
 
 
-def kernel_baseline_acc(p: int, n: int, h: int, seed: int) -> float:
-    """Clean-pair held-out accuracy of the eNTK-at-init ridgeless kernel regressor (prior mean f₀,
-    App. B.1) on the regression sample of ``seed`` (the baseline of C15, via
-    :func:`regimes.runs.rich_run`'s kernel baseline)."""
-    from regimes.models.quadratic import QuadraticNet
-    from regimes.runs import _kernel_baseline
-    from regimes.tasks import Task, sample_split
-
-    split = sample_split(Task(p, "regression"), n=n, seed=seed)
-    net0 = QuadraticNet.init(p, h, seed=seed)
-    return float(_kernel_baseline(net0, split, "regression")["kernel_heldout_acc"])
-
-
 def c18_rows(grid: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, list[float]]]:
-    """Run C18's searches and kernel baselines over ``grid`` (a :data:`C18_GRID` entry)."""
-    from regimes.extremal import min_linf_interpolators
+    """C18's searches and kernel baselines over ``grid`` (a :data:`C18_GRID` entry): experiment
+    20's stored cells (:func:`regimes.extremal.stored_min_linf_cell`) and the kernel baselines on
+    the same samples (:func:`regimes.extremal.stored_kernel_baseline`), each computed once."""
+    from regimes.extremal import stored_kernel_baseline, stored_min_linf_cell
 
     rows, kern = [], {}
     for p in grid["ps"]:
-        h, n = grid["width_mult"] * p, min(round(2 * p ** grid["n_exponent"]), p**3 - 1)
-        rows += min_linf_interpolators(p, n, h, grid["seeds"], steps=grid["steps"], lr=grid["lr"], tol=grid["tol"],
-                                       rounds=grid["rounds"], per_round=grid["per_round"], on_unbracketed="censor")
-        kern[p] = [kernel_baseline_acc(p, n, h, s) for s in grid["seeds"]]
+        cell = (p, grid["n_exponent"], grid["width_mult"], grid["seeds"])
+        rows += stored_min_linf_cell(*cell, grid["search"])[0]["rows"]
+        kern[p] = stored_kernel_baseline(*cell)[0]["kernel_heldout_acc"]
     return rows, kern
 
 
 def c19_rows(grid: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run C19's ascents over ``grid`` (a :data:`C19_GRID` entry)."""
-    from regimes.extremal import max_margin
+    """C19's ascents over ``grid`` (a :data:`C19_GRID` entry): experiment 21's stored runs
+    (:func:`regimes.extremal.stored_max_margin`), each computed once."""
+    from regimes.extremal import stored_max_margin
 
-    rows = []
-    for p in grid["ps"]:
-        n = min(round(2 * p ** grid["n_exponent"]), p**2 - 1)
-        rows += max_margin(p, n, grid["width_mult"] * p, grid["seeds"], temperatures=grid["temperatures"],
-                           steps_per_stage=grid["steps_per_stage"])
-    return rows
+    return [r for p in grid["ps"]
+            for r in stored_max_margin(p, grid["n_exponent"], grid["width_mult"], grid["seeds"],
+                                       temperatures=grid["temperatures"],
+                                       steps_per_stage=grid["steps_per_stage"])[0]["rows"]]
 
 
 @register("C18", theorem="Thm 3.6 (premise: near-minimum-ℓ∞ interpolators)",
@@ -154,7 +137,7 @@ def c19_rows(grid: dict[str, Any]) -> list[dict[str, Any]]:
 def c18(quick: bool = True) -> CheckResult:
     """C18 over :data:`C18_GRID` (see the module docstring); ``measured`` is the smallest
     (CI low of the clean accuracy − baseline) over p, ``bound`` 0."""
-    grid = C18_GRID["quick" if quick else "full"]
+    grid = grids.grid(C18_GRID, quick)
     rows, kern = c18_rows(grid)
     v = c18_verdict(rows, kern)
     return CheckResult("C18", "Thm 3.6", v["measured"], 0.0, ">", {"PASS": True, "FAIL": False}.get(v["verdict"]),
@@ -168,7 +151,7 @@ def c18(quick: bool = True) -> CheckResult:
 def c19(quick: bool = True) -> CheckResult:
     """C19 over :data:`C19_GRID` (see the module docstring); ``measured`` is the smallest ratio
     of the seed-mean attained normalized margin to the construction's 4p, ``bound`` 1."""
-    grid = C19_GRID["quick" if quick else "full"]
+    grid = grids.grid(C19_GRID, quick)
     rows = c19_rows(grid)
     v = c19_verdict(rows)
     return CheckResult("C19", "Thm 4.5", v["measured"], 1.0, ">=", {"PASS": True, "FAIL": False}.get(v["verdict"]),

@@ -37,10 +37,14 @@ held-out accuracy) and the grokking gap Δt = t_grok − t_mem, and says:
   written down from the chapter's text before the check's grid was run; a 12-run pilot at
   the same setting (used to choose the step budget) is the only earlier measurement.
 
-Setting (:data:`TEXTBOOK_RUN`): the quadratic net of the central paper (h = 4p, PyTorch's
-default init), full-batch AdamW (lr 3e-3, β = (0.9, 0.999)), cross-entropy, float64, p = 23,
-trained with :func:`regimes.batched.train_batched` (all γ and seeds of one fraction in one
-stack); metrics every ``eval_every`` steps on the held-out pairs only. T1/T3 train at
+Setting (:data:`regimes.settings.textbook.TEXTBOOK_RUN`): the quadratic net of the central paper
+(h = 4p, PyTorch's default init), full-batch AdamW (lr 3e-3, β = (0.9, 0.999)), cross-entropy,
+float64, p = 23, trained with :func:`regimes.batched.train_batched` (all γ and seeds of one
+fraction in one stack) by :func:`regimes.runs.textbook_runs`, which stores each grid once
+(:func:`regimes.runcache.cached`): the checks read experiment 14's stored runs, and T1 and T3
+share theirs. The grids are :data:`regimes.settings.grids.T1` (T1, T3) and
+:data:`~regimes.settings.grids.T2`, read by experiment 14's bottom row too; metrics every
+``eval_every`` steps on the held-out pairs only. T1/T3 train at
 fraction 0.7, T2 at γ = 3: in a pilot at p = 23 no fraction ≤ 0.6 grokked within 2,000 steps
 at γ = 1, and γ = 3 (the largest γ of T1's quick grid, the fastest clock) lets the most
 fractions grok within the quick budget. The chapter's own
@@ -57,158 +61,10 @@ from typing import Any
 
 import numpy as np
 
-from regimes._validate import check_fraction, check_int, check_positive
 from regimes.checks import CheckResult, register
+from regimes.settings.textbook import T2_BAND
 
-__all__ = [
-    "T1_GRID",
-    "T2_GRID",
-    "TEXTBOOK_RUN",
-    "t1",
-    "t1_verdict",
-    "t2",
-    "t2_verdict",
-    "t3",
-    "t3_verdict",
-    "textbook_runs",
-]
-
-#: The shared run of T1–T3: model, optimizer and measures (see the module docstring).
-TEXTBOOK_RUN: dict[str, Any] = {"p": 23, "width_mult": 4, "optimizer": "adamw", "lr": 3e-3,
-                                "loss": "cross_entropy", "grok_threshold": 0.9, "mem_threshold": 1.0}
-
-#: T1 and T3: weight decays γ at one training fraction, seeds, step budget, evaluation cadence.
-T1_GRID: dict[str, dict[str, Any]] = {
-    "quick": {"wds": [0.3, 0.6, 1.2, 3.0], "fraction": 0.7, "seeds": [0, 1, 2], "steps": 2000, "eval_every": 20},
-    "full": {"wds": [0.1, 0.2, 0.4, 0.8, 1.6, 3.2], "fraction": 0.7, "seeds": [0, 1, 2, 3, 4], "steps": 8000,
-             "eval_every": 20},
-}
-#: T2: training fractions at one weight decay, seeds, step budget, evaluation cadence.
-T2_GRID: dict[str, dict[str, Any]] = {
-    "quick": {"fractions": [0.4, 0.5, 0.6, 0.7, 0.8], "wd": 3.0, "seeds": [0, 1, 2], "steps": 1500,
-              "eval_every": 20},
-    "full": {"fractions": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "wd": 3.0, "seeds": [0, 1, 2, 3, 4],
-             "steps": 8000, "eval_every": 20},
-}
-#: The band of training fractions the chapter names for the largest gap (T2).
-T2_BAND = (0.4, 0.6)
-
-#: The arrays of one run's curves (``c<i>_<name>`` in the stored run).
-CURVE_NAMES = ("step", "train_acc", "test_acc", "theta_l2")
-
-
-# --------------------------------------------------------------------------- runs
-def _first(steps: np.ndarray, values: np.ndarray, thr: float) -> tuple[int | None, int | None]:
-    """(first logged step with value ≥ thr, by :func:`regimes.metrics.grokking.first_crossing`,
-    the suite's one definition of t_mem/t_grok; the logged step before it); (None, None) if never."""
-    from regimes.metrics.grokking import first_crossing
-
-    t = first_crossing(steps, values, thr)
-    if t is None:
-        return None, None
-    i = int(np.flatnonzero(steps == t)[0])
-    return int(t), int(steps[max(i - 1, 0)])
-
-
-def textbook_runs(wds: Sequence[float], fractions: Sequence[float], seeds: Sequence[int], steps: int, *,
-                  eval_every: int = 20, run: dict[str, Any] | None = None
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]:
-    """Train the quadratic net for every (fraction, γ, seed) and measure the chapter's quantities.
-
-    Parameters
-    ----------
-    wds : weight decays γ (AdamW's decoupled coefficient), each ≥ 0 with lr·γ < 1.
-    fractions : training fractions of the p² pairs, each in (0, 1).
-    seeds : distinct seeds; seed s draws the training set (``sample_split(..., seed=s)``) and
-        the init (``QuadraticNet.init(..., seed=s)``), so one seed shares its data and init
-        across γ (the cluster of the bootstraps).
-    steps : AdamW steps (≥ 1); eval_every : evaluation cadence in steps (≥ 1).
-    run : the model/optimizer settings (default :data:`TEXTBOOK_RUN`).
-
-    Returns
-    -------
-    ``(rows, curves)``: one row per run (fraction-major, then γ, then seed) with ``fraction``,
-    ``weight_decay``, ``seed``, ``n_train``, ``t_mem``/``t_grok`` (first logged step at 100 %
-    training / ≥ 90 % held-out accuracy, ``None`` if never), ``gap`` = t_grok − t_mem and its
-    bracket ``gap_low``/``gap_high`` from the evaluation grid (the events lie between the logged
-    step before and the logged step), ``theta_l2_init``/``_mem``/``_grok``/``_final``
-    (‖θ‖₂ over all entries of W and V at step 0, t_mem, t_grok, the end), ``final_test_acc``,
-    ``max_test_acc`` and ``censored`` (a reason string, or ``None`` when the run has a
-    positive gap). ``curves`` holds, per row, the arrays ``step``, ``train_acc``, ``test_acc``
-    and ``theta_l2`` (held-out accuracy on the pairs not trained on).
-
-    Raises ``ValueError`` (naming the argument) for an empty or out-of-range grid, before any
-    training. The whole grid is stored once (:func:`regimes.runcache.cached`: T1 and T3 share their
-    runs, and experiment 14's third row is the same grid), recomputed only when the library changes.
-    """
-    cfg = {**TEXTBOOK_RUN, **(run or {})}
-    steps = check_int("steps", steps, low=1)
-    eval_every = check_int("eval_every", eval_every, low=1)
-    if not list(wds) or not list(fractions) or not list(seeds):
-        raise ValueError(f"wds={list(wds)!r}, fractions={list(fractions)!r} and seeds={list(seeds)!r} must "
-                         "each be non-empty")
-    wds = [check_positive("wds entry", w, allow_zero=True) for w in wds]
-    for w in wds:
-        if w * float(cfg["lr"]) >= 1:
-            raise ValueError(f"wds entry {w!r} with lr={cfg['lr']!r} gives lr·γ ≥ 1: allowed [0, 1/lr)")
-    fractions = [check_fraction("fractions entry", f) for f in fractions]
-    seeds = [check_int("seeds entry", s, low=0) for s in seeds]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds!r} has repeats: each seed is one independent run")
-    check_int("run['p']", cfg["p"], low=2)
-    from regimes import runcache
-
-    key = {"wds": wds, "fractions": fractions, "seeds": seeds, "steps": steps, "eval_every": eval_every, "run": cfg}
-    m, a = runcache.cached("textbook", key, lambda: _grid_runs(wds, fractions, seeds, steps, eval_every, cfg))
-    return m["rows"], [{k: np.asarray(a[f"c{i}_{k}"], dtype=float) for k in CURVE_NAMES} for i in range(len(m["rows"]))]
-
-
-def _grid_runs(wds: list[float], fractions: list[float], seeds: list[int], steps: int, eval_every: int,
-               cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Train :func:`textbook_runs`' grid (validated there): ``({"rows": rows}, curves as c<i>_<name>)``."""
-    import torch
-
-    from regimes.batched import train_batched
-    from regimes.models.quadratic import QuadraticNet
-    from regimes.tasks import Task, sample_split
-    from regimes.train import TrainConfig
-
-    p = int(cfg["p"])
-    h = int(cfg["width_mult"]) * p
-    task = Task(p)
-    rows: list[dict[str, Any]] = []
-    curves: list[dict[str, np.ndarray]] = []
-    for f in fractions:
-        splits = {s: sample_split(task, fraction=f, seed=s) for s in seeds}
-        jobs = [(w, s) for w in wds for s in seeds]
-        nets = [QuadraticNet.init(p, h, seed=s, dtype=torch.float64) for _, s in jobs]
-        configs = [TrainConfig(steps=steps, lr=float(cfg["lr"]), optimizer=cfg["optimizer"], loss=cfg["loss"],
-                               weight_decay=w, eval_every=eval_every, stall_patience=None) for w, _ in jobs]
-        res = train_batched(nets, [splits[s].train for _, s in jobs], configs,
-                            tests=[splits[s].test for _, s in jobs])
-        for (w, s), hist in zip(jobs, res.histories, strict=True):
-            st = np.asarray(hist["step"], dtype=float)
-            tr = np.asarray(hist["train_acc"], dtype=float)
-            te = np.asarray(hist["test_acc"], dtype=float)
-            th = np.asarray(hist["theta_l2"], dtype=float)
-            tm, tm_prev = _first(st, tr, float(cfg["mem_threshold"]))
-            tg, tg_prev = _first(st, te, float(cfg["grok_threshold"]))
-
-            def norm_at(t: int | None, st=st, th=th) -> float | None:
-                return None if t is None else float(th[int(np.flatnonzero(st == t)[0])])
-
-            gap = None if tm is None or tg is None else tg - tm
-            censored = ("never memorised" if tm is None else "never grokked" if tg is None
-                        else "grokked before or at memorisation" if gap <= 0 else None)
-            rows.append({"fraction": f, "weight_decay": w, "seed": s, "n_train": len(splits[s].train),
-                         "t_mem": tm, "t_grok": tg, "gap": gap,
-                         "gap_low": None if censored else max(tg_prev - tm, 0),
-                         "gap_high": None if censored else tg - tm_prev,
-                         "theta_l2_init": float(th[0]), "theta_l2_mem": norm_at(tm), "theta_l2_grok": norm_at(tg),
-                         "theta_l2_final": float(th[-1]), "final_test_acc": float(te[-1]),
-                         "max_test_acc": float(np.nanmax(te)), "censored": censored})
-            curves.append({"step": st, "train_acc": tr, "test_acc": te, "theta_l2": th})
-    return {"rows": rows}, {f"c{i}_{k}": c[k] for i, c in enumerate(curves) for k in CURVE_NAMES}
+__all__ = ["t1", "t1_runs", "t1_verdict", "t2", "t2_runs", "t2_verdict", "t3", "t3_verdict"]
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -230,7 +86,7 @@ def _cv(x: np.ndarray) -> float:
 def t1_verdict(rows: Sequence[dict[str, Any]], *, target: float = -1.0, min_seeds: int = 3,
                confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
     """The T1 verdict from per-run rows (keys ``weight_decay``, ``seed``, ``gap``, ``gap_low``,
-    ``gap_high``, ``censored``; as :func:`textbook_runs` gives).
+    ``gap_high``, ``censored``; as :func:`regimes.runs.textbook_runs` gives).
 
     Fits log Δt = a + β log γ over the uncensored runs with :func:`regimes.stats.fit_exponent`
     (clusters = seeds; each Δt enters as its bracket [max(gap_low, 1), gap_high], or the exact
@@ -416,13 +272,32 @@ def t3_verdict(rows: Sequence[dict[str, Any]], *, min_seeds: int = 3, confidence
 
 
 # --------------------------------------------------------------------------- checks
+def t1_runs(grid: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]:
+    """The runs of a T1 grid (:data:`regimes.settings.grids.T1`): :func:`regimes.runs.textbook_runs`
+    over its γ at its one fraction — the call experiment 14 makes, so both read one stored grid."""
+    from regimes.runs import textbook_runs
+
+    return textbook_runs(grid["wds"], [grid["fraction"]], grid["seeds"], grid["steps"],
+                         eval_every=grid["eval_every"], run=grid["run"])
+
+
+def t2_runs(grid: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, np.ndarray]]]:
+    """The runs of a T2 grid (:data:`regimes.settings.grids.T2`): its fractions at its one γ, as
+    experiment 14 trains them."""
+    from regimes.runs import textbook_runs
+
+    return textbook_runs([grid["wd"]], grid["fractions"], grid["seeds"], grid["steps"],
+                         eval_every=grid["eval_every"], run=grid["run"])
+
+
 def _t1_rows(quick: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    grid = T1_GRID["quick" if quick else "full"]
-    wds = grid["wds"]
-    if len(wds) < 4 or max(wds) / min(wds) < 10 or len(grid["seeds"]) < 3:
-        raise ValueError(f"T1 grid {grid!r} needs ≥ 4 γ spanning ≥ a decade and ≥ 3 seeds")
-    rows, _ = textbook_runs(wds, [grid["fraction"]], grid["seeds"], grid["steps"], eval_every=grid["eval_every"])
-    return grid, rows
+    from regimes.settings.grids import T1, grid
+
+    g = grid(T1, quick)
+    wds = g["wds"]
+    if len(wds) < 4 or max(wds) / min(wds) < 10 or len(g["seeds"]) < 3:
+        raise ValueError(f"T1 grid {g!r} needs ≥ 4 γ spanning ≥ a decade and ≥ 3 seeds")
+    return g, t1_runs(g)[0]
 
 
 def _result(cid: str, theorem: str, measured: float, bound: float, relation: str, verdict: str,
@@ -437,12 +312,13 @@ def _result(cid: str, theorem: str, measured: float, bound: float, relation: str
                     "it (FAIL); INCONCLUSIVE if some γ has < 3 runs that grokked within the budget",
           test="tests/test_textbook_checks.py")
 def t1(quick: bool = True) -> CheckResult:
-    """T1 over :data:`T1_GRID` (rule: :func:`t1_verdict`); ``measured`` is the fitted slope."""
+    """T1 over :data:`regimes.settings.grids.T1` (rule: :func:`t1_verdict`); ``measured`` is the
+    fitted slope."""
     grid, rows = _t1_rows(quick)
     v = t1_verdict(rows)
     fit = v["fit"]
     return _result("T1", "textbook Example 2: Δt ∝ 1/γ", float(fit["estimate"]), -1.0, "CI ∋", v["verdict"],
-                   {"grid": grid, "run": TEXTBOOK_RUN, "rows": rows, **v,
+                   {"grid": grid, "run": grid["run"], "rows": rows, **v,
                     "slope_interval": [fit["low"], fit["high"]]})
 
 
@@ -452,16 +328,19 @@ def t1(quick: bool = True) -> CheckResult:
                     "INCONCLUSIVE if it straddles, or a fraction that never grokked could overturn it",
           test="tests/test_textbook_checks.py")
 def t2(quick: bool = True) -> CheckResult:
-    """T2 over :data:`T2_GRID` (rule: :func:`t2_verdict`); ``measured`` is the argmax fraction."""
-    grid = T2_GRID["quick" if quick else "full"]
+    """T2 over :data:`regimes.settings.grids.T2` (rule: :func:`t2_verdict`); ``measured`` is the
+    argmax fraction."""
+    from regimes.settings.grids import T2
+    from regimes.settings.grids import grid as pick
+
+    grid = pick(T2, quick)
     if len(grid["fractions"]) < 5 or len(grid["seeds"]) < 3:
         raise ValueError(f"T2 grid {grid!r} needs ≥ 5 fractions and ≥ 3 seeds")
-    rows, _ = textbook_runs([grid["wd"]], grid["fractions"], grid["seeds"], grid["steps"],
-                            eval_every=grid["eval_every"])
+    rows, _ = t2_runs(grid)
     v = t2_verdict(rows)
     measured = math.nan if v["argmax"] is None else v["argmax"]
     return _result("T2", "textbook: gap largest at 40–60 % data", measured, 0.5, "in [0.4, 0.6]", v["verdict"],
-                   {"grid": grid, "run": TEXTBOOK_RUN, "rows": rows, **v})
+                   {"grid": grid, "run": grid["run"], "rows": rows, **v})
 
 
 @register("T3", theorem="textbook chapter on grokking, Key dynamic; Phase Transition (critical norm ‖θ‖_c)",
@@ -474,7 +353,7 @@ def t3(quick: bool = True) -> CheckResult:
     grid, rows = _t1_rows(quick)
     v = t3_verdict(rows)
     return _result("T3", "textbook: transition at a critical norm", float(v["ratio"]), 1.0, "<", v["verdict"],
-                   {"grid": grid, "run": TEXTBOOK_RUN,
+                   {"grid": grid, "run": grid["run"],
                     "norms": [{k: r[k] for k in ("weight_decay", "seed", "t_mem", "t_grok", "theta_l2_init",
                                                  "theta_l2_mem", "theta_l2_grok", "theta_l2_final", "censored")}
                               for r in rows], **v})

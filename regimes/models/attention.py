@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from regimes._validate import check_choice, check_index_tensor, check_int, check_seed
+from regimes._validate import check_choice, check_device, check_index_tensor, check_int, check_seed
 
 Params = dict[str, torch.Tensor]
 
@@ -122,11 +122,12 @@ class AttentionOnly:
              seed: int = 0, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> AttentionOnly:
         """PyTorch-default-like init (see module doc), drawn on the CPU in float64 from a generator
         seeded with ``seed`` in parameter order, then cast and moved. ``ValueError`` for p < 2, a
-        head count that does not divide ``n_embd``, ``n_layers < 1`` or an unknown ``kind``."""
+        head count that does not divide ``n_embd``, ``n_layers < 1``, an unknown ``kind`` or ``device``."""
         p = check_int("p", p, low=2)
         n_heads, d = check_heads(n_heads, n_embd)
         n_layers = check_int("n_layers", n_layers, low=1)
         check_choice("kind", kind, ATTENTION_KINDS)
+        check_device("device", device)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not allowed: choose torch.float32 or torch.float64")
         g = torch.Generator().manual_seed(check_seed("seed", seed))

@@ -7,6 +7,8 @@ overlay on them, never a second copy:
 * :mod:`regimes.settings.mohamadi` — the central paper (Mohamadi et al., ICML 2024): App. A.1–A.3 as
   stated, and a named *reading* of every value it leaves open, with the paper's words;
 * :mod:`regimes.settings.gromov` — A. Gromov, *Grokking modular arithmetic* (2023);
+* :mod:`regimes.settings.dynamics` — the suite's own runs for the paper's empirical dynamics claims
+  (Figs 1, 2, 5: checks C17, C17b), our reading where no source states a value;
 * :mod:`regimes.settings.grids` — one grid per claim, read by the claim's figure *and* its check;
 * :mod:`regimes.settings.schema` — the one validation convention every run config passes
   before any work (type, range, finiteness, choices: by value, never by truthiness), and the
