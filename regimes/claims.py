@@ -212,9 +212,13 @@ def load(path: Path = LEDGER) -> list[Claim]:
         if readings and len({v for _, _, v in readings}) > 1 and kind(verdict) not in ("only", "open"):
             raise ValueError(f"{where}: the readings disagree ({[v for _, _, v in readings]}), so the verdict must "
                              "be REPRODUCED ONLY UNDER <the readings where it holds> (or OPEN)")
+        try:
+            tried = fill(row.get("readings_tried", ""), tier)
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f"{where}: readings_tried: {e}") from None
         out.append(Claim(row["id"], row["source"], texts["claim"], texts["source_setting"], texts["our_setting"],
                          int(row["seeds"]), measurement, verdict, evidence, row["figure"], tier,
-                         tuple(readings), row.get("readings_tried", "")))
+                         tuple(readings), tried))
     return out
 
 
