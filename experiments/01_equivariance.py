@@ -149,6 +149,7 @@ EXPERIMENT = Experiment(
     number="01", slug="equivariance", title="Permutation equivariance of training",
     figure="Thm 3.3 / Prop 4.2 / Cor C.7 (no paper figure)", quick=QUICK, full=FULL,
     compute=compute, plot=plot, seconds_quick=15.0, seconds_full=1200.0, checks=("C1", "C2"),
+    tasks={"": "regression", "dist_p": "classification"},   # p feeds both tasks: p³ triples bind
 )
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ EXPERIMENT = Experiment(
     figure="Thm 3.4 (kernel lower bound, regression)",
     quick=QUICK, full=FULL,
     compute=compute, plot=plot, seconds_quick=20.0, seconds_full=1280.0, checks=("C6", "C11"),
+    tasks={"": "regression"},
 )
 
 if __name__ == "__main__":

@@ -148,6 +148,7 @@ EXPERIMENT = Experiment(
     figure="Lemma D.9/D.10, Cor D.8, Thm D.1, D.2",
     quick=QUICK, full=FULL,
     compute=compute, plot=plot, seconds_quick=5.0, seconds_full=381.0, checks=("C4", "C5"),
+    tasks={"p": "regression", "p_class": "classification"},
 )
 
 if __name__ == "__main__":

@@ -62,6 +62,13 @@ def _point(key: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return stored_rich_run(paper_config("regression", key["p"], key["seed"], **over), device=key["device"])
 
 
+#: what an entry of ``settings`` may set: the fields of :class:`regimes.runs.RichRunConfig` that
+#: ``_point`` does not set itself (it sets the setting, p, seed, n exponent β, steps, n_evals and
+#: the kernel baseline from the rest of the config)
+SETTING_KEYS = ("optimizer", "lr", "lam_inf", "loss", "dtype", "width_mult", "normalize", "linf_ties", "init",
+                "sampling", "reading")
+
+
 def budget(c: dict[str, Any], p: int) -> tuple[int, list[int]]:
     """(steps, seeds) at modulus ``p``: the config's, or its ``long`` block's for the p listed there."""
     long = c.get("long")
@@ -188,6 +195,7 @@ EXPERIMENT = Experiment(
     number="07", slug="rich_regression", title="Rich-regime regression at the paper's setting and a substitute",
     figure="Fig 3", quick=QUICK, full=FULL, paper=PAPER, compute=compute, plot=plot,
     seconds_quick=90.0, seconds_paper=25 * 60.0, seconds_full=6 * 3600.0, checks=("C14", "C15"),
+    tasks={"": "regression"}, schemas={"settings.*": SETTING_KEYS},
 )
 
 if __name__ == "__main__":

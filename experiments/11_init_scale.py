@@ -164,6 +164,7 @@ EXPERIMENT = Experiment(
     seconds_full=10 * 3600.0,
     checks=("C17b",),
     schemas={"run": TrackedRunConfig},
+    tasks={"": "@run.setting"},   # the readings feed the run's task
 )
 
 if __name__ == "__main__":

@@ -309,6 +309,7 @@ EXPERIMENT = Experiment(
     seconds_quick=270.0,
     seconds_full=4 * 3600.0,
     schemas={"base": TrackedRunConfig, "mlp.base": MLPRunConfig},
+    reads_seed=True,   # the base and MLP sweeps take the run seed; the textbook sweeps their seeds lists
 )
 
 if __name__ == "__main__":

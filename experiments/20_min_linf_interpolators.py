@@ -183,6 +183,7 @@ EXPERIMENT = Experiment(
     seconds_quick=250.0,
     seconds_full=4 * 3600.0,
     checks=("C18",),
+    tasks={"": "regression"},
 )
 
 if __name__ == "__main__":

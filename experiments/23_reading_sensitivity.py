@@ -193,6 +193,7 @@ EXPERIMENT = Experiment(
     number="23", slug="reading_sensitivity", title="Verdicts under the paper's other unstated settings",
     figure="Figs 3, 4 (readings of App. A)", quick=QUICK, full=FULL, paper=PAPER, compute=compute, plot=plot,
     seconds_quick=200.0, seconds_paper=1100.0, seconds_full=8 * 3600.0, checks=("C15", "C16", "C16b"),
+    tasks={"classification": "classification", "regression": "regression"},
 )
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 ``regimes list``        every experiment (paper figure, runtime estimates) and check
 ``regimes run NN``      one experiment, or a sweep over seeds / config values
 ``regimes reproduce``   every experiment in order, the checks, then the report
-``regimes check``       the verification table; exit status 1 if any check fails
+``regimes check``       the verification table; exit status 1 on FAIL, INCONCLUSIVE or ERROR
 ``regimes report``      the static page ``report/index.html``
 ``regimes publish``     finished results into ``docs/results/<mode>/``, figures into ``docs/gallery/``
 
@@ -167,7 +167,15 @@ def _overrides(exp: harness.Experiment, sets: list[str], mode: str) -> dict[str,
             raise CLIError(f"--set {key}: {e}") from None
         if path in axes:
             raise CLIError(f"--set {path} given twice — give all values once: --set {key}=A,B")
-        values = schema.parse_set(vals, lambda path=path: harness.key_holds_list(exp, mode, path))
+        holds_list = harness.key_holds_list(exp, mode, path)
+        values = schema.parse_set(vals, lambda holds_list=holds_list: holds_list)
+        if holds_list and ";" in vals:
+            bad = next((v for v in values if not isinstance(v, list)), None)
+            if bad is not None:
+                parts = [v.strip() for v in vals.split(";")]
+                raise CLIError(f"--set {key}: {path}={json.dumps(bad)} is not allowed: {path} holds a list, and "
+                               f"'A;B' sweeps whole values — a sweep of lists is written "
+                               f"'{key}={';'.join(f'[{v}]' for v in parts)}'")
         leaf = schema.LEAVES.get(path.rsplit(".", 1)[-1])
         for v in values:
             if leaf is not None:
@@ -273,29 +281,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor, jobs = _resolve_executor(args)
     axes = _overrides(exp, args.set or [], args.mode)
     seeds = list(dict.fromkeys(args.seed or [0]))
-    if harness.loops_over_seeds(exp, args.mode) and args.seed is not None:
-        # the experiment seeds its runs from its own `seeds` list: --seed sets that list (one run)
-        if "seeds" in axes:
-            raise CLIError(f"--seed and --set seeds both set {exp.name}'s 'seeds' — give one of them")
-        axes["seeds"] = [seeds]
-        seeds = [0]
+    own = harness.seeds_paths(exp, args.mode)
+    if own and args.seed is not None:
+        # the experiment seeds its runs from its own `seeds` lists: --seed sets every one of them (one run)
+        both = [p for p in own if p in axes]
+        if both:
+            raise CLIError(f"--seed and --set {both[0]} both set {exp.name}'s seeds — give one of them")
+        if exp.reads_seed and len(seeds) > 1:
+            raise CLIError(f"--seed {' '.join(map(str, seeds))} cannot reach every seed of {exp.name}: its runs "
+                           f"read one run seed besides its seeds keys ({', '.join(own)}) — give one --seed, or "
+                           f"set the seeds keys with --set")
+        for p in own:
+            axes[p] = [seeds]
+        if not exp.reads_seed:
+            seeds = [0]
     script = str(Path(args.experiments or harness.EXPERIMENTS_DIR) / f"{exp.name}.py")
     out = Path(args.out)
     combos = sweep.grid(**axes, seed=seeds) if axes else [{"seed": s} for s in seeds]
     try:
         points = [harness.ExperimentPoint(script, args.mode, int(c["seed"]), args.device, tuple(sorted(
-            harness.nest_overrides(exp, args.mode, {k: v for k, v in c.items() if k != "seed"}).items())))
+            harness.nest_overrides(exp, args.mode, {f".{k}": v for k, v in c.items() if k != "seed"}).items())))
                   .as_dict() for c in combos]
         configs = [harness.full_config(exp, mode=args.mode, seed=pt["seed"], device=args.device,
                                        overrides=pt["overrides"]) for pt in points]   # every point, before any work
     except ValueError as e:
         raise CLIError(str(e)) from None
+    # a single run computes here; a sweep on an existing cluster computes on its workers.
+    # --print-config shows what the run would do, so it is refused where the run would be
+    _check_device(args.device, remote=args.scheduler is not None and len(points) > 1)
     if args.print_config:
         for cfg in configs:
             print(json.dumps(jsonable(cfg), indent=2, sort_keys=False))
         return EXIT_OK
-    # a single run computes here; a sweep on an existing cluster computes on its workers
-    _check_device(args.device, remote=args.scheduler is not None and len(points) > 1)
 
     est = {"quick": exp.seconds_quick, "paper": exp.seconds_paper, "full": exp.seconds_full}[args.mode]
     if not args.quiet and isinstance(est, int | float) and est == est and est >= 300:
@@ -523,7 +540,8 @@ def _common(p: argparse.ArgumentParser, *, mode: bool = True, quiet: bool = True
                        help="paper-scale configs (a GPU helps)")
         p.set_defaults(mode="quick")
         p.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="torch threads (default: 1 for --quick/--paper, torch's default for --full)")
+                       help="torch threads (default: 1 for --quick" + ("/--paper" if paper else "")
+                            + ", torch's default for --full)")
     p.add_argument("--out", default=str(harness.REPO_ROOT), metavar="DIR",
                    help="folder holding results/, figures/ and report/ (default: the repo root)")
     if experiments:
@@ -564,20 +582,24 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n"
                               "  regimes run 01                       # quick config, seed 0\n"
                               "  regimes run 3 --full --device cuda   # paper scale on a GPU\n"
-                              "  regimes run 05 --seed 0 1 2 --jobs 3 # three seeds, 3 processes\n"
-                              "  regimes run 05 --set p=11,17,23 --seed 0 1 --executor dask --jobs 4\n"
-                              "  regimes run 14 --set fraction=0.5 --print-config   # a short key\n"
+                              "  regimes run 05 --seed 0 1 2 --jobs 2 # three seeds, 2 processes\n"
+                              "  regimes run 05 --set p=11,17,23 --seed 0 1 --executor dask --jobs 2\n"
+                              "  regimes run 13 --set lam_inf=1e-3 --print-config   # a short key\n"
+                              "  regimes run 07 --paper --set .steps=100 --print-config   # the top-level steps\n"
                               "  regimes run 09 --set methods=kernel,net,adamw       # a list value\n"
                               "  regimes run 05 --seed 0 1 2 3 --scheduler tcp://head:8786")
     p.add_argument("experiment", metavar="NN", help="experiment number (1, 01), name or slug")
     p.add_argument("--seed", type=int, nargs="+", metavar="S",
-                   help="seed(s); several run as a sweep (default 0). An experiment that loops over its "
-                        "own `seeds` list (`--print-config` shows it) gets them as that list, in one run")
+                   help="seed(s); several run as a sweep (default 0). An experiment that loops over "
+                        "`seeds` lists of its own (`--print-config` shows them: seeds, long.seeds, "
+                        "classification.seeds, …) gets them as EVERY such list, in one run")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override any leaf of the config (repeatable): KEY a dotted path (run.lr) or a "
-                        "short key naming one leaf (lam_inf); VALUE JSON or text. A=1,2 sweeps a one-value "
-                        "key and is the list [1,2] for a list key; 'k=[1,2]' and 'k={\"a\":1}' are one "
-                        "value; 'k=A;B' sweeps any key")
+                        "short key naming exactly one path (lam_inf; a name several paths end in, the "
+                        "top-level one included, is refused listing them; .steps names the top-level key "
+                        "alone); VALUE JSON or text. A=1,2 sweeps a one-value key and is the list [1,2] for "
+                        "a list key; 'k=[1,2]' and 'k={\"a\":1}' are one value; 'k=A;B' sweeps any key "
+                        "('ps=[11];[17]' for a list key)")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config of each run (JSON, as the run would use and store it) "
                         "and exit without training")
@@ -614,8 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="the verification table", formatter_class=_FMT,
                        description="Run the registered checks and print id | theorem | measured | "
                                    "bound | verdict. Results are saved to results/checks.json for "
-                                   "the report. Exit status 1 if any check fails or errors; "
-                                   "'observation' rows (no claim in the paper) never fail.",
+                                   "the report. Exit status 1 if any verdict is FAIL or INCONCLUSIVE, or "
+                                   "a check raised (ERROR); PASS, VACUOUS and OBSERVATION (no claim in "
+                                   "the paper) never fail the run.",
                        epilog="examples:\n  regimes check --quick\n  regimes check --only C1 C8\n"
                               "  regimes check --full --json > checks.json")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these check ids")

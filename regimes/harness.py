@@ -4,7 +4,8 @@ Every numbered script ``experiments/NN_slug.py`` defines one :class:`Experiment`
 and ends with ``main(EXPERIMENT)``. The harness then gives it
 
 * ``--quick`` (minutes on a laptop CPU, the default), ``--paper`` (the paper's own
-  hyperparameters at the largest p a 2-core CPU finishes in about three hours; only the
+  hyperparameters at the largest p a 2-core CPU finishes in a few hours, ``regimes list``
+  gives the measured total; only the
   experiments of the central paper's figures have one) and ``--full`` (paper scale, a GPU
   helps) configs (:data:`MODES`, :func:`mode_config`), ``--seed``, ``--device``, ``--out`` and ``--force``;
 * a cache keyed by a hash of the full config *and of the code that computes it*
@@ -167,12 +168,91 @@ def mode_config(exp: Experiment, mode: str) -> dict[str, Any]:
     return exp.quick if mode == "quick" else exp.full
 
 
+def seeds_paths(exp: Experiment, mode: str) -> list[str]:
+    """The dotted paths of every leaf named ``seeds`` that holds a *list* in ``exp``'s ``mode``
+    tier (``seeds``, ``long.seeds``, ``classification.seeds``, ``textbook.t1.seeds`` …): the
+    seed lists its runs loop over. A ``seeds`` *count* (``"seeds": 3``) is not one: those runs
+    draw their seeds from the run's ``seed``, which ``--seed`` sets."""
+    return [path for path, value in schema.leaves(mode_config(exp, mode))
+            if path.rsplit(".", 1)[-1] == "seeds" and isinstance(value, list)]
+
+
 def loops_over_seeds(exp: Experiment, mode: str) -> bool:
-    """Whether ``exp``'s ``mode`` tier loops over its own seeds: a top-level ``seeds`` *list*
-    (its runs are seeded by that list, not by the run's ``seed``). ``regimes run NN --seed S …``
-    then sets ``seeds`` to ``[S, …]``, and a run with another ``seed`` than 0 is refused
-    (:func:`full_config`), so no result is stored under a seed label it never used."""
-    return isinstance(mode_config(exp, mode).get("seeds"), list)
+    """Whether ``exp``'s ``mode`` tier loops over seed lists of its own (:func:`seeds_paths`):
+    its runs are seeded by those lists, not by the run's ``seed``. ``regimes run NN --seed S …``
+    then sets *every* one of them to ``[S, …]``, and a run whose ``seed`` is not 0 is refused
+    (:func:`full_config`) unless the experiment also reads the run seed (``exp.reads_seed``)
+    and every seed list is ``[seed]``, so no result is stored under a seed label it never used."""
+    return bool(seeds_paths(exp, mode))
+
+
+def _schema_names(cls: type | tuple[str, ...]) -> tuple[str, ...]:
+    return cls if isinstance(cls, tuple) else tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _open_paths(exp: Experiment, tiers: list[dict[str, Any]] | None = None) -> list[str]:
+    """The paths ``exp.schemas`` declares, a ``*`` part expanded to every child ``tiers`` (default:
+    every tier of ``exp``) have there (``settings.*`` → ``settings.paper``, ``settings.substitute``)."""
+    if tiers is None:
+        tiers = [c for c in (exp.quick, exp.paper, exp.full) if c is not None]
+    out: list[str] = []
+    for prefix, cls in exp.schemas.items():
+        heads = [""]
+        for part in prefix.split("."):
+            nxt = []
+            for h in heads:
+                if part != "*":
+                    nxt.append(f"{h}.{part}" if h else part)
+                    continue
+                for c in tiers:
+                    try:
+                        node = schema.get_path(c, h)
+                    except KeyError:
+                        continue
+                    if isinstance(node, dict):
+                        nxt += [f"{h}.{k}" for k in node]
+            heads = list(dict.fromkeys(nxt))
+        for h in heads:
+            out.append(h)
+            out += [f"{h}.{name}" for name in _schema_names(cls)]
+    return out
+
+
+def _shape(path: str) -> tuple[str, ...]:
+    """``path`` with every row index as ``*`` (``runs.3.lr`` → ``("runs", "*", "lr")``)."""
+    return tuple("*" if part.isdigit() else part for part in path.split("."))
+
+
+def _matches(shape: tuple[str, ...], known: tuple[str, ...]) -> bool:
+    return len(shape) == len(known) and all(k in ("*", s) for s, k in zip(shape, known, strict=True))
+
+
+def check_known_keys(exp: Experiment, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` if every path in it (below the run keys) is one ``exp`` knows: a path of one of
+    its tiers (any row of a list of sub-configs), or a field of the dataclass ``exp.schemas``
+    gives for its parent (``settings.*``: any entry of ``settings``). A ``reading``'s keys are
+    the paper's open settings, checked by :func:`regimes.settings.schema.validate_config`.
+    Else ``ValueError``, one line naming the path and the keys allowed beside it: a misspelt key
+    inside a replaced subtree (``--set 'settings.paper={"lrr":0.1}'``) fails here, before any
+    work, not as a ``TypeError`` in the middle of the run."""
+    tiers = [c for c in (exp.quick, exp.paper, exp.full) if c is not None]
+    known = {_shape(p) for c in tiers for p in schema.all_paths(c)}
+    for prefix, cls in exp.schemas.items():   # a `*` part: any entry there
+        known |= {_shape(prefix)} | {_shape(f"{prefix}.{name}") for name in _schema_names(cls)}
+    body = {k: v for k, v in config.items() if k not in RUN_KEYS}
+    for path in schema.all_paths(body):
+        parts = path.split(".")
+        if any(part in ("reading", "readings") for part in parts[:-1]):
+            continue
+        shape = _shape(path)
+        if any(_matches(shape, k) for k in known):
+            continue
+        head = shape[:-1]
+        beside = sorted({k[-1] for k in known if len(k) == len(shape) and _matches(head, k[:-1])})
+        where = f"under {'.'.join(parts[:-1])!r}" if head else "at the top"
+        raise ValueError(f"{path} is not a key of {exp.name}'s config: the keys {where} are "
+                         f"{', '.join(beside) or 'none'} — fix the spelling")
+    return config
 
 
 def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: str = "cpu",
@@ -184,18 +264,30 @@ def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: 
 
     Validated before any work (:func:`regimes.settings.schema.validate_config`): every leaf by
     value — type, range, finiteness, choices — with one-line ``ValueError`` s naming the key.
-    ``seed`` must be an integer in [0, 2**63 − 1] (``1.5`` is refused, not truncated), and 0
-    for a tier that loops over its own ``seeds`` list (:func:`loops_over_seeds`)."""
+    Every path must be one ``exp`` knows (:func:`check_known_keys`), and the moduli and
+    readings are checked for the task each feeds (``exp.tasks``). ``seed`` must be an integer in
+    [0, 2**63 − 1] (``1.5`` is refused, not truncated), and 0 for a tier that loops over seed
+    lists of its own (:func:`loops_over_seeds`), unless ``exp.reads_seed`` and every seed list
+    is ``[seed]``."""
     seed = check_seed("seed", seed)
     schema.validate_value("device", device, schema.LEAVES["device"])
-    if seed != 0 and loops_over_seeds(exp, mode):
-        raise ValueError(f"seed={seed} does not reach {exp.name}: it loops over its own 'seeds' key "
-                         f"({mode_config(exp, mode)['seeds']}); set them with `regimes run {exp.number} "
-                         f"--seed S1 S2 …` or --set 'seeds=[…]'")
     config = {**mode_config(exp, mode), **(overrides or {})}
+    own = seeds_paths(exp, mode)
+    if seed != 0 and own and not (exp.reads_seed and all(_get(config, p) == [seed] for p in own)):
+        keys = ", ".join(f"{p}={json.dumps(_get(config, p))}" for p in own)
+        raise ValueError(f"seed={seed} does not reach {exp.name}: it loops over its own 'seeds' keys ({keys}); "
+                         f"set them all with `regimes run {exp.number} --seed S1 S2 …` or --set")
     cfg = {"experiment": exp.name, "mode": mode, "seed": seed, "device": device, **config}
-    schema.validate_config(cfg)
+    schema.validate_config(cfg, tasks=exp.tasks)
+    check_known_keys(exp, cfg)
     return cfg
+
+
+def _get(config: Any, path: str) -> Any:
+    try:
+        return schema.get_path(config, path)
+    except KeyError:
+        return None
 
 
 def _key_paths(exp: Experiment, mode: str | None) -> list[str]:
@@ -206,9 +298,7 @@ def _key_paths(exp: Experiment, mode: str | None) -> list[str]:
     paths: set[str] = set()
     for c in tiers:
         paths.update(schema.all_paths(c))
-    for prefix, cls in exp.schemas.items():
-        paths.add(prefix)
-        paths.update(f"{prefix}.{f.name}" for f in dataclasses.fields(cls))
+    paths.update(_open_paths(exp, tiers))
     return sorted(paths)
 
 
@@ -410,9 +500,19 @@ class Experiment:
     #: the paper tier (App. A hyperparameters at CPU scale), or ``None`` when there is none
     paper: dict[str, Any] | None = None
     seconds_paper: float = float("nan")
-    #: typed sub-configs by dotted path (e.g. ``{"run": TrackedRunConfig}``): ``--set run.KEY=…``
-    #: may name any field of that dataclass, and no other key.
-    schemas: dict[str, type] = field(default_factory=dict)
+    #: typed sub-configs by dotted path (e.g. ``{"run": TrackedRunConfig}``; a ``*`` part stands for
+    #: every entry there): ``--set run.KEY=…`` may name any field of that dataclass, or any name of
+    #: a tuple given instead (the fields a sub-config may set, e.g. ``{"settings.*": ("lr", …)}``),
+    #: and no other key.
+    schemas: dict[str, type | tuple[str, ...]] = field(default_factory=dict)
+    #: the task each part of the config feeds, by dotted path prefix (``""``: the whole config;
+    #: ``"@run.setting"``: the task that leaf names): a modulus is held to its task's population
+    #: (p² or p³) and a reading to the settings of its task (:func:`regimes.settings.schema.task_of`;
+    #: a dict with its own ``setting`` decides for itself; classification where nothing says)
+    tasks: dict[str, str] = field(default_factory=dict)
+    #: whether ``compute`` also reads the run seed (``ctx.seed``) besides its own ``seeds`` lists:
+    #: ``--seed S`` then sets both (one S only; see :func:`loops_over_seeds`)
+    reads_seed: bool = False
 
     @property
     def name(self) -> str:

@@ -62,7 +62,8 @@ def test_every_declared_tier_passes_the_schema():
     for exp in EXPS.values():
         for tier in (exp.quick, exp.paper, exp.full):
             if tier is not None:
-                schema.validate_config(tier)
+                schema.validate_config(tier, tasks=exp.tasks)
+                full_config(exp, mode="quick" if tier is exp.quick else "paper" if tier is exp.paper else "full")
 
 
 def test_seed_is_an_integer_in_the_64_bit_range():
@@ -336,3 +337,145 @@ def test_no_paper_setting_is_written_outside_the_settings_layer():
                         (d.get("lam_inf") == 1e-4 and d.get("optimizer") == "gd"):
                     found.append(f"{f.relative_to(root)}:{node.lineno}: {d}")
     assert not found, "App. A literals outside regimes/settings: " + "; ".join(found)
+
+
+# ----------------------------------------------------------------------------- refused before any work
+def _refused(capsys, monkeypatch, tmp_path, *argv: str) -> str:
+    """Run ``regimes run …`` with training made to fail: exit 2, one line, nothing under --out."""
+    from regimes import harness
+
+    monkeypatch.setattr(harness, "compute_result", lambda *a, **k: pytest.fail("a refused run trained"))
+    rc, _, err = _cli(capsys, "run", *argv, "--out", str(tmp_path), "--quiet")
+    assert rc == 2 and err.startswith("error:") and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+    return err
+
+
+@pytest.mark.parametrize("key", ["readings", "ps", "seeds", "alphas", "widths", "kernels", "fractions"])
+def test_every_list_key_must_be_non_empty(key):
+    """An empty list runs nothing: refused for every list key, declared by name or not."""
+    _one_line_error(lambda: schema.validate_config({key: []}), f"{key}=[]", "non-empty list")
+
+
+def test_empty_readings_are_refused_before_training(capsys, monkeypatch, tmp_path):
+    err = _refused(capsys, monkeypatch, tmp_path, "08", "--set", "readings=[]", "--set", "ps=[5]", "--set", "steps=5",
+                   "--set", "seeds=[0]")
+    assert "readings=[]" in err and "non-empty" in err
+
+
+def test_the_modulus_limit_follows_the_task():
+    """p³ triples (regression) and p² pairs (classification) each fit MAX_POINTS at max_p and not above."""
+    for task, power in (("regression", 3), ("classification", 2)):
+        top = schema.max_p(task)
+        assert top**power <= MAX_POINTS < (top + 1) ** power
+    assert schema.max_p("regression") < schema.max_p("classification")
+
+
+def test_regression_p_beyond_p_cubed_is_refused_naming_ps(capsys, monkeypatch, tmp_path):
+    err = _refused(capsys, monkeypatch, tmp_path, "07", "--set", "ps=[11,1009]", "--set", "steps=10")
+    assert "ps=[11, 1009]" in err and f"[2, {schema.max_p('regression')}]" in err and "regression" in err
+    # the same p is a classification modulus in 23's classification block, and a regression one in its other
+    o = ("--print-config", "--out", str(tmp_path))
+    assert _cli(capsys, "run", "23", "--set", "classification.ps=[400]", *o)[0] == 0
+    rc, _, err = _cli(capsys, "run", "23", "--set", "regression.ps=[400]", *o)
+    assert rc == 2 and "regression.ps=[400]" in err
+    # a row of experiment 10 whose own `setting` is regression
+    rc, _, err = _cli(capsys, "run", "10", "--set", "runs.2.p=400", *o)
+    assert rc == 2 and "runs.2.p=400" in err and not any(tmp_path.iterdir())
+
+
+def test_a_run_too_large_for_memory_is_refused_with_the_largest_p(capsys, monkeypatch, tmp_path):
+    err = _refused(capsys, monkeypatch, tmp_path, "11", "--set", "run.p=7001", "--set", "run.steps=2",
+                   "--set", "alphas=[1.0]", "--set", "seeds=[0]")
+    assert "run.p=7001" in err and "memory" in err
+    top = int(err.rsplit("largest p allowed here is ", 1)[1].split()[0])
+    budget = schema.memory_budget()
+    # the stated bound is the model's own threshold: the largest p fits the budget, the next does not
+    assert schema.run_bytes(top, "classification", 8 * top, 4) <= budget
+    assert schema.run_bytes(top + 1, "classification", 8 * (top + 1), 4) > budget
+    # against a stated budget, the same model decides, and a float64 reading doubles every number
+    p = 101
+    need32 = schema.run_bytes(p, "classification", 8 * p, 4)
+    assert schema.run_bytes(p, "classification", 8 * p, 8) == 2 * need32
+    schema.validate_config({"p": p}, budget=need32)
+    _one_line_error(lambda: schema.validate_config({"p": p}, budget=need32 - 1), "p=101", "largest p allowed")
+    _one_line_error(lambda: schema.validate_config({"p": p, "dtype": "float64"}, budget=need32), "p=101")
+
+
+def test_a_misspelt_key_inside_a_json_value_is_refused_at_print_config(capsys, monkeypatch, tmp_path):
+    err = _refused(capsys, monkeypatch, tmp_path, "07", "--paper", "--set",
+                   'settings.paper={"lam_inf":1e-3,"lrr":0.1}', "--print-config")
+    assert "settings.paper.lrr" in err and "lam_inf" in err and " lr," in err
+    # the whole kind: a row of sub-configs, a nested run config, a new entry of `settings`
+    with pytest.raises(ValueError, match=r"runs\.0\.lrr"):
+        full_config(EXPS["10"], overrides={"runs": [{**EXPS["10"].quick["runs"][0], "lrr": 1.0}]})
+    with pytest.raises(ValueError, match=r"run\.stepz"):
+        full_config(EXPS["11"], overrides={"run": {**EXPS["11"].quick["run"], "stepz": 3}})
+    cfg = full_config(EXPS["07"], overrides={"settings": {"mine": {"lr": 0.1}}})   # any entry name, known fields
+    assert cfg["settings"] == {"mine": {"lr": 0.1}}
+    with pytest.raises(ValueError, match=r"settings\.mine\.steps"):   # set by the experiment itself: refused
+        full_config(EXPS["07"], overrides={"settings": {"mine": {"steps": 3}}})
+
+
+def _seeds_leaves(cfg: dict) -> dict:
+    return {p: v for p, v in schema.leaves(cfg) if p.rsplit(".", 1)[-1] == "seeds"}
+
+
+def test_seed_sets_every_seeds_leaf(capsys, tmp_path):
+    o = ("--print-config", "--out", str(tmp_path))
+    (c,) = _printed(_cli(capsys, "run", "23", "--paper", "--seed", "1", *o)[1])
+    assert _seeds_leaves(c) == {"classification.seeds": [1], "regression.seeds": [1]} and c["seed"] == 0
+    (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--seed", "5", "6", *o)[1])
+    assert _seeds_leaves(c) == {"seeds": [5, 6], "long.seeds": [5, 6]} and c["seed"] == 0
+    # 14's base sweeps read the run seed, its textbook sweeps their lists: one --seed reaches both
+    (c,) = _printed(_cli(capsys, "run", "14", "--seed", "7", *o)[1])
+    assert _seeds_leaves(c) == {"textbook.t1.seeds": [7], "textbook.t2.seeds": [7]} and c["seed"] == 7
+    rc, _, err = _cli(capsys, "run", "14", "--seed", "7", "8", *o)
+    assert rc == 2 and "textbook.t1.seeds" in err and "textbook.t2.seeds" in err
+    # a seed label that the lists do not carry is refused, naming every seeds key
+    with pytest.raises(ValueError, match=r"classification\.seeds=.*regression\.seeds="):
+        full_config(EXPS["23"], mode="paper", seed=1)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_ambiguous_short_key_is_refused_and_a_leading_dot_names_the_top_level(capsys, tmp_path):
+    o = ("--print-config", "--out", str(tmp_path))
+    rc, _, err = _cli(capsys, "run", "07", "--paper", "--set", "steps=100", *o)
+    assert rc == 2 and "ambiguous" in err and "steps, long.steps" in err and "'.steps'" in err
+    (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--set", ".steps=100", *o)[1])
+    assert c["steps"] == 100 and c["long"]["steps"] == EXPS["07"].paper["long"]["steps"]
+    (c,) = _printed(_cli(capsys, "run", "07", "--paper", "--set", ".long.steps=100", *o)[1])
+    assert c["steps"] == EXPS["07"].paper["steps"] and c["long"]["steps"] == 100
+    paths = ["steps", "long", "long.steps", "run", "run.lr"]
+    assert schema.resolve_key("lr", paths) == "run.lr" and schema.resolve_key(".steps", paths) == "steps"
+    _one_line_error(lambda: schema.resolve_key("steps", paths), "ambiguous", "steps, long.steps")
+    _one_line_error(lambda: schema.resolve_key(".lr", paths), "no config key 'lr'")
+
+
+def test_readings_are_checked_in_the_schema_with_their_path(capsys, monkeypatch, tmp_path):
+    err = _refused(capsys, monkeypatch, tmp_path, "08", "--set", 'readings=[{"normalisation":"loss"}]',
+                   "--print-config")
+    assert "readings.0=" in err and "normalisation" in err and "normalization" in err
+    # a regression-only setting on a classification experiment is refused, naming its task
+    err = _refused(capsys, monkeypatch, tmp_path, "08", "--set", 'readings=[{"square_loss":"half"}]')
+    assert "readings.0.square_loss" in err and "regression runs only" in err
+    # the same setting is one of a regression run's: accepted there (07's settings, 11's full tier)
+    (c,) = _printed(_cli(capsys, "run", "07", "--set", 'settings.paper.reading={"square_loss":"plain"}',
+                         "--print-config", "--out", str(tmp_path))[1])
+    assert c["settings"]["paper"]["reading"] == {"square_loss": "plain"}
+    rc, _, err = _cli(capsys, "run", "07", "--set", 'settings.paper.reading={"normalization":"loss"}',
+                      "--print-config", "--out", str(tmp_path))
+    assert rc == 2 and "classification runs only" in err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_print_config_applies_the_device_check(capsys, tmp_path):
+    rc, out, err = _cli(capsys, "run", "08", "--device", "cuda", "--print-config", "--out", str(tmp_path))
+    assert rc == 2 and out == "" and "CUDA is not available" in err and not any(tmp_path.iterdir())
+
+
+def test_a_semicolon_sweep_on_a_list_key_names_the_list_syntax(capsys, tmp_path):
+    rc, _, err = _cli(capsys, "run", "08", "--set", "ps=11;17", "--print-config", "--out", str(tmp_path))
+    assert rc == 2 and "'ps=[11];[17]'" in err
+    cs = _printed(_cli(capsys, "run", "08", "--set", "ps=[11];[17]", "--print-config", "--out", str(tmp_path))[1])
+    assert [c["ps"] for c in cs] == [[11], [17]]

@@ -79,14 +79,17 @@ APP_A3: dict[str, Any] = {"optimizer": "gd", "lr": 0.25, "lam_inf": 1e-20, "loss
 
 @dataclass(frozen=True)
 class OpenSetting:
-    """A value the paper leaves open: its words, the options with why each is plausible, and
-    the option a reading that does not name it takes (``default``)."""
+    """A value the paper leaves open: its words, the options with why each is plausible, the
+    option a reading that does not name it takes (``default``), the runs it concerns in words
+    (``applies_to``) and the tasks whose runs read it (``tasks``: a reading that names it for
+    another task's run is refused by :func:`regimes.settings.schema.validate_config`)."""
 
     name: str
     paper_says: str
     options: Mapping[str, str]
     default: str
     applies_to: str
+    tasks: tuple[str, ...] = ("classification", "regression")
 
     def check(self, option: object) -> str:
         """``option`` if it is one of :attr:`options`, else ``ValueError`` naming both."""
@@ -104,7 +107,7 @@ OPEN_SETTINGS: dict[str, OpenSetting] = {s.name: s for s in (
                   "∇(loss + λ‖θ‖∞), so once the loss gradient falls below λ the step is spent on the penalty",
          "loss": "ℓ is the loss alone (the symbol the paper uses for the loss); the penalty's subgradient "
                  "is added outside the normalization, θ ← θ − η(∇L/‖∇L‖₂ + λ∂‖θ‖∞)"},
-        "whole", "classification (Figs 1, 2 right, 4)"),
+        "whole", "classification (Figs 1, 2 right, 4)", ("classification",)),
     OpenSetting(
         "dtype",
         'App. A.4: "JAX"; no precision is stated.',
@@ -121,7 +124,7 @@ OPEN_SETTINGS: dict[str, OpenSetting] = {s.name: s for s in (
          "suite_v1": "what the suite ran before this reading was named: lr 0.5 and λ 1e-4 on the mean "
                      "(g − y)², i.e. ½(g − y)² with half the stated penalty (matches neither reading; kept so "
                      "that older results say what they ran)"},
-        "half", "regression (Figs 2 left, 3)"),
+        "half", "regression (Figs 2 left, 3)", ("regression",)),
     OpenSetting(
         "init",
         'App. A.1, A.2: initialized "according to [19]" (He et al. 2015); Fig 1\'s caption and A.3: '
@@ -150,7 +153,7 @@ OPEN_SETTINGS: dict[str, OpenSetting] = {s.name: s for s in (
         "needs h ≥ 8p).",
         {"8p": "the width at which the Fourier construction exists (Prop 3.8, Thm 4.6: 8p ≤ h = O(p))",
          "4p": "Fig 3's width, the only one the paper states"},
-        "8p", "classification (Figs 1, 2 right, 4)"),
+        "8p", "classification (Figs 1, 2 right, 4)", ("classification",)),
     OpenSetting(
         "transformer",
         'App. A.3: "one-layer transformer"; d_model, heads, embeddings and MLP are not stated.',

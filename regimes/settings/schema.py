@@ -27,9 +27,18 @@ text. ``KEY=A,B`` is a *sweep* over A and B when KEY holds one value (``p=11,17`
 object (``'k=[1,2]'``, ``'settings.paper={"lam_inf":1e-3,"lr":0.1}'``) is one value and is never
 split on its commas. ``KEY=A;B`` sweeps over A and B for any KEY (``'ps=[11];[17,23]'``).
 
-A short KEY resolves to the one leaf of that name (:func:`resolve_key`): ``lam_inf`` means
-``settings.paper.lam_inf`` when no other leaf is called ``lam_inf``; when several are, the
-error lists their full paths.
+A short KEY (a bare name, no dot) resolves to the one path of that name (:func:`resolve_key`):
+``lam_inf`` means ``settings.paper.lam_inf`` when no other path is called ``lam_inf``; when
+several are (a top-level ``steps`` and ``long.steps``, say), it is refused and the error lists
+every full path. A dotted KEY is a full path from the top; a leading dot (``.steps``) names the
+top-level key alone.
+
+Beyond each leaf by name, :func:`validate_config` checks what a leaf means *for the run it
+feeds*: every list leaf is non-empty (its items are the runs); a modulus (``p``, ``ps``, …)
+fits its task's population limit (p² pairs for classification, p³ triples for regression,
+:func:`max_p`) and the memory the run would need (:func:`run_bytes`, against
+:func:`memory_budget`); and every reading (``reading``, ``readings``) names open settings of
+the paper (:func:`regimes.settings.mohamadi.resolve_reading`) that apply to its task.
 
 >>> validate_config({"p": 11, "base": {"fraction": 0.5, "lr": 1e-3}, "seeds": [0, 1]})["p"]
 11
@@ -49,12 +58,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from regimes._validate import MAX_POINTS, MAX_SEED
-from regimes.settings.mohamadi import OPEN_SETTINGS
+from regimes.settings.mohamadi import OPEN_SETTINGS, resolve_reading
 
 #: The largest modulus any run may ask for: its pairs (p²) must fit the population limit
-#: :data:`regimes._validate.MAX_POINTS` (a regression task's p³ triples are held to it by
-#: :class:`regimes.tasks.Task`, from the size alone, before anything is allocated).
+#: :data:`regimes._validate.MAX_POINTS`. A regression run's p³ triples must fit it too, so its
+#: modulus is held to :data:`MAX_P_REGRESSION` (:func:`max_p`).
 MAX_P = math.isqrt(MAX_POINTS)
+
+
+def _icbrt(n: int) -> int:
+    r = round(n ** (1 / 3))
+    while r**3 > n:
+        r -= 1
+    while (r + 1) ** 3 <= n:
+        r += 1
+    return r
+
+
+#: The largest modulus of a regression run: its p³ triples fit :data:`regimes._validate.MAX_POINTS`.
+MAX_P_REGRESSION = _icbrt(MAX_POINTS)
 
 DTYPES = ("float32", "float64")
 #: the optimizers of :data:`regimes.train.OPTIMIZERS` (``gd``, ``normalized_gd``, ``sgd``, ``adam``, ``adamw``)
@@ -88,7 +110,9 @@ class Leaf:
         """What is allowed, in words (the tail of every error)."""
         if self.kind == "list":
             assert self.item is not None
-            s = f"a non-empty list of {self.item.allowed().removeprefix('a ').removeprefix('an ')}"
+            item = self.item.allowed().removeprefix("a ").removeprefix("an ")
+            item = item.replace("integer ", "integers ", 1).replace("real number ", "real numbers ", 1)
+            s = f"a non-empty list of {item}"
             return s + (" (or a count k: 0 … k−1)" if self.count_ok else "")
         if self.kind in ("int", "real"):
             lo = "-inf" if self.low is None else f"{self.low:g}"
@@ -227,16 +251,219 @@ def leaves(config: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, config
 
 
-def validate_config(config: Mapping[str, Any], extra: Mapping[str, Leaf] | None = None) -> Mapping[str, Any]:
-    """Check every leaf of ``config`` whose name (the last part of its path) :data:`LEAVES` or
-    ``extra`` declares; return ``config`` unchanged. ``ValueError`` for the first leaf that
-    fails, naming its full path, its value and what is allowed."""
+def validate_config(config: Mapping[str, Any], extra: Mapping[str, Leaf] | None = None, *,
+                    tasks: Mapping[str, str] | None = None, budget: int | None = None) -> Mapping[str, Any]:
+    """Check ``config`` before any work; return it unchanged. ``ValueError`` for the first
+    failure, one line naming its full path, its value and what is allowed:
+
+    * every leaf whose name (the last part of its path) :data:`LEAVES` or ``extra`` declares;
+    * every list leaf is non-empty (its items are what the run loops over: an empty one runs
+      nothing and leaves nothing to plot);
+    * every modulus (:data:`MODULI`) fits the population limit of the task it feeds
+      (:func:`task_of` with ``tasks``; :func:`max_p`) and the memory its run would need
+      (:func:`run_bytes`) fits ``budget`` bytes (default :func:`memory_budget`);
+    * every ``reading`` dict and every item of a ``readings`` list names open settings of the
+      paper with allowed options (:func:`regimes.settings.mohamadi.resolve_reading`), each one
+      that applies to the task the reading feeds (``square_loss`` only to regression,
+      ``normalization`` and ``width`` only to classification).
+
+    >>> validate_config({"regression": {"ps": [11, 1009]}}, tasks={"regression": "regression"})
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: regression.ps=[11, 1009] is not allowed: a non-empty list of integers in [2, 368] (a regression run...
+    """
     table = {**LEAVES, **(extra or {})}
+    budget = memory_budget() if budget is None else budget
     for path, value in leaves(config):
         name = path.rsplit(".", 1)[-1]
-        if name in table:
+        if name in MODULI and name not in (extra or {}):
+            _check_modulus(config, path, value, task_of(config, path, tasks), budget)
+        elif name in table:
             validate_value(path, value, table[name])
+        elif isinstance(value, list | tuple) and len(value) == 0:
+            raise ValueError(f"{path}=[] is not allowed: a non-empty list (its items are what the run loops over)")
+    for path, value in nodes(config):
+        name = path.rsplit(".", 1)[-1]
+        if name == "readings":
+            if not isinstance(value, list) or len(value) == 0:
+                shown = json.dumps(value) if isinstance(value, list | dict | str | int | float) else repr(value)
+                raise ValueError(f"{path}={shown} is not allowed: a non-empty list of readings, e.g. "
+                                 '[{"normalization": "loss", "dtype": "float64"}]')
+            for i, r in enumerate(value):
+                _check_reading(f"{path}.{i}", r, task_of(config, f"{path}.{i}", tasks))
+        elif name == "reading" and value is not None:
+            _check_reading(path, value, task_of(config, path, tasks))
     return config
+
+
+# --------------------------------------------------------------------------- what a leaf feeds
+#: Leaf names that hold a modulus (``ps``: a list of them). Each is held to its task's
+#: population limit and to the memory its run would need (:func:`validate_config`).
+MODULI = ("p", "ps", "sweep_p", "p_class", "dist_p", "train_p", "gromov_p")
+
+#: Numbers held per network parameter while training: the parameter, its gradient and an
+#: optimizer's two moments (Adam's m and v; GD and normalized GD hold fewer).
+STATE_FACTOR = 4
+#: The width h = WIDTH_MULT·p assumed for a run whose config states neither ``h`` nor
+#: ``width_mult`` (the suite's widest default, the ``8p`` width reading).
+WIDTH_MULT = 8
+#: The memory budget when the machine's cannot be read (:func:`memory_budget`), in bytes.
+DEFAULT_BUDGET = 8 * 2**30
+
+
+def memory_budget() -> int:
+    """The memory a run may use, in bytes: this machine's total physical memory
+    (``os.sysconf``), or :data:`DEFAULT_BUDGET` where it cannot be read."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return DEFAULT_BUDGET
+    return int(total) if total > 0 else DEFAULT_BUDGET
+
+
+def max_p(task: str) -> int:
+    """The largest modulus whose population fits :data:`regimes._validate.MAX_POINTS`: p² pairs
+    for ``"classification"``, p³ triples for ``"regression"``.
+
+    >>> max_p("classification"), max_p("regression")
+    (7071, 368)
+    """
+    if task not in SETTINGS:
+        raise ValueError(f"task={task!r} is not allowed: one of {', '.join(map(repr, SETTINGS))}")
+    return MAX_P if task == "classification" else MAX_P_REGRESSION
+
+
+def run_bytes(p: int, task: str, h: int, dtype_bytes: int) -> int:
+    """The memory, in bytes, one training run at modulus ``p`` needs at least: the quadratic
+    net's h·3p parameters (embedding-free first layer h × 2p, readout p × h; a regression net's
+    readout is narrower, counted the same) times :data:`STATE_FACTOR`, plus the population's
+    outputs (p² pairs × p logits for classification, p³ triples × 1 for regression), each
+    number ``dtype_bytes`` wide.
+
+    >>> run_bytes(11, "classification", 88, 4) == 4 * (4 * 88 * 33 + 11**3)
+    True
+    """
+    pop, out = (p**2, p) if task == "classification" else (p**3, 1)
+    return dtype_bytes * (STATE_FACTOR * h * 3 * p + pop * out)
+
+
+def task_of(config: Any, path: str, tasks: Mapping[str, str] | None = None) -> str:
+    """The task (``"classification"`` or ``"regression"``) the leaf at ``path`` feeds: the
+    ``setting`` of the nearest dict at or above it that has one; else the value of the longest
+    prefix of ``path`` (whole parts; ``""`` is the root) in ``tasks``, where ``"@a.b"`` means
+    the ``setting`` leaf at ``a.b`` (classification when absent); else classification.
+
+    >>> task_of({"regression": {"ps": [11]}}, "regression.ps", {"regression": "regression"})
+    'regression'
+    >>> task_of({"run": {"p": 47, "setting": "regression"}}, "run.p")
+    'regression'
+    """
+    parts = path.split(".")
+    for k in range(len(parts) - 1, -1, -1):
+        try:
+            node = get_path(config, ".".join(parts[:k])) if k else config
+        except KeyError:
+            continue
+        if isinstance(node, Mapping) and node.get("setting") in SETTINGS:
+            return str(node["setting"])
+    best: tuple[int, str] | None = None
+    for prefix, task in (tasks or {}).items():
+        pp = prefix.split(".") if prefix else []
+        if parts[:len(pp)] == pp and (best is None or len(pp) > best[0]):
+            best = (len(pp), task)
+    if best is None:
+        return "classification"
+    task = best[1]
+    if task.startswith("@"):
+        try:
+            task = get_path(config, task[1:])
+        except KeyError:
+            return "classification"
+    return task if task in SETTINGS else "classification"
+
+
+def _width(node: Any, p: int) -> int:
+    """The hidden width h a run at modulus ``p`` configured by dict ``node`` has."""
+    if isinstance(node, Mapping):
+        h, wm, wms = node.get("h"), node.get("width_mult"), node.get("width_mults")
+        if isinstance(h, int) and not isinstance(h, bool) and h >= 1:
+            return h
+        if isinstance(wm, int) and not isinstance(wm, bool) and wm >= 1:
+            return wm * p
+        if isinstance(wms, list) and wms and all(isinstance(w, int) and not isinstance(w, bool) for w in wms):
+            return max(wms) * p
+    return WIDTH_MULT * p
+
+
+def _check_modulus(config: Any, path: str, value: Any, task: str, budget: int) -> None:
+    """A modulus leaf (:data:`MODULI`) against its task's population limit, then memory."""
+    name = path.rsplit(".", 1)[-1]
+    cap = max_p(task)
+    pop = "p² pairs" if task == "classification" else "p³ triples"
+    item = _int(2, cap)
+    leaf = _list(item) if name == "ps" else item
+    try:
+        validate_value(path, value, leaf)
+    except ValueError as e:
+        items = value if name == "ps" and isinstance(value, list) and value else [value]
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 2 for v in items):   # too large, not malformed
+            raise ValueError(f"{e} (a {task} run: its {pop} must fit {MAX_POINTS:,} points)") from None
+        raise
+    head = path.rpartition(".")[0]
+    node = get_path(config, head) if head else config
+    dtype_bytes = 8 if any(v == "float64" for k, v in leaves(config) if k.rsplit(".", 1)[-1] == "dtype") else 4
+    for p in (value if name == "ps" else [value]):
+        need = run_bytes(p, task, _width(node, p), dtype_bytes)
+        if need > budget:
+            top = 2
+            lo, hi = 2, p   # the largest p that fits: run_bytes grows with p
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                if run_bytes(mid, task, _width(node, mid), dtype_bytes) <= budget:
+                    top, lo = mid, mid + 1
+                else:
+                    hi = mid - 1
+            shown = json.dumps(value)
+            raise ValueError(
+                f"{path}={shown} is not allowed: a {task} run at p = {p} needs about {need / 2**30:,.1f} GiB "
+                f"({STATE_FACTOR} × h·3p = {STATE_FACTOR * _width(node, p) * 3 * p:,} parameter numbers and "
+                f"{p**2 if task == 'classification' else p**3:,} population points × "
+                f"{p if task == 'classification' else 1} outputs, {dtype_bytes} bytes each), over this machine's "
+                f"{budget / 2**30:,.1f} GiB of memory — the largest p allowed here is {top}")
+
+
+def _check_reading(path: str, reading: Any, task: str) -> None:
+    """One reading dict: open settings of the paper (:func:`resolve_reading`) that apply to ``task``."""
+    shown = json.dumps(reading) if isinstance(reading, dict | list | str | int | float | type(None)) else repr(reading)
+    if not isinstance(reading, Mapping):
+        raise ValueError(f"{path}={shown} is not allowed: a reading is an object of open settings, "
+                         f"e.g. {{\"normalization\": \"loss\"}} (settings: {', '.join(OPEN_SETTINGS)})")
+    try:
+        resolve_reading(reading)
+    except ValueError as e:
+        raise ValueError(f"{path}={shown} is not allowed: {e}") from None
+    for name in reading:
+        s = OPEN_SETTINGS[name]
+        if task not in s.tasks:
+            raise ValueError(f"{path}.{name}={json.dumps(reading[name])} is not allowed: {name} is an open setting of "
+                             f"{' and '.join(s.tasks)} runs only ({s.applies_to}), and this config feeds a {task} "
+                             f"run — drop it from the reading")
+
+
+def nodes(config: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(dotted path, value)`` of ``config``, nodes and leaves, depth first (the walk of
+    :func:`leaves`, yielding each dict and each list of dicts too)."""
+    if prefix:
+        yield prefix, config
+    if isinstance(config, Mapping):
+        for k, v in config.items():
+            yield from nodes(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(config, list) and config and all(isinstance(v, Mapping) for v in config):
+        for i, v in enumerate(config):
+            yield from nodes(v, f"{prefix}.{i}" if prefix else str(i))
 
 
 # --------------------------------------------------------------------------- paths and --set
@@ -274,16 +501,43 @@ def set_path(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 def resolve_key(key: str, paths: list[str], where: str = "the config") -> str:
     """The full dotted path that ``key`` names among ``paths`` (the config's leaf and node
-    paths): ``key`` itself when it is one of them, else the one path ending in ``.key``.
-    ``ValueError`` when none does (naming the nearest known keys) or when several do (naming
-    them all, so the user can pick)."""
-    if key in paths:
-        return key
-    hits = sorted(p for p in paths if p.endswith("." + key))
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise ValueError(f"{key!r} is ambiguous in {where}: it names {', '.join(hits)} — give the full path")
+    paths).
+
+    * A bare name (``steps``) is a short key: the one path whose last part it is, the
+      top-level one included; when several are (``steps`` and ``long.steps``), ``ValueError``
+      naming them all.
+    * A leading dot (``.steps``, ``.long.steps``) is a full path from the top, and only that.
+    * A dotted key (``run.lr``) is that path, else the one path ending in ``.run.lr``.
+
+    ``ValueError`` when none matches (naming the nearest known keys) or several do (naming
+    them all, so the user can pick).
+
+    >>> resolve_key(".steps", ["steps", "long", "long.steps"])
+    'steps'
+    >>> resolve_key("steps", ["steps", "long", "long.steps"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 'steps' is ambiguous in the config: it names steps, long.steps — give the full path ('.steps' ...
+    """
+    if key.startswith("."):
+        key = key[1:]
+        if key in paths:
+            return key
+    elif "." not in key:
+        hits = sorted((p for p in paths if p == key or p.endswith("." + key)), key=lambda p: (p.count("."), p))
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            top = f" ('.{key}' for the top-level one)" if key in hits else ""
+            raise ValueError(f"{key!r} is ambiguous in {where}: it names {', '.join(hits)} — give the full path{top}")
+    else:
+        if key in paths:
+            return key
+        hits = sorted(p for p in paths if p.endswith("." + key))
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ValueError(f"{key!r} is ambiguous in {where}: it names {', '.join(hits)} — give the full path")
     head, _, _ = key.rpartition(".")
     if head in paths and not any(p.startswith(head + ".") for p in paths):
         raise ValueError(f"{head!r} in {where} is not a nested config — set it whole (--set {head}=VALUE)")
