@@ -500,3 +500,66 @@ def test_publish_copies_results_redraws_figures_and_refuses_missing_ones(
     assert manifest["experiments"]["91_tinya"]["config_hash"] == ran["config_hash"]
     assert manifest["checks"]["T1"]["verdict"] == "pass"
     assert manifest["total_experiment_wall_s"] == pytest.approx(ran["wall_time_s"])
+
+
+def _epilog_examples() -> list[tuple[str, list[str]]]:
+    """Every ``regimes …`` command in the --help epilogs (the top level and each command's),
+    split on ``&&``, without comments and shell redirections."""
+    import argparse
+    import shlex
+
+    from regimes.cli import build_parser
+
+    ap = build_parser()
+    parsers = [("regimes", ap)]
+    for action in ap._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers += sorted(action.choices.items())
+    found = []
+    for name, p in parsers:
+        for line in (p.epilog or "").splitlines():
+            if not line.startswith("  regimes "):   # an example line, not the prose around them
+                continue
+            for part in line.split("#", 1)[0].split("&&"):
+                words = shlex.split(part.split(">", 1)[0])
+                if words[:1] == ["regimes"]:
+                    found.append((name, words[1:]))
+    return found
+
+
+EXAMPLES = _epilog_examples()
+
+
+def test_the_help_epilogs_hold_examples_of_every_command():
+    assert {words[0] for _, words in EXAMPLES} >= {"list", "run", "reproduce", "check", "report", "publish"}
+
+
+@pytest.mark.parametrize("words", [w for _, w in EXAMPLES], ids=[" ".join(w) for _, w in EXAMPLES])
+def test_every_help_example_runs_verbatim(words, capsys, tmp_path, monkeypatch):
+    """Each example of the --help epilogs, as written: `run` with --print-config (and --out, so
+    nothing lands in the repo), `list` as is, every other command with --help (they would train).
+    Nothing is refused (exit 2) except for what this machine lacks — CUDA, the Dask extra — and
+    then with the line that names it."""
+    import importlib.util
+
+    import torch
+
+    monkeypatch.setattr(harness, "compute_result", lambda *a, **k: pytest.fail("an example trained"))
+    if words[0] == "run":
+        argv = [*words, "--print-config", "--out", str(tmp_path)]
+    elif words[0] == "list":
+        argv = words
+    else:
+        argv = [*words, "--help"]
+    try:
+        code = main(argv)
+    except SystemExit as e:   # --help
+        code = e.code
+    err = capsys.readouterr().err
+    if code == 2 and "--device cuda" in " ".join(words) and not torch.cuda.is_available():
+        assert "CUDA is not available" in err
+    elif code == 2 and ("dask" in words or "--scheduler" in words) and importlib.util.find_spec("distributed") is None:
+        assert "pip install -e '.[sweep]'" in err
+    else:
+        assert code == 0, err
+    assert not any(tmp_path.iterdir())
