@@ -563,3 +563,23 @@ def test_every_help_example_runs_verbatim(words, capsys, tmp_path, monkeypatch):
     else:
         assert code == 0, err
     assert not any(tmp_path.iterdir())
+
+
+def test_check_help_and_docs_state_the_exit_rule_the_code_applies(capsys):
+    """`check` exits 1 on exactly the verdicts in BAD_VERDICTS (cli._bad): its --help and the
+    docs/cli.md row name each of them, and check's --threads help names no --paper it lacks."""
+    from regimes.checks import BAD_VERDICTS
+    from regimes.cli import _bad
+
+    entries = [{"id": v, "verdict": v.lower()} for v in ("pass", "fail", "vacuous", "inconclusive", "observation",
+                                                          "error")]
+    assert _bad(entries) == [v for v in ("pass", "fail", "vacuous", "inconclusive", "observation", "error")
+                             if v.upper() in BAD_VERDICTS]
+    code, out, _ = invoke(["check", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0 and all(v in text for v in BAD_VERDICTS)
+    threads = re.search(r"--threads N (torch threads \(default:[^)]*\))", text)
+    assert threads is not None and "--quick" in threads.group(1) and "--paper" not in threads.group(1)
+    docs = (ROOT / "docs" / "cli.md").read_text().splitlines()
+    row = next(line for line in docs if line.startswith("| `regimes check`"))
+    assert all(v in row for v in BAD_VERDICTS)
