@@ -1001,11 +1001,13 @@ def _rerun_command(result_path: Path) -> str:
         with contextlib.suppress(Exception):
             base = mode_config(load_script(script), mode)
             skip = {"experiment", "mode", "seed", "device"}
-            sets = "".join(f" --set {k}={json.dumps(jsonable(v), separators=(',', ':'))}"
+            # '.k': the top-level key alone (a bare k is refused when a nested key shares its name)
+            sets = "".join(f" --set '.{k}={json.dumps(jsonable(v), separators=(',', ':'))}'"
                            for k, v in cfg.items() if k not in skip and base.get(k) != v)
     out = result_path.parent.parent.parent if sweep_point else result_path.parent.parent
     where = "" if out.resolve() == REPO_ROOT else f" --out {out}"
-    return f"regimes run {num} --{mode} --seed {seed}{sets}{where}"
+    # --seed 0 is the default, and on an experiment with seeds lists it would set them all to [0]
+    return f"regimes run {num} --{mode}{f' --seed {seed}' if seed != 0 else ''}{sets}{where}"
 
 
 def load_run(experiment: str, *, out: str | Path = REPO_ROOT, published: bool | str = False,

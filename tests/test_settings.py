@@ -479,3 +479,24 @@ def test_a_semicolon_sweep_on_a_list_key_names_the_list_syntax(capsys, tmp_path)
     assert rc == 2 and "'ps=[11];[17]'" in err
     cs = _printed(_cli(capsys, "run", "08", "--set", "ps=[11];[17]", "--print-config", "--out", str(tmp_path))[1])
     assert [c["ps"] for c in cs] == [[11], [17]]
+
+
+def test_the_rerun_command_of_a_stored_result_resolves_to_its_config(capsys, tmp_path):
+    """The command a missing or corrupt result's error names (harness._rerun_command) gives back the
+    stored config, also where a top-level key shares its name with a nested one (07's paper tier:
+    steps and long.steps), so a bare short key would be refused."""
+    import shlex
+
+    from regimes import harness
+
+    cfg = full_config(EXPS["07"], mode="paper", overrides={"steps": 123, "seeds": [4]})
+    path = tmp_path / "results" / "07_rich_regression.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config": cfg}))
+    words = shlex.split(harness._rerun_command(path))
+    assert words[:3] == ["regimes", "run", "07"]
+    out = tmp_path / "o"
+    rc, printed, err = _cli(capsys, *words[1:], "--print-config", "--out", str(out))
+    assert rc == 0, err
+    (again,) = _printed(printed)
+    assert again == cfg
