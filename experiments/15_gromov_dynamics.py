@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.gromov import g1_verdict
+from regimes.gromov import GromovRunConfig, g1_verdict
 from regimes.harness import Experiment, RunContext, main
 from regimes.runs import G1_CURVES as CURVES
 from regimes.runs import file_params, stored_gromov_run
@@ -122,6 +122,7 @@ EXPERIMENT = Experiment(
     seconds_quick=47.0,
     seconds_full=1200.0,
     checks=("G1",),
+    schemas={"run": GromovRunConfig},
 )
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.gromov import g2_verdict
+from regimes.gromov import GromovRunConfig, g2_verdict
 from regimes.harness import Experiment, RunContext, main
 from regimes.runs import file_params, stored_fraction_sweep
 from regimes.settings.grids import G2
@@ -130,6 +130,7 @@ EXPERIMENT = Experiment(
     seconds_quick=64.0,
     seconds_full=6 * 3600.0,
     checks=("G2",),
+    schemas={"run": GromovRunConfig},
 )
 
 if __name__ == "__main__":

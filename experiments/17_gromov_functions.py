@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from regimes import plots
-from regimes.gromov import FUNCTIONS, critical_fraction
+from regimes.gromov import FUNCTIONS, GromovRunConfig, critical_fraction
 from regimes.harness import Experiment, RunContext, main
 from regimes.runs import file_params, stored_function_sweep
 from regimes.settings.grids import G5
@@ -175,6 +175,7 @@ EXPERIMENT = Experiment(
     seconds_quick=58.0,
     seconds_full=8 * 3600.0,
     checks=("G3", "G4", "G5", "G6"),
+    schemas={"run": GromovRunConfig},
 )
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ EXPERIMENT = Experiment(
     plot=plot,
     seconds_quick=22.0,
     seconds_full=600.0,
+    schemas={"run": GromovRunConfig},
 )
 
 if __name__ == "__main__":

@@ -651,7 +651,8 @@ def test_a_corrupt_result_names_the_file_and_the_full_command(tmp_path: Path, ca
         load_run("12", out=tmp_path, seed=0)
     msg = str(e.value)
     assert str(tmp_path / "results" / "12_transformer.json") in msg and "corrupt" in msg
-    assert "--set p=11" in msg and "--set d_model=8" in msg and f"--out {tmp_path}" in msg
+    # every override, each a full path from the top (a leading dot: never an ambiguous short key)
+    assert "--set '.p=11'" in msg and "--set '.d_model=8'" in msg and f"--out {tmp_path}" in msg
 
 
 def test_point_cache_recomputes_a_torn_pair(tmp_path: Path) -> None:
