@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from regimes.harness import Experiment, main
-from regimes.runs import apply_reading, file_params, stored_tracked_run, summarize
+from regimes.runs import TrackedRunConfig, apply_reading, file_params, stored_tracked_run, summarize
 from regimes.settings.grids import C17
 from regimes.settings.mohamadi import APP_A1, APP_A2, reading_label, resolve_reading
 from regimes.stats import mean_ci
@@ -213,6 +213,7 @@ EXPERIMENT = Experiment(
     seconds_paper=52 * 60.0,
     seconds_full=4 * 3600.0,
     checks=("C17",),
+    schemas={"runs.*": TrackedRunConfig},
 )
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ EXPERIMENT = Experiment(
     seconds_quick=64.0,
     seconds_full=6 * 3600.0,
     checks=("G2",),
-    schemas={"run": GromovRunConfig},
+    schemas={"run": GromovRunConfig, "optimizers.*": GromovRunConfig},
 )
 
 if __name__ == "__main__":

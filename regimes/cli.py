@@ -748,6 +748,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(e)} — fix the value (see `regimes {args.command} --help`)",
               file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:   # `regimes list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted — finished points and results are kept; rerun the same command to "
               "resume", file=sys.stderr)

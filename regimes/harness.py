@@ -48,7 +48,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,8 @@ def _schema_names(cls: type | tuple[str, ...]) -> tuple[str, ...]:
 
 def _open_paths(exp: Experiment, tiers: list[dict[str, Any]] | None = None) -> list[str]:
     """The paths ``exp.schemas`` declares, a ``*`` part expanded to every child ``tiers`` (default:
-    every tier of ``exp``) have there (``settings.*`` → ``settings.paper``, ``settings.substitute``)."""
+    every tier of ``exp``) have there (``settings.*`` → ``settings.paper``, ``settings.substitute``;
+    ``runs.*`` → ``runs.0``, ``runs.1``, … for a list of rows)."""
     if tiers is None:
         tiers = [c for c in (exp.quick, exp.paper, exp.full) if c is not None]
     out: list[str] = []
@@ -211,6 +212,8 @@ def _open_paths(exp: Experiment, tiers: list[dict[str, Any]] | None = None) -> l
                         continue
                     if isinstance(node, dict):
                         nxt += [f"{h}.{k}" for k in node]
+                    elif isinstance(node, list):   # rows of sub-configs: every row index
+                        nxt += [f"{h}.{i}" for i in range(len(node))]
             heads = list(dict.fromkeys(nxt))
         for h in heads:
             out.append(h)
@@ -227,16 +230,42 @@ def _matches(shape: tuple[str, ...], known: tuple[str, ...]) -> bool:
     return len(shape) == len(known) and all(k in ("*", s) for s, k in zip(shape, known, strict=True))
 
 
-def check_known_keys(exp: Experiment, config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` if every path in it (below the run keys) is one ``exp`` knows: a path of one of
-    its tiers (any row of a list of sub-configs), or a field of the dataclass ``exp.schemas``
-    gives for its parent (``settings.*``: any entry of ``settings``). A ``reading``'s keys are
-    the paper's open settings, checked by :func:`regimes.settings.schema.validate_config`.
-    Else ``ValueError``, one line naming the path and the keys allowed beside it: a misspelt key
-    inside a replaced subtree (``--set 'settings.paper={"lrr":0.1}'``) fails here, before any
-    work, not as a ``TypeError`` in the middle of the run."""
-    tiers = [c for c in (exp.quick, exp.paper, exp.full) if c is not None]
+def _kind(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return None
+
+
+def check_known_keys(exp: Experiment, config: dict[str, Any], mode: str | None = None) -> dict[str, Any]:
+    """``config`` if every path in it (below the run keys) is one ``exp`` knows: a path of its
+    ``mode`` tier (every tier when ``None``; any row of a list of sub-configs), or a field of the
+    dataclass ``exp.schemas`` gives for its parent (``settings.*``: any entry of ``settings``),
+    and holds what the tier holds there: an object where the tier has one, a number where the
+    tier has a number. A ``reading``'s keys are the paper's open settings, checked by
+    :func:`regimes.settings.schema.validate_config`. Else ``ValueError``, one line naming the path
+    and the keys allowed beside it: a misspelt key inside a replaced subtree
+    (``--set 'settings.paper={"lrr":0.1}'``), a key only another tier reads, or ``--set run=5``
+    fails here, before any work, not as a ``TypeError`` in the middle of the run."""
+    tiers = ([c for c in (exp.quick, exp.paper, exp.full) if c is not None] if mode is None
+             else [mode_config(exp, mode)])
     known = {_shape(p) for c in tiers for p in schema.all_paths(c)}
+    kinds = {_shape(p): _kind(v) for c in tiers for p, v in schema.nodes(c)}
+    body = {k: v for k, v in config.items() if k not in RUN_KEYS}
+    for path, value in schema.nodes(body):
+        want = kinds.get(_shape(path))
+        if any(part in ("reading", "readings") for part in path.split(".")[:-1]):
+            continue
+        if (want == "an object" and not isinstance(value, Mapping)) or (
+                want == "a number" and isinstance(value, str | bool)):   # a list may replace a count
+            raise ValueError(f"{path}={json.dumps(value, default=repr)} is not allowed: {want} here, as in the "
+                             f"{mode or 'tier'} config")
+        if isinstance(value, list) and kinds.get((*_shape(path), "*")) == "an object":   # rows of sub-configs
+            for i, row in enumerate(value):
+                if not isinstance(row, Mapping):
+                    raise ValueError(f"{path}.{i}={json.dumps(row, default=repr)} is not allowed: an object here, "
+                                     f"as in the {mode or 'tier'} config")
     for prefix, cls in exp.schemas.items():   # a `*` part: any entry there
         known |= {_shape(prefix)} | {_shape(f"{prefix}.{name}") for name in _schema_names(cls)}
     body = {k: v for k, v in config.items() if k not in RUN_KEYS}
@@ -278,8 +307,8 @@ def full_config(exp: Experiment, *, mode: str = "quick", seed: int = 0, device: 
         raise ValueError(f"seed={seed} does not reach {exp.name}: it loops over its own 'seeds' keys ({keys}); "
                          f"set them all with `regimes run {exp.number} --seed S1 S2 …` or --set")
     cfg = {"experiment": exp.name, "mode": mode, "seed": seed, "device": device, **config}
+    check_known_keys(exp, cfg, mode)
     schema.validate_config(cfg, tasks=exp.tasks)
-    check_known_keys(exp, cfg)
     return cfg
 
 
@@ -312,12 +341,23 @@ def check_config_key(exp: Experiment, key: str, mode: str | None = None) -> str:
     unknown part and the known keys there, or every path an ambiguous short key names."""
     where = f"{exp.name}'s config" + ("" if mode is None else f" ({mode} tier)")
     paths = _key_paths(exp, mode)
+    bare = key.removeprefix(".")
+    named_here = any(p == bare or p.endswith("." + bare) for p in paths)   # ambiguous, not unknown
     try:
         return schema.resolve_key(key, paths, where)
-    except ValueError:
-        if mode is None:
+    except ValueError as e:
+        if mode is None or named_here:
             raise
-    return schema.resolve_key(key, _key_paths(exp, None), f"{exp.name}'s config")
+        err = e
+    others = [m for m in MODES if m != mode and getattr(exp, m) is not None]
+    for other in others:   # a key of another tier only: a run of this tier would not read it
+        try:
+            schema.resolve_key(key, _key_paths(exp, other), where)
+        except ValueError:
+            continue
+        raise ValueError(f"{key} is a key of {exp.name}'s {other} tier, not of its {mode} tier (a {mode} run never "
+                         f"reads it) — add --{other}, or set a key of the {mode} tier") from None
+    raise err
 
 
 def key_holds_list(exp: Experiment, mode: str, path: str) -> bool:

@@ -500,3 +500,37 @@ def test_the_rerun_command_of_a_stored_result_resolves_to_its_config(capsys, tmp
     assert rc == 0, err
     (again,) = _printed(printed)
     assert again == cfg
+
+
+@pytest.mark.parametrize("argv, match", [
+    (("07", "--set", "settings.paper=5"), "an object here"),                 # a number where the tier has an object
+    (("10", "--set", "runs.0=5"), "an object here"),                         # a row of sub-configs
+    (("09", "--set", "adamw_lr=inf"), "a number here"),                      # text where the tier has a number
+    (("09", "--set", "adamw_lr=Infinity"), "a finite number"),               # a leaf no table declares
+    (("07", "--set", "long.steps=10"), "paper tier, not of its quick tier"),  # a key only --paper reads
+    (("10", "--set", "runs.3.steps=10"), "paper tier, not of its quick tier"),
+    (("07", "--set", "settings={}"), "non-empty object"),
+    (("01", "--set", "frac_cls=1.5"), "(0, 1]"),
+    (("06", "--set", "train_fraction=1.5"), "(0, 1]"),
+    (("03", "--set", "ps=[100]"), "kernel matrix"),                          # 10⁶ triples: a 10¹² Gram
+    (("15", "--set", "run.h=100000000"), "or lower run.h"),                  # the width, not p, is the size
+    (("02", "--set", "widths=[100000000]"), "or lower widths"),
+    (("07", "--set", "..steps=3"), "empty part"),
+])
+def test_misshapen_values_are_refused_in_one_line_before_any_work(capsys, monkeypatch, tmp_path, argv, match):
+    """Each of these passed --print-config before and then crashed the run with a traceback (or
+    allocated until the machine ran out); now one line, exit 2, nothing written, nothing trained."""
+    assert match in _refused(capsys, monkeypatch, tmp_path, *argv, "--print-config")
+    assert match in _refused(capsys, monkeypatch, tmp_path, *argv)
+
+
+@pytest.mark.parametrize("exp, key, value", [("10", "runs.1.dtype", "float32"), ("10", "runs.1.dist", "normal"),
+                                              ("16", "optimizers.gd.weight_decay", 0.01),
+                                              ("17", "run.grok_threshold", 0.8)])
+def test_every_field_of_a_rows_run_config_is_reachable(capsys, tmp_path, exp, key, value):
+    """A row that becomes a run config (experiment 10's rows: TrackedRunConfig; 16's optimizers and
+    17's run: GromovRunConfig) takes any field of that config, not only those some tier spells out."""
+    rc, out, err = _cli(capsys, "run", exp, "--set", f"{key}={value}", "--print-config", "--out", str(tmp_path))
+    assert rc == 0, err
+    (cfg,) = _printed(out)
+    assert schema.get_path(cfg, key) == value

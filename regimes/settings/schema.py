@@ -157,6 +157,7 @@ LEAVES: dict[str, Leaf] = {
     # the task
     "p": _P, "ps": _list(_P), "setting": Leaf("choice", choices=SETTINGS),
     "fraction": Leaf("real", 0, 1, open_low=True, optional=True), "fractions": _list(_FRACTION),
+    "frac_cls": _FRACTION, "frac_reg": _FRACTION, "train_fraction": _FRACTION,
     # randomness and placement
     "seed": _SEED, "seeds": _list(_SEED, count_ok=True), "device": Leaf("device"),
     "dtype": Leaf("choice", choices=DTYPES),
@@ -283,8 +284,13 @@ def validate_config(config: Mapping[str, Any], extra: Mapping[str, Leaf] | None 
             validate_value(path, value, table[name])
         elif isinstance(value, list | tuple) and len(value) == 0:
             raise ValueError(f"{path}=[] is not allowed: a non-empty list (its items are what the run loops over)")
+        else:
+            _check_finite(path, value)
     for path, value in nodes(config):
         name = path.rsplit(".", 1)[-1]
+        if isinstance(value, Mapping) and len(value) == 0 and name != "reading":   # a reading {}: the defaults
+            raise ValueError(f"{path}={{}} is not allowed: a non-empty object (its keys are what the run is "
+                             "configured by; to change one key, --set its path)")
         if name == "readings":
             if not isinstance(value, list) or len(value) == 0:
                 shown = json.dumps(value) if isinstance(value, list | dict | str | int | float) else repr(value)
@@ -336,18 +342,21 @@ def max_p(task: str) -> int:
     return MAX_P if task == "classification" else MAX_P_REGRESSION
 
 
-def run_bytes(p: int, task: str, h: int, dtype_bytes: int) -> int:
+def run_bytes(p: int, task: str, h: int, dtype_bytes: int, kernel: bool = False) -> int:
     """The memory, in bytes, one training run at modulus ``p`` needs at least: the quadratic
     net's h·3p parameters (embedding-free first layer h × 2p, readout p × h; a regression net's
     readout is narrower, counted the same) times :data:`STATE_FACTOR`, plus the population's
     outputs (p² pairs × p logits for classification, p³ triples × 1 for regression), each
-    number ``dtype_bytes`` wide.
+    number ``dtype_bytes`` wide; with ``kernel``, also the population's Gram matrix (its points
+    squared, float64: the kernel experiments solve on it).
 
     >>> run_bytes(11, "classification", 88, 4) == 4 * (4 * 88 * 33 + 11**3)
     True
+    >>> run_bytes(11, "regression", 44, 4, kernel=True) - run_bytes(11, "regression", 44, 4) == 8 * 11**6
+    True
     """
     pop, out = (p**2, p) if task == "classification" else (p**3, 1)
-    return dtype_bytes * (STATE_FACTOR * h * 3 * p + pop * out)
+    return dtype_bytes * (STATE_FACTOR * h * 3 * p + pop * out) + (8 * pop**2 if kernel else 0)
 
 
 def task_of(config: Any, path: str, tasks: Mapping[str, str] | None = None) -> str:
@@ -386,9 +395,14 @@ def task_of(config: Any, path: str, tasks: Mapping[str, str] | None = None) -> s
 
 
 def _width(node: Any, p: int) -> int:
-    """The hidden width h a run at modulus ``p`` configured by dict ``node`` has."""
+    """The hidden width h a run at modulus ``p`` configured by dict ``node`` has (``h`` or ``width``;
+    the largest of ``widths``; ``width_mult``·p; else :data:`WIDTH_MULT`·p)."""
     if isinstance(node, Mapping):
         h, wm, wms = node.get("h"), node.get("width_mult"), node.get("width_mults")
+        h = node.get("width") if h is None else h
+        hs = node.get("widths")
+        if isinstance(hs, list) and hs and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in hs):
+            return max(hs)
         if isinstance(h, int) and not isinstance(h, bool) and h >= 1:
             return h
         if isinstance(wm, int) and not isinstance(wm, bool) and wm >= 1:
@@ -415,14 +429,15 @@ def _check_modulus(config: Any, path: str, value: Any, task: str, budget: int) -
     head = path.rpartition(".")[0]
     node = get_path(config, head) if head else config
     dtype_bytes = 8 if any(v == "float64" for k, v in leaves(config) if k.rsplit(".", 1)[-1] == "dtype") else 4
+    kernel = isinstance(config, Mapping) and "kernels" in config   # a kernel experiment: its Gram matrices
     for p in (value if name == "ps" else [value]):
-        need = run_bytes(p, task, _width(node, p), dtype_bytes)
+        need = run_bytes(p, task, _width(node, p), dtype_bytes, kernel)
         if need > budget:
             top = 2
             lo, hi = 2, p   # the largest p that fits: run_bytes grows with p
             while lo <= hi:
                 mid = (lo + hi) // 2
-                if run_bytes(mid, task, _width(node, mid), dtype_bytes) <= budget:
+                if run_bytes(mid, task, _width(node, mid), dtype_bytes, kernel) <= budget:
                     top, lo = mid, mid + 1
                 else:
                     hi = mid - 1
@@ -431,8 +446,19 @@ def _check_modulus(config: Any, path: str, value: Any, task: str, budget: int) -
                 f"{path}={shown} is not allowed: a {task} run at p = {p} needs about {need / 2**30:,.1f} GiB "
                 f"({STATE_FACTOR} × h·3p = {STATE_FACTOR * _width(node, p) * 3 * p:,} parameter numbers and "
                 f"{p**2 if task == 'classification' else p**3:,} population points × "
-                f"{p if task == 'classification' else 1} outputs, {dtype_bytes} bytes each), over this machine's "
-                f"{budget / 2**30:,.1f} GiB of memory — the largest p allowed here is {top}")
+                f"{p if task == 'classification' else 1} outputs, {dtype_bytes} bytes each"
+                f"{', and their kernel matrix in float64' if kernel else ''}), over this machine's "
+                f"{budget / 2**30:,.1f} GiB of memory — the largest p allowed here is {top}{_width_hint(node, head)}")
+
+
+def _width_hint(node: Any, head: str) -> str:
+    """Where an explicit width sets the size: `` at h = N (or lower PATH)``, else ``""``."""
+    if isinstance(node, Mapping):
+        for key in ("h", "width", "widths", "width_mult", "width_mults"):
+            if key in node:
+                where = f"{head}.{key}" if head else key
+                return f" at {where} = {json.dumps(node[key])} (or lower {where})"
+    return ""
 
 
 def _check_reading(path: str, reading: Any, task: str) -> None:
@@ -451,6 +477,21 @@ def _check_reading(path: str, reading: Any, task: str) -> None:
             raise ValueError(f"{path}.{name}={json.dumps(reading[name])} is not allowed: {name} is an open setting of "
                              f"{' and '.join(s.tasks)} runs only ({s.applies_to}), and this config feeds a {task} "
                              f"run — drop it from the reading")
+
+
+def _check_finite(path: str, value: Any) -> None:
+    """A leaf no table declares: a real number (or each item of a list of them) must be finite.
+
+    >>> _check_finite("adamw_lr", float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: adamw_lr=inf is not allowed: a finite number
+    """
+    items = value if isinstance(value, list | tuple) else [value]
+    for v in items:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{path}={json.dumps(value) if isinstance(value, list) else v!r} is not allowed: "
+                             "a finite number")
 
 
 def nodes(config: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -519,6 +560,9 @@ def resolve_key(key: str, paths: list[str], where: str = "the config") -> str:
     ...
     ValueError: 'steps' is ambiguous in the config: it names steps, long.steps — give the full path ('.steps' ...
     """
+    if "" in (key[1:] if key.startswith(".") else key).split("."):
+        raise ValueError(f"{key!r} has an empty part: write a dotted path (run.lr), a bare name (lr) or a "
+                         "leading dot for the top level (.lr)")
     if key.startswith("."):
         key = key[1:]
         if key in paths:
