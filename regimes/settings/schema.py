@@ -241,15 +241,11 @@ def validate_value(path: str, value: Any, leaf: Leaf) -> Any:
 
 def leaves(config: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Every ``(dotted path, value)`` leaf of ``config``, depth first: a dict's entries by key,
-    a list whose items are all dicts (rows of sub-configs) by index; any other value is a leaf."""
-    if isinstance(config, Mapping):
-        for k, v in config.items():
-            yield from leaves(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(config, list) and config and all(isinstance(v, Mapping) for v in config):
-        for i, v in enumerate(config):
-            yield from leaves(v, f"{prefix}.{i}" if prefix else str(i))
-    elif prefix:
-        yield prefix, config
+    a list whose items are all dicts (rows of sub-configs) by index; any other value is a leaf
+    (the walk of :func:`nodes`, without the dicts and the lists of dicts)."""
+    for path, v in nodes(config, prefix):
+        if not (isinstance(v, Mapping) or (isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v))):
+            yield path, v
 
 
 def validate_config(config: Mapping[str, Any], extra: Mapping[str, Leaf] | None = None, *,
