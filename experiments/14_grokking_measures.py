@@ -308,7 +308,7 @@ EXPERIMENT = Experiment(
     checks=("T1", "T2", "T3"),
     seconds_quick=270.0,
     seconds_full=4 * 3600.0,
-    schemas={"base": TrackedRunConfig, "mlp.base": MLPRunConfig},
+    schemas={"base": TrackedRunConfig, "mlp.base": MLPRunConfig}, optional=("mlp", "textbook"),
     reads_seed=True,   # the base and MLP sweeps take the run seed; the textbook sweeps their seeds lists
 )
 

@@ -257,6 +257,8 @@ def check_known_keys(exp: Experiment, config: dict[str, Any], mode: str | None =
         want = kinds.get(_shape(path))
         if any(part in ("reading", "readings") for part in path.split(".")[:-1]):
             continue
+        if value is None and path in exp.optional:   # the part is switched off
+            continue
         if (want == "an object" and not isinstance(value, Mapping)) or (
                 want == "a number" and isinstance(value, str | bool)):   # a list may replace a count
             raise ValueError(f"{path}={json.dumps(value, default=repr)} is not allowed: {want} here, as in the "
@@ -545,6 +547,9 @@ class Experiment:
     #: a tuple given instead (the fields a sub-config may set, e.g. ``{"settings.*": ("lr", …)}``),
     #: and no other key.
     schemas: dict[str, type | tuple[str, ...]] = field(default_factory=dict)
+    #: the top-level sub-configs a run may switch off with ``null`` (``--set mlp=null``: that part is
+    #: not run); anywhere else a sub-config must stay an object (:func:`check_known_keys`).
+    optional: tuple[str, ...] = ()
     #: the task each part of the config feeds, by dotted path prefix (``""``: the whole config;
     #: ``"@run.setting"``: the task that leaf names): a modulus is held to its task's population
     #: (p² or p³) and a reading to the settings of its task (:func:`regimes.settings.schema.task_of`;

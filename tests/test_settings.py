@@ -505,6 +505,7 @@ def test_the_rerun_command_of_a_stored_result_resolves_to_its_config(capsys, tmp
 @pytest.mark.parametrize("argv, match", [
     (("07", "--set", "settings.paper=5"), "an object here"),                 # a number where the tier has an object
     (("10", "--set", "runs.0=5"), "an object here"),                         # a row of sub-configs
+    (("11", "--set", "run=null"), "an object here"),                         # 11's run cannot be switched off
     (("09", "--set", "adamw_lr=inf"), "a number here"),                      # text where the tier has a number
     (("09", "--set", "adamw_lr=Infinity"), "a finite number"),               # a leaf no table declares
     (("07", "--set", "long.steps=10"), "paper tier, not of its quick tier"),  # a key only --paper reads
@@ -534,3 +535,10 @@ def test_every_field_of_a_rows_run_config_is_reachable(capsys, tmp_path, exp, ke
     assert rc == 0, err
     (cfg,) = _printed(out)
     assert schema.get_path(cfg, key) == value
+
+
+def test_a_part_an_experiment_declares_optional_may_be_switched_off(capsys, tmp_path):
+    """Experiment 14's MLP rows are optional (``optional=("mlp", "textbook")``): ``null`` switches them off."""
+    rc, out, err = _cli(capsys, "run", "14", "--set", "mlp=null", "--print-config", "--out", str(tmp_path))
+    assert rc == 0, err
+    assert _printed(out)[0]["mlp"] is None
