@@ -287,6 +287,12 @@ def apply_reading(run: Mapping[str, Any], reading: Mapping[str, str]) -> dict[st
     return out
 
 
+def _device_key(device: str) -> str:
+    """The device as a run-cache key: ``"cpu"``, or ``"cuda"`` for any accelerator index (a run
+    is the same run on every GPU)."""
+    return "cpu" if str(device) == "cpu" else "cuda"
+
+
 def stored_rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """:func:`rich_run`, stored once under its full config (:func:`regimes.runcache.cached`): an
     experiment and the check that judges its claim (07 and C15, 08 and C16/C16b) train each run of
@@ -294,7 +300,7 @@ def stored_rich_run(config: RichRunConfig, *, device: str = "cpu") -> tuple[dict
     check_device("device", device)
     from regimes import runcache
 
-    return runcache.cached("rich", {"config": config.as_dict(), "device": str(device)},
+    return runcache.cached("rich", {"config": config.as_dict(), "device": _device_key(device)},
                            lambda: rich_run(config, device=device))
 
 
@@ -685,7 +691,7 @@ def stored_tracked_run(config: TrackedRunConfig | Mapping[str, Any], *, device: 
     from regimes import runcache
 
     cfg = _canonical(TrackedRunConfig.from_dict(config))
-    return runcache.cached("tracked", {"config": cfg, "device": str(device)},
+    return runcache.cached("tracked", {"config": cfg, "device": _device_key(device)},
                            lambda: tracked_run(cfg, device=device))
 
 
@@ -979,12 +985,6 @@ def rebuild_net(arrays: Mapping[str, np.ndarray], run_key: str = "", snapshot: s
 
 
 # =========================================================================== stored once, read by figure and check
-def _device_key(device: str) -> str:
-    """The device as a run-cache key: ``"cpu"``, or ``"cuda"`` for any accelerator index (a run
-    is the same run on every GPU)."""
-    return "cpu" if str(device) == "cpu" else "cuda"
-
-
 #: The curves :func:`stored_gromov_run` keeps per run (experiment 15 draws them).
 G1_CURVES = ("step", "train_loss", "test_loss", "train_acc", "test_acc", "W_l2", "V_l2", "grad_W_l2", "grad_V_l2")
 
@@ -1030,13 +1030,19 @@ def stored_fraction_sweep(key: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         rows = fraction_sweep(key["optimizer"], key["seed"], fractions=list(key["fractions"]), run=dict(key["run"]),
                               settings=dict(key["settings"]), device=key["device"], nets=nets)
         ran = [r for r in rows if not r["skipped"]]
-        keep = [r for i, r in enumerate(ran)
-                if r["t_grok"] is None or i + 1 == len(ran) or ran[i + 1]["t_grok"] is None]
-        out = {f"params/{r['fraction']}/{k.removeprefix('params/')}": v for r in keep
-               for k, v in (net_arrays(nets[r["fraction"]]) if nets[r["fraction"]] is not None else {}).items()}
-        return {"rows": rows}, out
+        return {"rows": rows}, _edge_nets(ran, [r["t_grok"] is None for r in ran], nets)
 
     return runcache.cached("gromov_fraction_sweep", {**key, "device": _device_key(key["device"])}, train)
+
+
+def _edge_nets(ran: list[dict[str, Any]], failed: list[bool], nets: Mapping[float, Any]) -> dict[str, np.ndarray]:
+    """The nets on the two sides of a fraction sweep's critical fraction, as ``params/<fraction>/<name>``:
+    of the runs ``ran`` (largest fraction first; ``failed[i]`` whether run i missed the criterion),
+    each that failed, the last, and each followed by one that failed; a diverged run (net ``None``)
+    has none to keep."""
+    keep = [r for i, r in enumerate(ran) if failed[i] or i + 1 == len(ran) or failed[i + 1]]
+    return {f"params/{r['fraction']}/{k.removeprefix('params/')}": v for r in keep if nets[r["fraction"]] is not None
+            for k, v in net_arrays(nets[r["fraction"]]).items()}
 
 
 #: The curves :func:`stored_function_sweep` keeps, of its largest fraction's run (experiment 17).
@@ -1079,11 +1085,7 @@ def stored_function_sweep(key: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
                 arrays = {k: a[k] for k in FUNCTION_CURVES}
             failed = s["final_test_acc"] < level - 1e-12
         ran = [r for r in rows if not r["skipped"]]
-        bad = [r["final_test_acc"] < level - 1e-12 for r in ran]
-        for i, r in enumerate(ran):
-            if (bad[i] or i + 1 == len(ran) or bad[i + 1]) and nets[r["fraction"]] is not None:   # None: diverged
-                arrays.update({f"params/{r['fraction']}/{k.removeprefix('params/')}": v
-                               for k, v in net_arrays(nets[r["fraction"]]).items()})
+        arrays.update(_edge_nets(ran, [r["final_test_acc"] < level - 1e-12 for r in ran], nets))
         return {"rows": rows}, arrays
 
     return runcache.cached("gromov_function_sweep", {**key, "device": _device_key(key["device"])}, train)
