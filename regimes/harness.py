@@ -270,7 +270,6 @@ def check_known_keys(exp: Experiment, config: dict[str, Any], mode: str | None =
                                      f"as in the {mode or 'tier'} config")
     for prefix, cls in exp.schemas.items():   # a `*` part: any entry there
         known |= {_shape(prefix)} | {_shape(f"{prefix}.{name}") for name in _schema_names(cls)}
-    body = {k: v for k, v in config.items() if k not in RUN_KEYS}
     for path in schema.all_paths(body):
         parts = path.split(".")
         if any(part in ("reading", "readings") for part in parts[:-1]):

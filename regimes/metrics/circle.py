@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from regimes._validate import check_int
-from regimes.metrics.fourier import circle_score, embedding_spectrum
+from regimes.metrics.fourier import _flat_rtol, circle_score, embedding_spectrum
 
 __all__ = ["circular_rank_correlation", "frequency_circles", "frequency_plane", "half_frequency",
            "mod2_degeneracy", "once_around_separation", "pca_axes", "project", "sheet_masks", "token_angles"]
@@ -59,21 +59,20 @@ def _emb(E: object) -> torch.Tensor:
 
 
 def _centred(E: object) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """``(E, E − mean over tokens, rtol)`` in float64 after :func:`_emb`'s checks, with ``rtol`` =
-    max(1e-12, 4·p·eps) the relative size below which a direction of the centred E is round-off
-    (eps of the dtype ``E`` was given in); ``ValueError`` when the
-    centred embeddings are round-off of E, ‖E − Ē‖_F ≤ 4·p·eps·‖E‖_F with eps of the dtype ``E``
-    was given in (every token has the same embedding up to round-off): the column means of equal
-    rows can differ from them by an ulp, and a PCA axis, a frequency plane or a spectrum of that
-    residue would be chosen by round-off."""
+    """``(E, C, rtol)``: ``E`` (p, d) in float64 after :func:`_emb`'s checks, ``C = E − Ē`` (the
+    mean over tokens), and ``rtol`` = max(1e-12, 4·p·eps) (:func:`regimes.metrics.fourier._flat_rtol`,
+    eps of the dtype ``E`` was given in), the relative size below which a direction of C is
+    round-off. ``ValueError`` when C itself is round-off of E, ‖C‖_F ≤ 4·p·eps·‖E‖_F (every token
+    has the same embedding up to round-off): the column means of equal rows can differ from them
+    by an ulp, and a PCA axis, frequency plane or spectrum of that residue would be chosen by it."""
     given = E.dtype if isinstance(E, torch.Tensor) and E.dtype.is_floating_point else F64
-    E = _emb(E)
-    C = E - E.mean(dim=0)
-    tol = 4 * E.shape[0] * torch.finfo(given).eps * float(torch.linalg.matrix_norm(E))
-    if float(torch.linalg.matrix_norm(C)) <= tol:
+    E64 = _emb(E)
+    C = E64 - E64.mean(dim=0)
+    p = E64.shape[0]
+    if float(torch.linalg.matrix_norm(C)) <= 4 * p * torch.finfo(given).eps * float(torch.linalg.matrix_norm(E64)):
         raise ValueError("E has the same embedding for every token (up to round-off): "
                          "no direction, plane or spectrum of its centred layout is defined")
-    return E, C, max(1e-12, 4 * E.shape[0] * torch.finfo(given).eps)
+    return E64, C, _flat_rtol(E, p)
 
 
 def pca_axes(E: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,15 +84,14 @@ def pca_axes(E: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     to round-off) has none (eps of the dtype E was given in)."""
     E, C, rtol = _centred(E)
     k = check_int("k", k, low=1, high=min(E.shape))
-    c = E.mean(dim=0)
     _, S, Vh = torch.linalg.svd(C, full_matrices=False)
     if float(S[k - 1]) <= rtol * float(S[0]) or float(S[0]) == 0.0:
         raise ValueError(f"E spans fewer than k={k} directions after centring: no {k}-D PCA plane")
     axes = Vh[:k].t().contiguous()
-    coords = (E - c) @ axes
+    coords = C @ axes
     idx = coords.abs().argmax(dim=0)
     sign = torch.sign(coords[idx, torch.arange(k)])
-    return axes * torch.where(sign == 0, torch.ones_like(sign), sign), c
+    return axes * torch.where(sign == 0, torch.ones_like(sign), sign), E.mean(dim=0)
 
 
 def project(E: torch.Tensor, axes: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
@@ -312,23 +310,24 @@ def mod2_degeneracy(E: torch.Tensor, k: int) -> dict[str, object]:
         raise ValueError(f"E has p={p} rows: the mod-2 degeneracy needs p >= 5 tokens (odd)")
     _odd_p(p)
     k = _k(k, p)
-    E, C, _ = _centred(E)
+    given = E   # pca_axes and frequency_plane judge round-off in the dtype E was given in
+    E, C, _ = _centred(given)
     sheet0 = sheet_masks(p, k)
     spec = embedding_spectrum(C)
     double = _fold(2 * k, p)
-    axes, c = pca_axes(E, 2)
+    axes, c = pca_axes(given, 2)
     xy = project(E, axes, c)
     out: dict[str, object] = {"p": p, "k": k, "double": double, "power_share_k": float(spec[k]),
                               "power_share_2k": float(spec[double]), "pca_frequency": circle_score(xy)[1],
                               "pca": _plane_scores(xy, k, sheet0), "lower_pca": None, "base": None}
     if E.shape[1] >= 4:
         try:
-            ax4, c4 = pca_axes(E, 4)
+            ax4, c4 = pca_axes(given, 4)
             out["lower_pca"] = _plane_scores(project(E, ax4[:, 2:], c4), k, sheet0)
         except ValueError:   # fewer than 4 directions: no components 3-4
             out["lower_pca"] = None
     try:
-        out["base"] = _plane_scores(frequency_plane(E, k)[1], k, sheet0)
+        out["base"] = _plane_scores(frequency_plane(given, k)[1], k, sheet0)
     except ValueError:
         out["base"] = None
     return out
