@@ -38,6 +38,7 @@ __all__ = [
     "check_seeds",
     "fit_exponent",
     "mean_ci",
+    "roundoff_spread",
     "threshold_crossing",
 ]
 
@@ -123,6 +124,24 @@ class CI:
         return asdict(self)
 
 
+def roundoff_spread(x: np.ndarray, axis: int | None = None) -> bool | np.ndarray:
+    """Whether the deviations of the values ``x`` from their mean are pure round-off (float64):
+    ‖x − x̄‖₂ ≤ 4·n·eps·‖x‖₂ over the n values (along ``axis``, one answer per other index). Equal
+    values leave ulp residues around their computed mean, whose standard deviation is no spread;
+    the suite's intervals, standard errors and coefficients of variation report 0 for them.
+
+    >>> bool(roundoff_spread(np.full(3, 0.7))), bool(roundoff_spread(np.array([0.7, 0.7, 0.7 + 1e-9])))
+    (True, False)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size if axis is None else x.shape[axis]
+    if n == 0:
+        raise ValueError(f"x has no values{'' if axis is None else f' along axis={axis}'}: a spread needs at least one")
+    mean = x.mean() if axis is None else x.mean(axis=axis, keepdims=True)
+    return (np.linalg.norm(x - mean, axis=axis)
+            <= 4 * n * np.finfo(np.float64).eps * np.linalg.norm(x, axis=axis))
+
+
 def mean_ci(values: Sequence[float], confidence: float = 0.95, method: str = "t", seed: int = 0, *,
             n_boot: int = 10_000, seeds: Sequence[Hashable] | None = None) -> CI:
     """Mean of independent per-run values with a two-sided interval.
@@ -167,7 +186,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95, method: str = "t"
     est = float(x[0]) if bool((x == x[0]).all()) else float(x.mean())
     if n == 1:
         return CI(est, math.nan, math.nan, 1, method, c)
-    if float(np.linalg.norm(x - x.mean())) <= 4 * n * np.finfo(np.float64).eps * float(np.linalg.norm(x)):
+    if roundoff_spread(x):
         return CI(est, est, est, n, method, c)   # a spread of pure round-off is no spread
     if method == "t":
         from scipy import stats as st

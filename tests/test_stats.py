@@ -258,3 +258,20 @@ def test_docstring_examples_run():
 
     res = doctest.testmod(regimes.stats, optionflags=doctest.ELLIPSIS)
     assert res.attempted >= 3 and res.failed == 0
+
+
+def test_roundoff_spread_is_true_exactly_for_equal_values_and_agrees_along_an_axis():
+    """Equal values (any count, any magnitude) have a spread of pure round-off around their computed
+    mean; a relative spread of 1e-9, far above 4·n·eps, is a spread. Along an axis: the per-column answer."""
+    from regimes.stats import roundoff_spread
+
+    rng = np.random.default_rng(0)
+    for v in rng.uniform(-1e3, 1e3, size=32):
+        for n in (2, 3, 5, 17):
+            assert roundoff_spread(np.full(n, v))
+            assert not roundoff_spread(np.full(n, v) + np.linspace(0, 1e-9 * abs(v), n))
+    stack = np.stack([np.full(4, 0.7), rng.normal(size=4), np.full(4, -3.1)], axis=1)
+    assert list(roundoff_spread(stack, axis=0)) == [bool(roundoff_spread(stack[:, j])) for j in range(3)] \
+        == [True, False, True]
+    with pytest.raises(ValueError, match="no values"):
+        roundoff_spread(np.array([]))

@@ -64,6 +64,7 @@ from regimes.spectral import (
     span_basis,
     top_eigensum,
 )
+from regimes.stats import roundoff_spread
 from regimes.tasks import all_points
 
 F64 = torch.float64
@@ -83,8 +84,7 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
         return float(t[0]), math.nan
     if bool((t == t[0]).all()):
         return float(t[0]), 0.0
-    if float(torch.linalg.vector_norm(t - t.mean())) <= 4 * t.numel() * torch.finfo(F64).eps * float(
-            torch.linalg.vector_norm(t)):
+    if roundoff_spread(t.numpy()):
         return float(t.mean()), 0.0
     return float(t.mean()), float(t.std(unbiased=True) / math.sqrt(len(values)))
 

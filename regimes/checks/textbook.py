@@ -63,6 +63,7 @@ import numpy as np
 
 from regimes.checks import CheckResult, register
 from regimes.settings.textbook import T2_BAND
+from regimes.stats import roundoff_spread
 
 __all__ = ["t1", "t1_runs", "t1_verdict", "t2", "t2_runs", "t2_verdict", "t3", "t3_verdict"]
 
@@ -77,8 +78,7 @@ def _cv(x: np.ndarray) -> float:
     round-off."""
     if x.size < 2:
         return math.nan
-    d = x - np.mean(x)
-    if float(np.linalg.norm(d)) <= 4 * x.size * np.finfo(np.float64).eps * float(np.linalg.norm(x)):
+    if roundoff_spread(x):
         return 0.0
     return float(np.std(x, ddof=1) / np.mean(x))
 

@@ -35,6 +35,7 @@ from regimes.kernels.population import (
 from regimes.kernels.regression import NestedKernelRegression, kernel_regression, matrix_kernel_regression
 from regimes.models.quadratic import QuadraticNet
 from regimes.ntk import full_ntk
+from regimes.stats import roundoff_spread
 from regimes.tasks import Dataset, Task, all_points, clean_pair_mask
 
 F64 = torch.float64
@@ -203,9 +204,7 @@ def _trial_mean_se(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = np.where(equal, stack[0], stack.mean(0))
     if t == 1:
         return mean, np.zeros(stack.shape[1])
-    flat = (np.linalg.norm(stack - stack.mean(0), axis=0)
-            <= 4 * t * np.finfo(np.float64).eps * np.linalg.norm(stack, axis=0))
-    return mean, np.where(flat, 0.0, stack.std(0, ddof=1) / math.sqrt(t))
+    return mean, np.where(roundoff_spread(stack, axis=0), 0.0, stack.std(0, ddof=1) / math.sqrt(t))
 
 
 def trial_averaged_sweeps(memo: Callable[[dict, Callable[[], tuple[dict, dict]]], tuple[dict, dict]],
